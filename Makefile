@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:  make demo   and   make test
+# Both create .venv with a Python >= 3.12 (found automatically, or PYTHON=/path/to/python3.12).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STUDY  ?= studies/demo_bare_li.toml
+OUT    ?= results/$(basename $(notdir $(STUDY)))
+
+.PHONY: demo test bench run venv clean clean-cache
+.DEFAULT_GOAL := demo
+
+$(STAMP): pyproject.toml
+	@set -e; base=$$(tools/find_python.sh); echo "using $$base"; \
+	  [ -x $(PY) ] || $$base -m venv $(VENV); \
+	  $(PY) -m pip install -q --upgrade pip; \
+	  $(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)   ## run the bare-Li demo study and print where the ParaView files are
+	$(PY) -m fem run $(STUDY) --out $(OUT)
+
+run: demo
+
+test: $(STAMP)   ## the verification and unit test suite
+	$(PY) -m pytest -q -ra
+
+bench: $(STAMP)  ## timing benchmark (not a test)
+	$(PY) bench/bench_axisym.py
+
+clean:
+	rm -rf results
+
+clean-cache:
+	rm -rf .cache

@@ -1,0 +1,59 @@
+"""Command line: python -m fem run STUDY.toml --out DIR
+
+Exit codes: 0 done, 2 bad input (one line on stderr, no traceback), 1 the solve failed,
+130 interrupted (a checkpoint is written; rerun the same command to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fem", description="Li anode disc under stack pressure (mm, N, MPa, s)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run one study file")
+    r.add_argument("study", help="study file (TOML)")
+    r.add_argument("--out", required=True, help="output directory (summary.json, history.csv, fields.xdmf)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    c = sub.add_parser("check", help="validate a study file without running it")
+    c.add_argument("study")
+    args = ap.parse_args(argv)
+
+    from .study import StudyError, load_study
+    try:
+        study = load_study(args.study)
+    except StudyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.cmd == "check":
+        print(f"{args.study}: ok")
+        return 0
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out}: exists and is not a directory", file=sys.stderr)
+        return 2
+    from .run import Interrupted, run_case
+    try:
+        s = run_case(study, out, progress=not args.quiet, restart=args.restart)
+    except Interrupted as e:
+        print(f"{e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted before a checkpoint could be written", file=sys.stderr)
+        return 130
+    except RuntimeError as e:
+        print(f"error: solve failed: {e}", file=sys.stderr)
+        return 1
+    print(f"\n{study.name}: thickness change -{s['thickness_change_pct']:.2f} %, "
+          f"diameter change +{s['diameter_change_pct']:.2f} % after {s['final_time_s']:g} s "
+          f"(platen force {s['platen_force_N']:.2f} N = {s['nominal_pressure_MPa']:.3f} MPa nominal)")
+    print(f"{s['time_steps']} steps, {s['newton_iterations']} Newton iterations "
+          f"({s['newton_iterations_per_step']:.2f}/step), {s['rejected_steps']} rejected, "
+          f"{s['dofs']} dofs, wall time {s['wall_time_s']:.1f} s")
+    print(f"results: {out}/summary.json, {out}/history.csv" +
+          (f", ParaView: {out}/fields.xdmf" if "fields" in s else ""))
+    return 0

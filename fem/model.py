@@ -1,0 +1,290 @@
+"""Axisymmetric disc model: function spaces, forms, boundary dofs and the Newton solve of one step.
+
+Discretisation: Taylor-Hood u-p (P2 displacement, P1 hydrostatic pressure), which is free of
+volumetric locking under isochoric creep. Internal variables (Cc^-1, equivalent creep strain) live
+at quadrature points. The platen displacement delta is one global unknown, eliminated with a
+bordering algorithm: each Newton iteration solves with one LU factorisation for two right-hand
+sides (residual, and unit platen motion) and then enforces the force constraint exactly in its
+linearisation. Units: mm, N, MPa, s.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py)
+import basix
+import basix.ufl
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import ufl
+from dolfinx import fem, la
+
+from meshes.disc_axisym import AXIS, BOTTOM, TOP, AxisymDiscGeometry
+
+from .constitutive import CreepLaw, solve_creep_increment
+from .kinematics import axisym_grad, deformation_gradient
+from .materials import LiCreep
+from .platen import PlatenContact, PlatenFace, PlatenSpec
+
+TWO_PI = 2.0 * math.pi
+
+
+class NewtonFailure(RuntimeError):
+    pass
+
+
+@dataclass
+class StepResult:
+    iterations: int
+    force_N: float
+    max_dp: float
+    max_rate: float   # max equivalent creep rate at the end of the step (1/s)
+
+
+class AxisymDiscModel:
+    debug = False
+
+    def __init__(self, mesh, facet_tags, geo: AxisymDiscGeometry, mat: LiCreep, platen: PlatenSpec,
+                 quadrature_degree: int = 4):
+        if mesh.comm.size > 1:
+            raise RuntimeError("the axisymmetric path runs serially (it is small); use 3D for MPI")
+        self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
+        cell = mesh.basix_cell()
+        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(2,))
+        P1 = basix.ufl.element("Lagrange", cell.name, 1)
+        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([P2, P1]))
+        qd = quadrature_degree
+        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
+        Qs_el = basix.ufl.quadrature_element(cell.name, value_shape=(), scheme="default", degree=qd)
+        Qt_el = basix.ufl.quadrature_element(cell.name, value_shape=(3, 3), scheme="default", degree=qd)
+        self.Qs = fem.functionspace(mesh, Qs_el)
+        self.Qt = fem.functionspace(mesh, Qt_el)
+        self.qpoints = self.Qs.element.interpolation_points
+        _, self.qweights = basix.make_quadrature(cell, qd)
+
+        # unknowns and state
+        self.w = fem.Function(self.W, name="w")
+        self.Cc_inv_n = fem.Function(self.Qt, name="Cc_inv")
+        self.Cc_inv_n.x.array[:] = np.tile(np.eye(3).ravel(), self.Cc_inv_n.x.array.size // 9)
+        self.p_eq = fem.Function(self.Qs, name="equivalent_creep_strain")   # at t_n
+        self.dp = fem.Function(self.Qs, name="dp")                          # increment over the step
+        self.dt_A = fem.Constant(mesh, 0.0)
+        self.delta = 0.0          # platen displacement (mm), positive closes the gap
+
+        x = ufl.SpatialCoordinate(mesh)
+        u, p = ufl.split(self.w)
+        v, q = ufl.TestFunctions(self.W)
+        F = deformation_gradient(u, x)
+        self.law = CreepLaw(mat, F, self.Cc_inv_n, self.dp, self.dt_A, p)
+        r = x[0]
+        R = (ufl.inner(self.law.P, axisym_grad(v, x)) * r * self.dx
+             + self.law.volumetric_residual(p) * q * r * self.dx)
+        dw = ufl.TrialFunction(self.W)
+        self.R_form = fem.form(R)
+        self.J_form = fem.form(ufl.derivative(R, self.w, dw))
+        self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.mubar]), self.qpoints)
+        self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
+        self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)
+        self.cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
+
+        self._setup_dofs(facet_tags)
+        self.volume_per_rad = 0.5 * geo.radius_mm ** 2 * geo.height_mm
+
+    # ------------------------------------------------------------------ dofs
+    def _setup_dofs(self, facet_tags):
+        fdim = self.mesh.topology.dim - 1
+        Wr, Wz = self.W.sub(0).sub(0), self.W.sub(0).sub(1)
+
+        def dofs(sub, tag):
+            return np.sort(fem.locate_dofs_topological(sub, fdim, facet_tags.find(tag)).astype(np.int64))
+
+        V0, m0 = Wr.collapse()
+        V1, m1 = Wz.collapse()
+        self.r_dof_all = np.asarray(m0).ravel().astype(np.int64)
+        self.z_dof_all = np.asarray(m1).ravel().astype(np.int64)
+        self.r_coords = V0.tabulate_dof_coordinates()[:, :2]
+        self.z_coords = V1.tabulate_dof_coordinates()[:, :2]
+        key = lambda c: (round(c[0] * 1e8), round(c[1] * 1e8))  # noqa: E731
+        r_of_coord = {key(c): d for c, d in zip(self.r_coords, self.r_dof_all)}
+        z_pos = {d: i for i, d in enumerate(self.z_dof_all)}
+
+        axis_r = dofs(Wr, AXIS)
+        face_specs = [(TOP, +1.0, True)]
+        if not self.geo.use_symmetry:
+            face_specs.append((BOTTOM, -1.0, False))
+        self.faces = []
+        constrained = [axis_r]
+        for tag, sign, moving in face_specs:
+            zd = dofs(Wz, tag)
+            rd = np.array([r_of_coord[key(self.z_coords[z_pos[d]])] for d in zd], dtype=np.int64)
+            rd = np.where(np.isin(rd, axis_r), -1, rd)
+            self.faces.append(PlatenFace(zd, rd, sign, moving))
+            constrained.append(zd)
+            if self.platen_spec.friction == "sticking":
+                constrained.append(rd[rd >= 0])
+        if self.geo.use_symmetry:
+            constrained.append(dofs(Wz, BOTTOM))  # mid-plane: u_z = 0
+        self.top_z = self.faces[0].z_dofs
+        self.constrained = np.unique(np.concatenate(constrained))
+        n = self.w.x.array.size
+        mask = np.ones(n, dtype=bool)
+        mask[self.constrained] = False
+        self.free = np.flatnonzero(mask)
+        Wp = self.W.sub(1)
+        _, mp = Wp.collapse()
+        self.p_dofs = np.asarray(mp).ravel().astype(np.int64)
+        is_p = np.zeros(n, dtype=bool)
+        is_p[self.p_dofs] = True
+        self.free_u = self.free[~is_p[self.free]]
+        self.free_p = self.free[is_p[self.free]]
+        self.contact = PlatenContact(self.platen_spec, self.faces)
+
+    # ------------------------------------------------------------------ helpers
+    def apply_constraints(self, x: np.ndarray, delta: float) -> None:
+        x[self.constrained] = 0.0
+        x[self.top_z] = -delta
+
+    def _eval_q(self, expr):
+        return expr.eval(self.mesh, self.cells)
+
+    def update_creep_increment(self, dt: float):
+        """Pointwise return map: solve for dp at the current displacement; return (q_tr, mubar, dp)."""
+        qm = self._eval_q(self.qm_expr).reshape(-1, 2)
+        q_tr, mubar = qm[:, 0], qm[:, 1]
+        dp = solve_creep_increment(q_tr, mubar, dt * self.mat.creep_A_eff, self.mat.creep_n,
+                                   self.mat.threshold_stress_MPa)
+        self.dp.x.array[:] = dp
+        return q_tr, mubar, dp
+
+    def assemble_residual(self) -> np.ndarray:
+        vec = fem.assemble_vector(self.R_form)
+        vec.scatter_reverse(la.InsertMode.add)
+        return vec.array.copy()
+
+    def assemble_jacobian(self) -> sp.csr_matrix:
+        A = fem.assemble_matrix(self.J_form)
+        A.scatter_reverse()
+        return A.to_scipy()
+
+    def force_N(self, r_full: np.ndarray) -> float:
+        return TWO_PI * self.contact.force(r_full)
+
+    # ------------------------------------------------------------------ Newton
+    def solve_step(self, dt: float, x_n: np.ndarray, control: str, target: float, x_guess: np.ndarray,
+                   delta_guess: float, max_it: int = 12) -> StepResult:
+        """Solve the step ending at the target (force in N, or platen displacement in mm).
+        On success self.w holds the solution and self.delta the platen displacement.
+
+        With Coulomb friction a failed solve is retried by continuation in the regularisation
+        width (100x, 10x, 1x eps), each stage starting from the previous stage's solution."""
+        try:
+            return self._newton(dt, x_n, control, target, x_guess, delta_guess, max_it, 1.0)
+        except NewtonFailure:
+            if self.platen_spec.friction != "coulomb":
+                raise
+        its = 0
+        guess, dguess = x_guess.copy(), delta_guess
+        for scale in (100.0, 10.0, 1.0):
+            res = self._newton(dt, x_n, control, target, guess, dguess, max_it, scale)
+            its += res.iterations
+            guess, dguess = self.w.x.array.copy(), self.delta
+        res.iterations = its
+        return res
+
+    def _newton(self, dt, x_n, control, target, x_guess, delta_guess, max_it, eps_scale) -> StepResult:
+        x = self.w.x.array
+        self.dt_A.value = dt * self.mat.creep_A_eff
+        delta = target if control == "gap" else delta_guess
+        x[:] = x_guess
+        self.apply_constraints(x, delta)
+        R0 = self.geo.radius_mm
+        F_scale = max(abs(target) if control == "force" else 0.0, math.pi * R0 ** 2 * 1e-3)
+        tol_u = 1e-9 * F_scale / TWO_PI
+        tol_p = 1e-11 * self.volume_per_rad
+        tol_F = 1e-9 * F_scale
+        nsolve, alpha, prev = 0, 1.0, None
+        while True:
+            q_tr, mubar, dp = self.update_creep_increment(dt)
+            r = self.assemble_residual()
+            F = self.force_N(r)
+            fric = self.contact.friction(r, x, x_n, dt, eps_scale)
+            ru = np.abs(r[self.free_u]).max(initial=0.0)
+            rp = np.abs(r[self.free_p]).max(initial=0.0)
+            f_err = abs(F - target) if control == "force" else 0.0
+            if self.debug:
+                print(f"    it {nsolve} a={alpha:.3g}: |r_u|={ru:.3e}/{tol_u:.1e} |r_p|={rp:.3e}/{tol_p:.1e} "
+                      f"|dF|={f_err:.3e}/{tol_F:.1e}")
+            if not (np.isfinite(ru) and np.isfinite(rp)):
+                merit = np.inf
+            else:
+                if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
+                    self.delta = delta
+                    q = q_tr - 3.0 * mubar * dp
+                    over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
+                    rate = self.mat.creep_A_eff * over ** self.mat.creep_n
+                    return StepResult(nsolve, F, float(dp.max(initial=0.0)), float(rate.max(initial=0.0)))
+                merit = math.sqrt((np.linalg.norm(r[self.free_u]) / tol_u) ** 2
+                                  + (np.linalg.norm(r[self.free_p]) / tol_p) ** 2 + (f_err / tol_F) ** 2)
+            # backtracking line search on the residual norm (needed with sharp friction regularisation)
+            if prev is not None and not merit < prev[2] and alpha > 1.0 / 64:
+                alpha *= 0.5
+                x[:] = prev[0] + alpha * prev[3]
+                delta = prev[1] + alpha * prev[4]
+                continue
+            if not np.isfinite(merit):
+                raise NewtonFailure("residual is not finite")
+            if nsolve == max_it:
+                break
+            K = self.assemble_jacobian()
+            if fric is not None:
+                T, D = fric
+                K = (K + T @ K + D).tocsr()
+            Kf = K[self.free]
+            try:
+                lu = spla.splu(Kf[:, self.free].tocsc())
+            except RuntimeError as e:  # singular
+                raise NewtonFailure(f"singular Jacobian: {e}") from e
+            nsolve += 1
+            a = np.zeros_like(x)
+            a[self.free] = lu.solve(-r[self.free])
+            ddelta = 0.0
+            if control == "force":
+                b = np.zeros_like(x)
+                b[self.top_z] = -1.0
+                b[self.free] = lu.solve(np.asarray(Kf[:, self.top_z].sum(axis=1)).ravel())
+                g = TWO_PI * self.contact.force_gradient(K)
+                ddelta = (target - F - g @ a) / (g @ b)
+                a += ddelta * b
+            if not np.all(np.isfinite(a)):
+                raise NewtonFailure("Newton update is not finite")
+            prev = (x.copy(), delta, merit, a, ddelta)
+            alpha = 1.0
+            x += a
+            delta += ddelta
+        raise NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
+                            f"|F-F*|={f_err:.3e} N)")
+
+    def commit_state(self, dp: np.ndarray | None = None) -> None:
+        """Accept the step: Cc^-1 <- updated (renormalised to det = 1), p <- p + dp."""
+        C = self._eval_q(self.Cc_new_expr).reshape(-1, 3, 3)
+        det = np.linalg.det(C)
+        C /= np.cbrt(det)[:, None, None]
+        self.Cc_inv_n.x.array[:] = C.ravel()
+        self.p_eq.x.array[:] += self.dp.x.array
+
+    # ------------------------------------------------------------------ measurements
+    def measure(self) -> dict:
+        """Thickness = platen gap; diameter = 2 * max deformed radius over the disc (barrelling)."""
+        from .measure import diameter_mm, thickness_mm
+        h0, D0 = self.geo.thickness_mm, self.geo.diameter_mm
+        h = thickness_mm(h0, self.delta, self.geo.use_symmetry)
+        D = diameter_mm(self.r_coords[:, 0], self.w.x.array[self.r_dof_all])
+        return {"gap_mm": h, "diameter_mm": D,
+                "thickness_change_pct": 100.0 * (h0 - h) / h0,
+                "diameter_change_pct": 100.0 * (D - D0) / D0}
+
+    def cell_average(self, values_at_qp: np.ndarray) -> np.ndarray:
+        v = values_at_qp.reshape(len(self.cells), -1)
+        return v @ self.qweights / self.qweights.sum()

@@ -1,0 +1,367 @@
+"""Run one case: adaptive time stepping through the load history, measurements, outputs.
+
+Time step control (per accepted step):
+  * creep cap: the largest pointwise equivalent creep increment dp must stay below
+    `max_creep_increment`; a step exceeding 1.5x the cap is rejected and redone smaller;
+  * the next step is min(2 dt, cap / current max creep rate, dt_max), cut to 0.7 dt after a
+    step that needed more than 6 Newton iterations, and by 4x after a failed Newton solve;
+  * predictor: linear extrapolation of the displacement/pressure and platen motion.
+Ramps are followed with at least `min_ramp_steps` steps; a zero-length ramp is one
+instantaneous (dt = 0, purely elastic) step.
+
+Interrupts (SIGINT/SIGTERM) finish the current step, write a checkpoint and exit; rerunning the
+same command resumes from it. Results are written atomically when the run completes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .io import atomic_write_text, write_history_csv, write_fields_xdmf
+from .platen import build_phases
+from .study import Study
+
+HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressure_MPa", "gap_mm",
+                   "diameter_mm", "thickness_change_pct", "diameter_change_pct", "newton_iterations",
+                   "max_creep_increment", "rejected_steps"]
+
+
+class Interrupted(Exception):
+    pass
+
+
+@dataclass
+class Counters:
+    steps: int = 0
+    newton_iterations: int = 0
+    rejected: int = 0
+    newton_failures: int = 0
+
+
+@dataclass
+class RunState:
+    """Everything needed to resume a run (written to the checkpoint)."""
+    t: float = 0.0
+    phase_index: int = 0
+    dt_next: float = math.nan
+    delta: float = 0.0
+    delta_prev: float = 0.0
+    dt_prev: float = 0.0
+    history: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+    wall_before_s: float = 0.0
+
+
+class _StopFlag:
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:  # second interrupt: give up immediately
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _progress_printer(enabled: bool, stream=None):
+    stream = stream or sys.stdout
+    last = [0.0]
+
+    def show(msg: str, force: bool = False):
+        if not enabled:
+            return
+        now = time.monotonic()
+        if force or now - last[0] > 0.5:
+            print(msg, file=stream, flush=True)
+            last[0] = now
+    return show
+
+
+def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: bool = False,
+             stop_after_steps: int | None = None) -> dict:
+    """Run the study and write out_dir/{summary.json, history.csv, fields.xdmf/.h5}.
+
+    stop_after_steps: testing hook that simulates an interrupt after that many accepted steps.
+    """
+    wall0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "checkpoint.npz"
+    show = _progress_printer(progress)
+
+    t_mesh = time.perf_counter()
+    from meshes.disc_axisym import load_mesh
+    from .model import AxisymDiscModel, NewtonFailure
+    msh, _, facet_tags = load_mesh(study.geometry)
+    t_mesh = time.perf_counter() - t_mesh
+    t_setup = time.perf_counter()
+    model = AxisymDiscModel(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree)
+    t_setup = time.perf_counter() - t_setup
+    ndofs = model.w.x.array.size
+
+    geo, ts = study.geometry, study.time
+    phases = build_phases(study.load, geo.radius_mm, geo.thickness_mm)
+    cap = ts.max_creep_increment
+    fp = study.fingerprint()
+
+    st = RunState()
+    x = model.w.x.array
+    x_n = x.copy()
+    x_prev = x.copy()
+    if ckpt_path.exists() and not restart:
+        st, arrays = _load_checkpoint(ckpt_path, fp)
+        if st is not None:
+            x[:] = arrays["x"]; x_n[:] = arrays["x"]; x_prev[:] = arrays["x_prev"]
+            model.Cc_inv_n.x.array[:] = arrays["Cc_inv"]
+            model.p_eq.x.array[:] = arrays["p_eq"]
+            model.delta = st.delta
+            show(f"resuming from checkpoint at t = {st.t:.6g} s, step {st.counters.steps}", force=True)
+        else:
+            show("checkpoint belongs to a different study; starting over", force=True)
+            st = RunState()
+    c = st.counters
+    wall_ckpt = time.monotonic()
+    t_snap_last = {}
+
+    def snapshot(t):
+        if study.write_fields:
+            if st.snapshots and st.snapshots[-1]["t"] == t:
+                st.snapshots.pop()   # same time written again (end of an instantaneous phase)
+            st.snapshots.append(_snapshot(model, t))
+
+    if not st.history:
+        st.history.append(_history_row(model, 0, 0.0, 0.0, "start", 0.0, 0, 0.0, 0))
+        snapshot(0.0)
+
+    with _StopFlag() as stop:
+        while st.phase_index < len(phases):
+            ph = phases[st.phase_index]
+            label = f"{ph.kind} {ph.step_index + 1}/{len(study.load)}"
+            if math.isnan(ph.value_start):  # control mode switched: ramp from the current state
+                start = model.delta if ph.control == "gap" else _current_force(model)
+                ph = type(ph)(ph.step_index, ph.kind, ph.control, ph.t_start, ph.t_end, start, ph.value_end)
+                phases[st.phase_index] = ph
+            duration = ph.t_end - ph.t_start
+            if duration <= 0.0:
+                if ph.kind == "ramp":   # instantaneous load change: one elastic step
+                    res = _solve(model, 0.0, x_n, x_n, ph, ph.t_end, st, ts, NewtonFailure)
+                    _accept(model, res, 0.0, ph.t_end, x, x_n, x_prev, st, label)
+                    show(_progress_line(label, st, ph, res, model), force=True)
+                st.phase_index += 1
+                # first creep step after a load jump: from the creep rate it produced
+                st.dt_next = cap / res.max_rate if ph.kind == "ramp" and res.max_rate > 0 else math.nan
+                snapshot(st.t)
+                continue
+            if math.isnan(st.dt_next):
+                st.dt_next = ts.dt_max_s
+                if ph.kind == "ramp":
+                    st.dt_next = min(st.dt_next, duration / ts.min_ramp_steps)
+            while st.t < ph.t_end - 1e-12 * max(1.0, ph.t_end):
+                dt = min(st.dt_next, ph.t_end - st.t)
+                if ph.t_end - st.t - dt < 0.2 * dt:
+                    dt = ph.t_end - st.t
+                if ph.kind == "ramp":
+                    dt = min(dt, duration / ts.min_ramp_steps * (1 + 1e-9))
+                while True:
+                    if dt < ts.dt_min_s:
+                        raise RuntimeError(f"time step fell below dt_min_s = {ts.dt_min_s:g} s at t = {st.t:.6g} s")
+                    t_new = st.t + dt
+                    ratio = dt / st.dt_prev if st.dt_prev > 0 else 0.0
+                    x_guess = x_n + ratio * (x_n - x_prev)
+                    model.delta = st.delta + ratio * (st.delta - st.delta_prev)
+                    try:
+                        res = _solve(model, dt, x_n, x_guess, ph, t_new, st, ts, NewtonFailure)
+                    except NewtonFailure as e:
+                        c.newton_failures += 1
+                        c.rejected += 1
+                        show(f"  Newton failed at t = {t_new:.4g} s, dt = {dt:.3g} s ({e}); cutting the step", force=True)
+                        dt *= 0.25
+                        continue
+                    if res.max_dp > 1.5 * cap:
+                        c.rejected += 1
+                        c.newton_iterations += res.iterations
+                        dt *= max(0.1, 0.9 * cap / res.max_dp)
+                        continue
+                    break
+                _accept(model, res, dt, t_new, x, x_n, x_prev, st, label)
+                grow = 2.0 * dt
+                rate_dt = cap / res.max_rate if res.max_rate > 0 else math.inf
+                st.dt_next = min(grow, rate_dt, ts.dt_max_s)
+                if res.iterations > 6:
+                    st.dt_next = min(st.dt_next, 0.7 * dt)
+                st.dt_next = max(st.dt_next, ts.dt_min_s)
+                elapsed = st.t - ph.t_start
+                last = t_snap_last.get(st.phase_index, ph.t_start)
+                at_end = st.t >= ph.t_end - 1e-12 * max(1.0, ph.t_end)
+                if not at_end and elapsed >= study.snapshot_growth * max(last - ph.t_start, 1e-300):
+                    snapshot(st.t)
+                    t_snap_last[st.phase_index] = st.t
+                show(_progress_line(label, st, ph, res, model), force=at_end)
+                if stop.requested or (stop_after_steps is not None and c.steps >= stop_after_steps) \
+                        or time.monotonic() - wall_ckpt > 60.0:
+                    st.wall_before_s += time.perf_counter() - wall0
+                    wall0 = time.perf_counter()
+                    _save_checkpoint(ckpt_path, fp, st, model, x_prev)
+                    wall_ckpt = time.monotonic()
+                    if stop.requested or (stop_after_steps is not None and c.steps >= stop_after_steps):
+                        raise Interrupted(f"interrupted at t = {st.t:.6g} s (step {c.steps}); checkpoint written to "
+                                          f"{ckpt_path}; rerun the same command to resume")
+            st.phase_index += 1
+            snapshot(st.t)
+
+    # ---------------------------------------------------------------- outputs
+    t_io = time.perf_counter()
+    final = st.history[-1]
+    wall = st.wall_before_s + time.perf_counter() - wall0
+    summary = {
+        "study": study.name,
+        "thickness_change_pct": final["thickness_change_pct"],
+        "diameter_change_pct": final["diameter_change_pct"],
+        "platen_force_N": final["force_N"],
+        "nominal_pressure_MPa": final["nominal_pressure_MPa"],
+        "gap_mm": final["gap_mm"],
+        "diameter_mm": final["diameter_mm"],
+        "final_time_s": st.t,
+        "time_steps": c.steps,
+        "rejected_steps": c.rejected,
+        "newton_iterations": c.newton_iterations,
+        "newton_iterations_per_step": c.newton_iterations / max(c.steps, 1),
+        "max_equivalent_creep_strain": float(model.p_eq.x.array.max(initial=0.0)),
+        "dofs": int(ndofs),
+        "cells": int(len(model.cells)),
+        "wall_time_s": wall,
+        "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup},
+        "sign_convention": "thickness_change_pct = (h0-h)/h0*100 > 0 when thinner; "
+                           "diameter_change_pct = (D-D0)/D0*100",
+        "units": {"length": "mm", "force": "N", "stress": "MPa", "time": "s"},
+        "parameters": study.to_dict(),
+        "sources": _sources(),
+        "versions": _versions(),
+    }
+    write_history_csv(out_dir / "history.csv", HISTORY_COLUMNS, st.history)
+    if study.write_fields:
+        write_fields_xdmf(out_dir / "fields.xdmf", model, st.snapshots)
+        summary["fields"] = "fields.xdmf"
+    summary["timings_s"]["io"] = time.perf_counter() - t_io
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if ckpt_path.exists():
+        ckpt_path.unlink()
+    return summary
+
+
+# -------------------------------------------------------------------- step helpers
+def _solve(model, dt, x_n, x_guess, ph, t_new, st, ts, NewtonFailure):
+    return model.solve_step(dt, x_n, ph.control, ph.value(t_new), x_guess, model.delta,
+                            max_it=ts.max_newton_iterations)
+
+
+def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label):
+    model.commit_state()
+    x_prev[:] = x_n
+    x_n[:] = x
+    st.delta_prev, st.delta = st.delta, model.delta
+    st.dt_prev = dt
+    st.t = t_new
+    c = st.counters
+    c.steps += 1
+    c.newton_iterations += res.iterations
+    st.history.append(_history_row(model, c.steps, t_new, dt, label, res.force_N, res.iterations,
+                                   res.max_dp, c.rejected))
+
+
+def _current_force(model) -> float:
+    return model.force_N(model.assemble_residual())
+
+
+def _history_row(model, step, t, dt, label, force, its, max_dp, rejected) -> dict:
+    m = model.measure()
+    R0 = model.geo.radius_mm
+    return {"step": step, "time_s": t, "dt_s": dt, "phase": label, "force_N": force,
+            "nominal_pressure_MPa": force / (math.pi * R0 ** 2), "gap_mm": m["gap_mm"],
+            "diameter_mm": m["diameter_mm"], "thickness_change_pct": m["thickness_change_pct"],
+            "diameter_change_pct": m["diameter_change_pct"], "newton_iterations": its,
+            "max_creep_increment": max_dp, "rejected_steps": rejected}
+
+
+def _progress_line(label, st, ph, res, model) -> str:
+    h = st.history[-1]
+    return (f"[{label}] step {st.counters.steps:4d}  t = {st.t:10.4g} / {ph.t_end:.4g} s  dt = {st.dt_prev:9.3g} s  "
+            f"Newton {res.iterations}  F = {res.force_N:9.2f} N  thickness -{h['thickness_change_pct']:.3f} %  "
+            f"diameter +{h['diameter_change_pct']:.3f} %")
+
+
+def _snapshot(model, t) -> dict:
+    """Field values for output, on P1 nodes / cells (the XDMF reader of any ParaView opens them)."""
+    vm = model.cell_average(model.vm_expr.eval(model.mesh, model.cells))
+    peq = model.cell_average(model.p_eq.x.array)
+    return {"t": t, "u": model.w.x.array.copy(), "von_mises": vm, "p_eq": peq}
+
+
+# -------------------------------------------------------------------- checkpoint
+def _save_checkpoint(path: Path, fp: str, st: RunState, model, x_prev) -> None:
+    meta = {"fingerprint": fp, "t": st.t, "phase_index": st.phase_index, "dt_next": st.dt_next,
+            "delta": st.delta, "delta_prev": st.delta_prev, "dt_prev": st.dt_prev,
+            "history": st.history, "counters": st.counters.__dict__, "wall_before_s": st.wall_before_s,
+            "snapshot_times": [s["t"] for s in st.snapshots]}
+    snaps = {}
+    for i, s in enumerate(st.snapshots):
+        for k in ("u", "von_mises", "p_eq"):
+            snaps[f"snap{i}_{k}"] = s[k]
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+    np.savez(tmp, meta=np.array(json.dumps(meta)), x=model.w.x.array, x_prev=x_prev,
+             Cc_inv=model.Cc_inv_n.x.array, p_eq=model.p_eq.x.array, **snaps)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, fp: str):
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta["fingerprint"] != fp:
+            return None, None
+        arrays = {k: z[k].copy() for k in ("x", "x_prev", "Cc_inv", "p_eq")}
+        snaps = [{"t": t, **{k: z[f"snap{i}_{k}"].copy() for k in ("u", "von_mises", "p_eq")}}
+                 for i, t in enumerate(meta["snapshot_times"])]
+    st = RunState(t=meta["t"], phase_index=meta["phase_index"], dt_next=meta["dt_next"], delta=meta["delta"],
+                  delta_prev=meta["delta_prev"], dt_prev=meta["dt_prev"], history=meta["history"],
+                  snapshots=snaps, counters=Counters(**meta["counters"]), wall_before_s=meta["wall_before_s"])
+    return st, arrays
+
+
+def _sources() -> dict:
+    from .materials import LI_SOURCES
+    return LI_SOURCES
+
+
+def _versions() -> dict:
+    import dolfinx
+    import gmsh
+    v = {"fem": __version__, "python": platform.python_version(), "dolfinx": dolfinx.__version__,
+         "numpy": np.__version__}
+    try:
+        v["gmsh"] = gmsh.__version__
+    except AttributeError:
+        pass
+    return v

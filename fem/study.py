@@ -1,0 +1,248 @@
+"""Study files (TOML): schema, defaults, validation. Every key carries its unit in its name.
+
+Bad input raises StudyError with a one-line message naming the key and its allowed range; the
+command line turns it into exit code 2 without a traceback.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from meshes.disc_axisym import AxisymDiscGeometry
+
+from .materials import LiCreep
+from .platen import FRICTION_MODES, LoadStep, PlatenSpec
+
+REQUIRED = object()
+INF = math.inf
+
+
+class StudyError(ValueError):
+    """A one-line, user-facing error about a study file."""
+
+
+@dataclass(frozen=True)
+class Key:
+    default: object
+    kind: type = float
+    lo: float = -INF
+    hi: float = INF
+    lo_open: bool = False   # True: value must be > lo (else >= lo)
+    hi_open: bool = False
+    choices: tuple = ()
+    doc: str = ""
+
+    def allowed(self, name: str) -> str:
+        if self.choices:
+            return f"one of {', '.join(map(str, self.choices))}"
+        if self.kind is bool:
+            return "true or false"
+        parts = []
+        if self.lo > -INF:
+            parts.append(f"{self.lo:g} {'<' if self.lo_open else '<='} {name}")
+        if self.hi < INF:
+            parts.append(f"{name} {'<' if self.hi_open else '<='} {self.hi:g}")
+        rng = " and ".join(parts) if parts else "any number"
+        return f"a {'whole number' if self.kind is int else 'number'}, {rng}"
+
+
+POS = dict(lo=0.0, lo_open=True)      # > 0
+NONNEG = dict(lo=0.0)                  # >= 0
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "study": {
+        "name": Key("", str, doc="free text"),
+        "description": Key("", str, doc="free text"),
+    },
+    "geometry": {
+        "model": Key(REQUIRED, str, choices=("axisymmetric",)),
+        "diameter_mm": Key(REQUIRED, float, hi=1000.0, **POS),
+        "thickness_mm": Key(REQUIRED, float, hi=100.0, **POS),
+        "mesh_size_mm": Key(REQUIRED, float, hi=100.0, **POS),
+        "rim_refinement": Key(1.0, float, lo=1.0, hi=100.0),
+        "rim_zone_mm": Key(0.5, float, hi=1000.0, **POS),
+        "use_symmetry": Key(True, bool),
+    },
+    "li": {
+        "youngs_modulus_MPa": Key(REQUIRED, float, hi=1e7, **POS),
+        "poisson_ratio": Key(REQUIRED, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
+        "creep_A": Key(REQUIRED, float, hi=1e12, **NONNEG, doc="MPa^-n s^-1"),
+        "creep_n": Key(REQUIRED, float, lo=1.0, hi=20.0),
+        "threshold_stress_MPa": Key(0.0, float, hi=1e4, **NONNEG),
+        "activation_energy_J_per_mol": Key(37000.0, float, hi=1e7, **NONNEG),
+        "temperature_K": Key(299.0, float, hi=2000.0, **POS),
+        "reference_temperature_K": Key(299.0, float, hi=2000.0, **POS),
+    },
+    "platen": {
+        "friction": Key(REQUIRED, str, choices=FRICTION_MODES),
+        "mu": Key(0.0, float, hi=10.0, **NONNEG),
+        "slip_regularization_mm_per_s": Key(1e-4, float, hi=1e3, **POS),
+        "slip_floor_mm": Key(1e-4, float, hi=1.0, **POS),
+    },
+    "load": {  # each [[load]] step
+        "pressure_MPa": Key(None, float, hi=1e4, **NONNEG),
+        "gap_mm": Key(None, float, hi=100.0, **POS),
+        "ramp_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
+        "hold_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
+    },
+    "time": {
+        "max_creep_increment": Key(0.01, float, hi=1.0, **POS),
+        "dt_max_s": Key(100.0, float, hi=1e9, **POS),
+        "dt_min_s": Key(1e-12, float, hi=1e3, **POS),
+        "min_ramp_steps": Key(10, int, lo=1, hi=100000),
+        "max_newton_iterations": Key(12, int, lo=1, hi=100),
+    },
+    "numerics": {
+        "quadrature_degree": Key(4, int, lo=2, hi=8),
+    },
+    "output": {
+        "fields": Key(True, bool),
+        "snapshot_growth": Key(2.0, float, lo=1.0, hi=1e6, lo_open=True,
+                               doc="write fields when elapsed phase time grew by this factor"),
+    },
+}
+REQUIRED_TABLES = ("geometry", "li", "platen", "load")
+
+
+@dataclass
+class TimeSettings:
+    max_creep_increment: float = 0.01
+    dt_max_s: float = 100.0
+    dt_min_s: float = 1e-12
+    min_ramp_steps: int = 10
+    max_newton_iterations: int = 12
+
+
+@dataclass
+class Study:
+    name: str
+    geometry: AxisymDiscGeometry
+    li: LiCreep
+    platen: PlatenSpec
+    load: list[LoadStep]
+    time: TimeSettings = field(default_factory=TimeSettings)
+    quadrature_degree: int = 4
+    write_fields: bool = True
+    snapshot_growth: float = 2.0
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "description": self.description,
+            "geometry": {"model": "axisymmetric", **asdict(self.geometry)},
+            "li": asdict(self.li), "platen": asdict(self.platen),
+            "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
+            "time": asdict(self.time),
+            "numerics": {"quadrature_degree": self.quadrature_degree},
+            "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
+        }
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the computed result (used to validate a resume)."""
+        d = self.to_dict()
+        d.pop("description"); d.pop("name")
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_value(table: str, name: str, key: Key, value):
+    where = f"[{table}] {name}"
+    if key.kind is bool:
+        if not isinstance(value, bool):
+            raise StudyError(f"{where} = {value!r}: must be true or false")
+        return value
+    if key.kind is str:
+        if not isinstance(value, str):
+            raise StudyError(f"{where} = {value!r}: must be a string, {key.allowed(name)}")
+        if key.choices and value not in key.choices:
+            raise StudyError(f"{where} = {value!r} is not allowed: must be {key.allowed(name)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise StudyError(f"{where} = {value!r}: must be {key.allowed(name)}")
+    if key.kind is int and not float(value).is_integer():
+        raise StudyError(f"{where} = {value!r}: must be {key.allowed(name)}")
+    v = float(value)
+    bad = (not math.isfinite(v) or (v <= key.lo if key.lo_open else v < key.lo)
+           or (v >= key.hi if key.hi_open else v > key.hi))
+    if bad:
+        raise StudyError(f"{where} = {value!r} is out of range: must be {key.allowed(name)}")
+    return int(v) if key.kind is int else v
+
+
+def _read_table(table: str, data: dict) -> dict:
+    if not isinstance(data, dict):
+        raise StudyError(f"[{table}] must be a table")
+    schema = SCHEMA[table]
+    for name in data:
+        if name not in schema:
+            raise StudyError(f"[{table}] {name}: unknown key; allowed keys are {', '.join(schema)}")
+    out = {}
+    for name, key in schema.items():
+        if name in data:
+            out[name] = _check_value(table, name, key, data[name])
+        elif key.default is REQUIRED:
+            raise StudyError(f"[{table}] {name}: missing required key ({key.allowed(name)})")
+        else:
+            out[name] = key.default
+    return out
+
+
+def parse_study(data: dict, name: str = "study") -> Study:
+    for t in data:
+        if t not in SCHEMA:
+            raise StudyError(f"[{t}]: unknown table; allowed tables are {', '.join(SCHEMA)}")
+    for t in REQUIRED_TABLES:
+        if t not in data:
+            raise StudyError(f"[{t}]: missing required table" + (" (use [[load]] steps)" if t == "load" else ""))
+    meta = _read_table("study", data.get("study", {}))
+    g = _read_table("geometry", data["geometry"])
+    g.pop("model")
+    geometry = AxisymDiscGeometry(**g)
+    if geometry.mesh_size_mm > geometry.height_mm:
+        raise StudyError(f"[geometry] mesh_size_mm = {geometry.mesh_size_mm:g} is out of range: must be "
+                         f"<= the modelled height {geometry.height_mm:g} mm (at least one element across)")
+    li = LiCreep(**_read_table("li", data["li"]))
+    pl = _read_table("platen", data["platen"])
+    if pl["friction"] == "coulomb" and "mu" not in data["platen"]:
+        raise StudyError("[platen] mu: missing required key for friction = \"coulomb\" (a number, 0 <= mu <= 10)")
+    platen = PlatenSpec(**pl)
+    loads = data["load"]
+    if not isinstance(loads, list) or not loads:
+        raise StudyError("[[load]]: need at least one load step ([[load]] with pressure_MPa or gap_mm, ramp_s, hold_s)")
+    steps = []
+    for i, raw in enumerate(loads):
+        st = _read_table("load", raw)
+        if (st["pressure_MPa"] is None) == (st["gap_mm"] is None):
+            raise StudyError(f"[[load]] step {i + 1}: give exactly one of pressure_MPa (force control) "
+                             f"or gap_mm (gap control)")
+        if st["gap_mm"] is not None and st["gap_mm"] > geometry.thickness_mm:
+            raise StudyError(f"[[load]] step {i + 1} gap_mm = {st['gap_mm']:g} is out of range: must be "
+                             f"0 < gap_mm <= thickness_mm = {geometry.thickness_mm:g}")
+        steps.append(LoadStep(**st))
+    tm = TimeSettings(**_read_table("time", data.get("time", {})))
+    num = _read_table("numerics", data.get("numerics", {}))
+    out = _read_table("output", data.get("output", {}))
+    return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
+                 platen=platen, load=steps, time=tm, quadrature_degree=num["quadrature_degree"],
+                 write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
+
+
+def load_study(path: str | Path) -> Study:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StudyError(f"{path}: study file not found") from None
+    except OSError as e:
+        raise StudyError(f"{path}: cannot read study file ({e.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise StudyError(f"{path}: malformed TOML: {e}") from None
+    try:
+        return parse_study(data, name=path.stem)
+    except StudyError as e:
+        raise StudyError(f"{path}: {e}") from None

@@ -1,0 +1,1 @@
+"""Gmsh geometry builders for anode discs (lengths in mm)."""
