@@ -98,5 +98,13 @@ def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: f
             break
     else:  # pragma: no cover - monotone Newton always converges; keep a loud failure just in case
         raise RuntimeError("creep return map did not converge")
-    dp[active] = (yt - y) / m3
+    # polish in the dp form: dp - dt_A (y_tr - 3 mubar dp)^n is evaluated to full relative
+    # precision even when dp << y_tr / (3 mubar), where (y_tr - y)/(3 mubar) cancels
+    d = (yt - y) / m3
+    for _ in range(3):
+        over = np.maximum(yt - m3 * d, 0.0)
+        g = d - dt_A * over ** n
+        dg = 1.0 + dt_A * n * over ** (n - 1.0) * m3
+        d = np.clip(d - g / dg, 0.0, yt / m3)
+    dp[active] = d
     return dp

@@ -39,8 +39,10 @@ class NewtonFailure(RuntimeError):
 class StepResult:
     iterations: int
     force_N: float
-    max_dp: float
-    max_rate: float   # max equivalent creep rate at the end of the step (1/s)
+    max_dp: float     # largest pointwise equivalent creep increment over the step
+    rms_dp: float     # volume-weighted RMS of the creep increment over the disc
+    max_rate: float   # largest pointwise equivalent creep rate at the end of the step (1/s)
+    rms_rate: float   # volume-weighted RMS creep rate at the end of the step (1/s)
 
 
 class AxisymDiscModel:
@@ -89,6 +91,9 @@ class AxisymDiscModel:
         self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)
         self.cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
 
+        # physical integration weights of the quadrature points (r dA), for volume averages
+        jw = fem.Expression(x[0] * abs(ufl.JacobianDeterminant(mesh)), self.qpoints).eval(mesh, self.cells)
+        self.qp_volume = (jw.reshape(len(self.cells), -1) * self.qweights).ravel()
         self._setup_dofs(facet_tags)
         self.volume_per_rad = 0.5 * geo.radius_mm ** 2 * geo.height_mm
 
@@ -224,7 +229,8 @@ class AxisymDiscModel:
                     q = q_tr - 3.0 * mubar * dp
                     over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
                     rate = self.mat.creep_A_eff * over ** self.mat.creep_n
-                    return StepResult(nsolve, F, float(dp.max(initial=0.0)), float(rate.max(initial=0.0)))
+                    return StepResult(nsolve, F, float(dp.max(initial=0.0)), self.rms(dp),
+                                      float(rate.max(initial=0.0)), self.rms(rate))
                 merit = math.sqrt((np.linalg.norm(r[self.free_u]) / tol_u) ** 2
                                   + (np.linalg.norm(r[self.free_p]) / tol_p) ** 2 + (f_err / tol_F) ** 2)
             # backtracking line search on the residual norm (needed with sharp friction regularisation)
@@ -284,6 +290,10 @@ class AxisymDiscModel:
         return {"gap_mm": h, "diameter_mm": D,
                 "thickness_change_pct": 100.0 * (h0 - h) / h0,
                 "diameter_change_pct": 100.0 * (D - D0) / D0}
+
+    def rms(self, values_at_qp: np.ndarray) -> float:
+        """Volume-weighted root mean square over the disc."""
+        return float(np.sqrt(np.dot(self.qp_volume, values_at_qp ** 2) / self.qp_volume.sum()))
 
     def cell_average(self, values_at_qp: np.ndarray) -> np.ndarray:
         v = values_at_qp.reshape(len(self.cells), -1)

@@ -26,7 +26,7 @@ class PlatenSpec:
     friction: str = "coulomb"
     mu: float = 0.2
     slip_regularization_mm_per_s: float = 1e-4  # v_reg: below this slip speed friction is viscous
-    slip_floor_mm: float = 1e-4                 # added to eps: keeps dt -> 0 and elastic steps smooth
+    slip_floor_mm: float = 1e-6                 # added to eps: keeps instantaneous (dt = 0) steps smooth
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +66,10 @@ def nominal_force_N(pressure_MPa: float, radius_mm: float) -> float:
     return pressure_MPa * math.pi * radius_mm ** 2
 
 
-def build_phases(steps: list[LoadStep], radius_mm: float, thickness_mm: float) -> list[Phase]:
-    """Phases in time order. Gap control is expressed as the platen displacement delta = h0 - gap.
+def build_phases(steps: list[LoadStep], radius_mm: float, thickness_mm: float,
+                 use_symmetry: bool) -> list[Phase]:
+    """Phases in time order. Gap control is expressed as the moving platen's displacement
+    delta = (h0 - gap), halved when only the upper half is modelled (mid-plane symmetry).
     Switching between force and gap control between steps starts the ramp from the current
     state, which the solver fills in (value_start = nan)."""
     phases, t, prev = [], 0.0, {"force": 0.0, "gap": 0.0}
@@ -76,7 +78,7 @@ def build_phases(steps: list[LoadStep], radius_mm: float, thickness_mm: float) -
         if st.control == "force":
             target = nominal_force_N(st.pressure_MPa, radius_mm)
         else:
-            target = thickness_mm - st.gap_mm
+            target = (thickness_mm - st.gap_mm) * (0.5 if use_symmetry else 1.0)
         start = prev[st.control] if (prev_control in (None, st.control)) else float("nan")
         phases.append(Phase(i, "ramp", st.control, t, t + st.ramp_s, start, target))
         t += st.ramp_s

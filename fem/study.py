@@ -81,7 +81,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "friction": Key(REQUIRED, str, choices=FRICTION_MODES),
         "mu": Key(0.0, float, hi=10.0, **NONNEG),
         "slip_regularization_mm_per_s": Key(1e-4, float, hi=1e3, **POS),
-        "slip_floor_mm": Key(1e-4, float, hi=1.0, **POS),
+        "slip_floor_mm": Key(1e-6, float, hi=1.0, **POS),
     },
     "load": {  # each [[load]] step
         "pressure_MPa": Key(None, float, hi=1e4, **NONNEG),
@@ -90,7 +90,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hold_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
     },
     "time": {
-        "max_creep_increment": Key(0.01, float, hi=1.0, **POS),
+        "max_creep_increment": Key(0.01, float, hi=1.0, **POS, doc="volume RMS of dp per step"),
+        "max_local_creep_increment": Key(0.1, float, hi=10.0, **POS, doc="pointwise max of dp per step"),
         "dt_max_s": Key(100.0, float, hi=1e9, **POS),
         "dt_min_s": Key(1e-12, float, hi=1e3, **POS),
         "min_ramp_steps": Key(10, int, lo=1, hi=100000),
@@ -111,6 +112,7 @@ REQUIRED_TABLES = ("geometry", "li", "platen", "load")
 @dataclass
 class TimeSettings:
     max_creep_increment: float = 0.01
+    max_local_creep_increment: float = 0.1
     dt_max_s: float = 100.0
     dt_min_s: float = 1e-12
     min_ramp_steps: int = 10

@@ -1,0 +1,42 @@
+import copy
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("FEM_MESH_CACHE", str(ROOT / ".cache" / "meshes"))
+
+import dolfinx_solver  # noqa: E402,F401  (must precede dolfinx)
+
+from fem.study import parse_study  # noqa: E402
+
+# Coarse test disc: 15 mm x 0.5 mm, mid-plane symmetry, 2 elements across the half thickness.
+BASE = {
+    "geometry": {"model": "axisymmetric", "diameter_mm": 15.0, "thickness_mm": 0.5, "mesh_size_mm": 0.125},
+    "li": {"youngs_modulus_MPa": 7820.0, "poisson_ratio": 0.381, "creep_A": 7.7e-3, "creep_n": 6.56},
+    "platen": {"friction": "frictionless"},
+    "load": [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 1.0}],
+    "output": {"fields": False},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def make_study(name="test", **over):
+    return parse_study(merge(BASE, over), name=name)
+
+
+@pytest.fixture
+def study_factory():
+    return make_study

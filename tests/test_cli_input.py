@@ -1,0 +1,86 @@
+"""Bad input: one line on stderr naming the key and the allowed range, exit code 2, no traceback,
+and results already on disk stay untouched."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """
+[geometry]
+model = "axisymmetric"
+diameter_mm = 15.0
+thickness_mm = 0.5
+mesh_size_mm = 0.125
+[li]
+youngs_modulus_MPa = 7820.0
+poisson_ratio = 0.381
+creep_A = 7.7e-3
+creep_n = 6.56
+[platen]
+friction = "coulomb"
+mu = 0.2
+[[load]]
+pressure_MPa = 5.19
+ramp_s = 1.0
+hold_s = 600.0
+"""
+
+BAD = [
+    ("missing key", GOOD.replace("creep_n = 6.56\n", ""), ["creep_n", "missing"]),
+    ("unknown key", GOOD.replace("creep_n = 6.56", "creep_n = 6.56\ncreep_m = 1.0"), ["creep_m", "unknown"]),
+    ("zero mesh size", GOOD.replace("mesh_size_mm = 0.125", "mesh_size_mm = 0.0"), ["mesh_size_mm", "0 <"]),
+    ("negative thickness", GOOD.replace("thickness_mm = 0.5", "thickness_mm = -0.5"), ["thickness_mm", "0 <"]),
+    ("nu out of range", GOOD.replace("poisson_ratio = 0.381", "poisson_ratio = 0.6"), ["poisson_ratio", "< 0.5"]),
+    ("negative pressure", GOOD.replace("pressure_MPa = 5.19", "pressure_MPa = -5.19"), ["pressure_MPa", "0 <="]),
+    ("unknown friction", GOOD.replace('friction = "coulomb"', 'friction = "glue"'),
+     ["friction", "frictionless, sticking, coulomb"]),
+    ("malformed toml", GOOD.replace("mu = 0.2", "mu = = 0.2"), ["malformed TOML"]),
+    ("string for number", GOOD.replace("creep_A = 7.7e-3", 'creep_A = "fast"'), ["creep_A", "number"]),
+    ("no load", GOOD.split("[[load]]")[0], ["load", "missing"]),
+    ("coulomb without mu", GOOD.replace("mu = 0.2\n", ""), ["mu", "coulomb"]),
+    ("gap larger than disc", GOOD.replace("pressure_MPa = 5.19", "gap_mm = 0.7"), ["gap_mm", "thickness_mm"]),
+    ("wrong model", GOOD.replace('model = "axisymmetric"', 'model = "4d"'), ["model", "axisymmetric"]),
+]
+
+
+@pytest.mark.parametrize("label,text,needles", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_one_line_exit_2_results_untouched(tmp_path, label, text, needles):
+    study = tmp_path / "bad.toml"
+    study.write_text(text)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"precious": true}\n')
+    p = subprocess.run([sys.executable, "-m", "fem", "run", str(study), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert (out / "summary.json").read_text() == '{"precious": true}\n'
+    assert sorted(x.name for x in out.iterdir()) == ["summary.json"]
+
+
+def test_missing_study_file(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "fem", "run", str(tmp_path / "nope.toml"), "--out", str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and "not found" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_good_study_validates(tmp_path):
+    study = tmp_path / "good.toml"
+    study.write_text(GOOD)
+    p = subprocess.run([sys.executable, "-m", "fem", "check", str(study)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+
+
+def test_shipped_studies_validate():
+    for f in sorted((ROOT / "studies").glob("*.toml")):
+        p = subprocess.run([sys.executable, "-m", "fem", "check", str(f)], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+        assert p.returncode == 0, (f, p.stderr)
