@@ -17,7 +17,6 @@ import basix
 import basix.ufl
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 import ufl
 from dolfinx import fem, la
 
@@ -25,6 +24,7 @@ from meshes.disc_axisym import AXIS, BOTTOM, TOP, AxisymDiscGeometry
 
 from .constitutive import CreepLaw, solve_creep_increment
 from .kinematics import axisym_grad, deformation_gradient
+from .linalg import FreeBlockLU
 from .materials import LiCreep
 from .platen import PlatenContact, PlatenFace, PlatenSpec
 
@@ -95,6 +95,8 @@ class AxisymDiscModel:
         jw = fem.Expression(x[0] * abs(ufl.JacobianDeterminant(mesh)), self.qpoints).eval(mesh, self.cells)
         self.qp_volume = (jw.reshape(len(self.cells), -1) * self.qweights).ravel()
         self._setup_dofs(facet_tags)
+        self._K = None     # reused Jacobian storage
+        self._lu = None    # reused factorisation (fixed pattern)
         self.volume_per_rad = 0.5 * geo.radius_mm ** 2 * geo.height_mm
 
     # ------------------------------------------------------------------ dofs
@@ -169,9 +171,27 @@ class AxisymDiscModel:
         return vec.array.copy()
 
     def assemble_jacobian(self) -> sp.csr_matrix:
-        A = fem.assemble_matrix(self.J_form)
-        A.scatter_reverse()
-        return A.to_scipy()
+        """Jacobian on all dofs (no constraints), assembled into one reused CSR matrix."""
+        if self._K is None:
+            self._K = fem.create_matrix(self.J_form)
+        self._K.set_value(0.0)
+        fem.assemble_matrix(self._K, self.J_form)
+        self._K.scatter_reverse()
+        return self._K.to_scipy()
+
+    def _linear_solver(self, K: sp.csr_matrix) -> FreeBlockLU:
+        if self._lu is None:
+            extra = None
+            if self.platen_spec.friction == "coulomb":
+                n = K.shape[0]
+                rows = np.concatenate([f.r_dofs[f.r_dofs >= 0] for f in self.faces])
+                cols = np.concatenate([f.z_dofs[f.r_dofs >= 0] for f in self.faces])
+                T = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+                D = sp.csr_matrix((np.ones(len(rows)), (rows, rows)), shape=(n, n))
+                Kp = sp.csr_matrix((np.ones(K.nnz), K.indices, K.indptr), shape=K.shape)
+                extra = T @ Kp + D
+            self._lu = FreeBlockLU(K, self.free, extra)
+        return self._lu
 
     def force_N(self, r_full: np.ndarray) -> float:
         return TWO_PI * self.contact.force(r_full)
@@ -244,22 +264,26 @@ class AxisymDiscModel:
             if nsolve == max_it:
                 break
             K = self.assemble_jacobian()
+            extra = None
             if fric is not None:
                 T, D = fric
-                K = (K + T @ K + D).tocsr()
-            Kf = K[self.free]
+                extra = T @ K + D          # friction linearisation: K_total = K + T K + D
+            lu = self._linear_solver(K)
             try:
-                lu = spla.splu(Kf[:, self.free].tocsc())
-            except RuntimeError as e:  # singular
-                raise NewtonFailure(f"singular Jacobian: {e}") from e
+                lu.factor(K, extra)
+            except RuntimeError as e:
+                raise NewtonFailure(str(e)) from e
             nsolve += 1
             a = np.zeros_like(x)
             a[self.free] = lu.solve(-r[self.free])
             ddelta = 0.0
             if control == "force":
-                b = np.zeros_like(x)
-                b[self.top_z] = -1.0
-                b[self.free] = lu.solve(np.asarray(Kf[:, self.top_z].sum(axis=1)).ravel())
+                # response to a unit platen displacement: b_c = -1 on the moving face, K_ff b_f = -K_fc b_c
+                e = np.zeros_like(x)
+                e[self.top_z] = 1.0
+                Ke = K @ e if extra is None else K @ e + extra @ e
+                b = -e
+                b[self.free] = lu.solve(Ke[self.free])
                 g = TWO_PI * self.contact.force_gradient(K)
                 ddelta = (target - F - g @ a) / (g @ b)
                 a += ddelta * b

@@ -113,11 +113,11 @@ class PlatenContact:
 
     def force_gradient(self, K_full: sp.csr_matrix) -> np.ndarray:
         """d(force)/d(u) as a dense row vector."""
-        g = np.zeros(K_full.shape[1])
+        e = np.zeros(K_full.shape[0])
         for f in self.faces:
             if f.moving:
-                g -= f.sign * np.asarray(K_full[f.z_dofs].sum(axis=0)).ravel()
-        return g
+                e[f.z_dofs] -= f.sign
+        return K_full.T @ e
 
     def friction(self, r_full, x, x_n, dt, eps_scale: float = 1.0):
         """Coulomb friction: add the friction forces to the residual (in place) and return the
