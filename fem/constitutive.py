@@ -6,8 +6,9 @@ variable is the inverse creep right Cauchy-Green tensor Cc^-1 = Fc^-1 Fc^-T.
 Elasticity (Simo 1988/1992; Simo & Hughes 1998, Box 9.1): Kirchhoff stress
     tau = J U'(J) I + mu dev(be_bar),   U'(J) = K/2 (J - 1/J),   be_bar = J^-2/3 F Cc^-1 F^T.
 With the u-p mixed form the pressure J U'(J)/J is replaced by an independent field p that
-satisfies p = U'(J) weakly. For the elastic strains of Li under stack pressure (< 0.5 %), this
-model coincides with Hencky (logarithmic) elasticity to O(eps_e^2) ~ 1e-5 relative.
+satisfies p = U'(J) weakly. For the elastic strains of Li under stack pressure (< 0.5 %) this
+model differs from Hencky (logarithmic) elasticity by O(eps_e^2): the uniaxial elastic strain
+differs by 0.03 % of itself at 5.19 MPa and 0.17 % at 30 MPa (checked in the tests).
 
 Creep: backward-Euler radial return (Simo & Hughes Box 9.1, with power-law flow)
     s = s_tr (1 - 3 mubar dp / q_tr),  mubar = mu tr(be_bar_tr)/3,

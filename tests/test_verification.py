@@ -42,6 +42,19 @@ def test_elastic_compression_matches_exact_homogeneous_solution(tmp_path, pressu
     assert exact_t == pytest.approx(100 * pressure / 7820.0, rel=0.02)
 
 
+def test_elastic_law_is_equivalent_to_hencky_at_stack_pressures():
+    """Requirement: the elastic law is an objective equivalent of Hencky elasticity: at 30 MPa the
+    uniaxial elastic thickness and diameter changes agree with Hencky's within 0.3 % of themselves."""
+    from scipy.optimize import brentq
+    from fem.materials import LiCreep
+    m = LiCreep()
+    P = 30.0
+    lr, lz = analytic.elastic_uniaxial_stretches(m, P)
+    ez = brentq(lambda e: m.youngs_modulus_MPa * e + P * math.exp(e), -0.1, 0.0)  # tau_z = E ln(lz) = -P lz
+    assert 1 - lz == pytest.approx(1 - math.exp(ez), rel=3e-3)
+    assert lr - 1 == pytest.approx(math.exp(-m.poisson_ratio * ez) - 1, rel=3e-3)
+
+
 # ---------------------------------------------------------------- 2. creep at constant force
 CREEP_T = 0.076  # s: analytic thickness loss 55 % at 5.19 MPa with A = 7.7e-3, n = 6.56
 
