@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run one study file")
     r.add_argument("study", help="study file (TOML)")
-    r.add_argument("--out", required=True, help="output directory (summary.json, history.csv, fields.xdmf)")
+    r.add_argument("--out", required=True, help="output directory (summary.json, history.csv, fields.pvd)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     c = sub.add_parser("check", help="validate a study file without running it")
@@ -55,5 +55,6 @@ def main(argv: list[str] | None = None) -> int:
           f"({s['newton_iterations_per_step']:.2f}/step), {s['rejected_steps']} rejected, "
           f"{s['dofs']} dofs, wall time {s['wall_time_s']:.1f} s")
     print(f"results: {out}/summary.json, {out}/history.csv" +
-          (f", ParaView: {out}/fields.xdmf" if "fields" in s else ""))
+          (f"\nParaView: paraview {out}/fields.pvd  (Warp By Vector: displacement; "
+           f"colour: equivalent_creep_strain)" if "fields" in s else ""))
     return 0

@@ -31,52 +31,62 @@ def write_history_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 FIELD_NAMES = {
-    "displacement": "displacement u = (u_r, u_z) in mm (P1 nodes)",
-    "von_mises_MPa": "von Mises Cauchy stress, MPa (cell average)",
-    "equivalent_creep_strain": "equivalent creep strain, - (cell average)",
-    "hydrostatic_pressure_MPa": "hydrostatic pressure -tr(sigma)/3, MPa (positive in compression, P1 nodes)",
+    "displacement": "displacement u = (u_r, u_z, 0) in mm (point data, P1 nodes)",
+    "hydrostatic_pressure_MPa": "hydrostatic pressure -tr(sigma)/3, MPa, positive in compression (point data)",
+    "von_mises_MPa": "von Mises Cauchy stress, MPa (cell data, cell average)",
+    "equivalent_creep_strain": "equivalent creep strain, - (cell data, cell average)",
 }
 
 
-def write_fields_xdmf(path: Path, model, snapshots: list[dict]) -> None:
-    """Time series of the fields in FIELD_NAMES, in XDMF/HDF5 (opens in every ParaView).
-    Coordinates are the reference (r, z) section; use 'Warp By Vector' on displacement."""
+def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
+    """Time series of FIELD_NAMES as VTK: out_dir/fields.pvd + out_dir/fields/step_NNNN.vtu.
+
+    One unstructured grid per time carries all arrays, so any ParaView opens it with no reader
+    choice and 'Warp By Vector' (displacement) + colouring by creep strain work on one object.
+    Coordinates are the reference (r, z) section (z = 0 is the mid-plane with symmetry).
+    The whole series is written to a staging folder and then moved into place."""
     import basix.ufl
+    import meshio
     from dolfinx import fem
-    from dolfinx.io import XDMFFile
 
     msh = model.mesh
     cell = msh.basix_cell().name
-    V1 = fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1, shape=(2,)))
     S1 = fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1))
-    D0 = fem.functionspace(msh, basix.ufl.element("DG", cell, 0))
-    u = fem.Function(V1, name="displacement")
-    pres = fem.Function(S1, name="hydrostatic_pressure_MPa")
-    vm = fem.Function(D0, name="von_mises_MPa")
-    peq = fem.Function(D0, name="equivalent_creep_strain")
+    V1 = fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1, shape=(2,)))
+    conn = S1.dofmap.list
+    if not np.array_equal(conn, V1.dofmap.list):
+        raise RuntimeError("P1 scalar and vector dof layouts differ")
+    pts = S1.tabulate_dof_coordinates()
+    u = fem.Function(V1)
+    pres = fem.Function(S1)
     w = fem.Function(model.W)
-    path = Path(path)
-    staging = path.parent / f".staging{os.getpid()}"
-    staging.mkdir(exist_ok=True)
+    out_dir = Path(out_dir)
+    staging = out_dir / f".staging{os.getpid()}"
+    (staging / "fields").mkdir(parents=True, exist_ok=True)
+    entries = []
     try:
-        xdmf_tmp = staging / path.name
-        with XDMFFile(msh.comm, str(xdmf_tmp), "w") as f:
-            f.write_mesh(msh)
-            for s in snapshots:
-                w.x.array[:] = s["u"]
-                u.interpolate(w.sub(0))
-                pres.interpolate(w.sub(1))
-                pres.x.array[:] *= -1.0
-                vm.x.array[:] = s["von_mises"]
-                peq.x.array[:] = s["p_eq"]
-                for fn in (u, vm, peq, pres):
-                    f.write_function(fn, s["t"])
-        h5 = xdmf_tmp.with_suffix(".h5")
-        os.replace(h5, path.with_suffix(".h5"))
-        os.replace(xdmf_tmp, path)
+        for k, snap in enumerate(snapshots):
+            w.x.array[:] = snap["u"]
+            u.interpolate(w.sub(0))
+            pres.interpolate(w.sub(1))
+            disp = np.zeros((len(pts), 3))
+            disp[:, :2] = u.x.array.reshape(-1, 2)
+            m = meshio.Mesh(pts, [("triangle", conn)],
+                            point_data={"displacement": disp, "hydrostatic_pressure_MPa": -pres.x.array.copy()},
+                            cell_data={"von_mises_MPa": [snap["von_mises"]],
+                                       "equivalent_creep_strain": [snap["p_eq"]]})
+            name = f"fields/step_{k:04d}.vtu"
+            meshio.write(staging / name, m, file_format="vtu", binary=True)
+            entries.append(f'    <DataSet timestep="{snap["t"]:.12g}" group="" part="0" file="{name}"/>')
+        pvd = ('<?xml version="1.0"?>\n<VTKFile type="Collection" version="0.1" byte_order="LittleEndian">\n'
+               "  <Collection>\n" + "\n".join(entries) + "\n  </Collection>\n</VTKFile>\n")
+        (staging / "fields.pvd").write_text(pvd)
+        old = out_dir / f".old{os.getpid()}"
+        if (out_dir / "fields").exists():
+            os.replace(out_dir / "fields", old)
+        os.replace(staging / "fields", out_dir / "fields")
+        os.replace(staging / "fields.pvd", out_dir / "fields.pvd")
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def snapshot_arrays_ok(s: dict) -> bool:
-    return all(np.all(np.isfinite(s[k])) for k in ("u", "von_mises", "p_eq"))
+    return out_dir / "fields.pvd"

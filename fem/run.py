@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .io import atomic_write_text, write_history_csv, write_fields_xdmf
+from .io import atomic_write_text, write_fields_vtk, write_history_csv
 from .platen import build_phases
 from .study import Study
 
@@ -104,7 +104,7 @@ def _progress_printer(enabled: bool, stream=None):
 
 def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: bool = False,
              stop_after_steps: int | None = None) -> dict:
-    """Run the study and write out_dir/{summary.json, history.csv, fields.xdmf/.h5}.
+    """Run the study and write out_dir/{summary.json, history.csv, fields.pvd + fields/*.vtu}.
 
     stop_after_steps: testing hook that simulates an interrupt after that many accepted steps.
     """
@@ -266,8 +266,8 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     }
     write_history_csv(out_dir / "history.csv", HISTORY_COLUMNS, st.history)
     if study.write_fields:
-        write_fields_xdmf(out_dir / "fields.xdmf", model, st.snapshots)
-        summary["fields"] = "fields.xdmf"
+        write_fields_vtk(out_dir, model, st.snapshots)
+        summary["fields"] = "fields.pvd"
     summary["timings_s"]["io"] = time.perf_counter() - t_io
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     if ckpt_path.exists():
@@ -324,7 +324,7 @@ def _progress_line(label, st, ph, res, model) -> str:
 
 
 def _snapshot(model, t) -> dict:
-    """Field values for output, on P1 nodes / cells (the XDMF reader of any ParaView opens them)."""
+    """Field values for output, on P1 nodes / cells (written as VTK by fem.io)."""
     vm = model.cell_average(model.vm_expr.eval(model.mesh, model.cells))
     peq = model.cell_average(model.p_eq.x.array)
     return {"t": t, "u": model.w.x.array.copy(), "von_mises": vm, "p_eq": peq}

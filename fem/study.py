@@ -65,6 +65,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mesh_size_mm": Key(REQUIRED, float, hi=100.0, **POS),
         "rim_refinement": Key(1.0, float, lo=1.0, hi=100.0),
         "rim_zone_mm": Key(0.5, float, hi=1000.0, **POS),
+        "platen_refinement": Key(1.0, float, lo=1.0, hi=100.0),
+        "platen_zone_mm": Key(0.05, float, hi=100.0, **POS),
         "use_symmetry": Key(True, bool),
     },
     "li": {

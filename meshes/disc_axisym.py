@@ -23,7 +23,7 @@ BOTTOM, TOP, AXIS, RIM = 1, 2, 3, 4
 LI = 1
 FACET_NAMES = {BOTTOM: "bottom", TOP: "top", AXIS: "axis", RIM: "rim"}
 
-MESH_CACHE_VERSION = 1  # bump when the builder changes so old cached meshes are not reused
+MESH_CACHE_VERSION = 2  # bump when the builder changes so old cached meshes are not reused
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class AxisymDiscGeometry:
     mesh_size_mm: float = 0.05
     rim_refinement: float = 1.0     # element size at the rim = mesh_size / rim_refinement (>= 1)
     rim_zone_mm: float = 0.5        # radial width of the refined band at the rim
+    platen_refinement: float = 1.0  # element size at the platen faces = mesh_size / platen_refinement (>= 1)
+    platen_zone_mm: float = 0.05    # thickness of the refined layer under each platen face (shear layer)
     use_symmetry: bool = True       # model only the upper half, z = 0 is the mid-plane
 
     @property
@@ -77,18 +79,30 @@ def build_msh(geo: AxisymDiscGeometry, path: Path) -> None:
         for tag_id, name in FACET_NAMES.items():
             gmsh.model.addPhysicalGroup(1, curves[name], tag_id, name=name)
 
+        finest = h / max(geo.rim_refinement, geo.platen_refinement, 1.0)
         gmsh.option.setNumber("Mesh.CharacteristicLengthMax", h)
-        gmsh.option.setNumber("Mesh.CharacteristicLengthMin", h / max(geo.rim_refinement, 1.0) * 0.5)
-        if geo.rim_refinement > 1.0:
+        gmsh.option.setNumber("Mesh.CharacteristicLengthMin", 0.5 * finest)
+        fields = []
+
+        def box(size, xmin, xmax, ymin, ymax, width):
             f = gmsh.model.mesh.field.add("Box")
-            gmsh.model.mesh.field.setNumber(f, "VIn", h / geo.rim_refinement)
-            gmsh.model.mesh.field.setNumber(f, "VOut", h)
-            gmsh.model.mesh.field.setNumber(f, "XMin", R - geo.rim_zone_mm)
-            gmsh.model.mesh.field.setNumber(f, "XMax", R + 1.0)
-            gmsh.model.mesh.field.setNumber(f, "YMin", -1.0)
-            gmsh.model.mesh.field.setNumber(f, "YMax", H + 1.0)
-            gmsh.model.mesh.field.setNumber(f, "Thickness", geo.rim_zone_mm)
-            gmsh.model.mesh.field.setAsBackgroundMesh(f)
+            for k, v in (("VIn", size), ("VOut", h), ("XMin", xmin), ("XMax", xmax), ("YMin", ymin),
+                         ("YMax", ymax), ("Thickness", width)):
+                gmsh.model.mesh.field.setNumber(f, k, v)
+            fields.append(f)
+
+        if geo.rim_refinement > 1.0:
+            box(h / geo.rim_refinement, R - geo.rim_zone_mm, R + 1.0, -1.0, H + 1.0, geo.rim_zone_mm)
+        if geo.platen_refinement > 1.0:
+            # creep under a frictional platen concentrates in a thin shear layer at the face
+            z = geo.platen_zone_mm
+            box(h / geo.platen_refinement, -1.0, R + 1.0, H - z, H + 1.0, 2 * z)
+            if not geo.use_symmetry:
+                box(h / geo.platen_refinement, -1.0, R + 1.0, -1.0, z, 2 * z)
+        if fields:
+            fmin = gmsh.model.mesh.field.add("Min")
+            gmsh.model.mesh.field.setNumbers(fmin, "FieldsList", fields)
+            gmsh.model.mesh.field.setAsBackgroundMesh(fmin)
             gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
         gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay
         gmsh.model.mesh.generate(2)

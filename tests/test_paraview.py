@@ -1,0 +1,44 @@
+"""If ParaView's pvpython is on the machine, it must open every field file the package writes and
+find the expected arrays and time steps. (.ci/run installs Debian's ParaView so this runs in CI.)"""
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import make_study
+from fem.run import run_case
+
+PV_SCRIPT = r"""
+import json, sys
+from paraview.simple import OpenDataFile, UpdatePipeline
+r = OpenDataFile(sys.argv[1])
+times = list(r.TimestepValues) if hasattr(r.TimestepValues, '__len__') else [r.TimestepValues]
+UpdatePipeline(time=times[-1], proxy=r)
+d = r.GetDataInformation()
+out = {"times": times, "points": d.GetNumberOfPoints(), "cells": d.GetNumberOfCells(),
+       "point_arrays": [r.PointData.GetArray(i).GetName() for i in range(len(r.PointData))],
+       "cell_arrays": [r.CellData.GetArray(i).GetName() for i in range(len(r.CellData))],
+       "ranges": {a: list(r.CellData[a].GetRange()) for a in r.CellData.keys()}}
+print("JSON" + json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(shutil.which("pvpython") is None, reason="ParaView (pvpython) not installed")
+def test_paraview_opens_fields(tmp_path):
+    s = make_study("pv", output={"fields": True}, platen={"friction": "coulomb", "mu": 0.2},
+                   load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 1.0}])
+    r = run_case(s, tmp_path / "pv", progress=False)
+    script = tmp_path / "check.py"
+    script.write_text(PV_SCRIPT)
+    p = subprocess.run(["pvpython", "--force-offscreen-rendering", str(script), str(tmp_path / "pv" / "fields.pvd")],
+                       capture_output=True, text=True, timeout=300)
+    line = [x for x in p.stdout.splitlines() if x.startswith("JSON")]
+    assert p.returncode == 0 and line, p.stdout + p.stderr
+    info = json.loads(line[0][4:])
+    assert set(info["point_arrays"]) >= {"displacement", "hydrostatic_pressure_MPa"}
+    assert set(info["cell_arrays"]) >= {"von_mises_MPa", "equivalent_creep_strain"}
+    assert len(info["times"]) >= 3 and info["times"][-1] == pytest.approx(1.0)
+    assert info["cells"] == r["cells"]
+    lo, hi = info["ranges"]["equivalent_creep_strain"]
+    assert 0.0 <= lo < hi  # a real, non-uniform creep field arrived
