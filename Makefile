@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: demo test bench run venv clean clean-cache
+.PHONY: demo test bench run venv clean clean-cache sweep report
+SWEEP_STUDY ?= studies/fig4_bare_li.toml
+JOBS   ?= 2
+FORCE  ?=
 .DEFAULT_GOAL := demo
 
 $(STAMP): pyproject.toml
@@ -25,6 +28,12 @@ run: demo
 
 test: $(STAMP)   ## the verification and unit test suite
 	$(PY) -m pytest -q -ra
+
+sweep: $(STAMP)  ## run every case of a sweep study: make sweep STUDY=studies/fig4_bare_li.toml JOBS=2 [FORCE=1]
+	$(PY) -m fem sweep $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY)) --jobs $(JOBS) $(if $(FORCE),--force,)
+
+report: $(STAMP) ## predicted-vs-measured report of a finished sweep: make report STUDY=...
+	$(PY) -m fem report $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY))
 
 bench: $(STAMP)  ## timing benchmark (not a test)
 	$(PY) bench/bench_axisym.py

@@ -20,9 +20,38 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     c = sub.add_parser("check", help="validate a study file without running it")
     c.add_argument("study")
+    sw = sub.add_parser("sweep", help="run every case of a study with lists (skips finished cases)")
+    sw.add_argument("study")
+    sw.add_argument("--jobs", type=int, default=1, help="cases run in parallel (default 1)")
+    sw.add_argument("--force", action="store_true", help="rerun finished cases")
+    sw.add_argument("--results", default="results", help="results root (default results/)")
+    rp = sub.add_parser("report", help="write results/<study>/report.md and plots from a finished sweep")
+    rp.add_argument("study")
+    rp.add_argument("--results", default="results")
+    rp.add_argument("--measured", default="studies/data/fig4_measured.csv")
     args = ap.parse_args(argv)
 
     from .study import StudyError, load_study
+    if args.cmd in ("sweep", "report"):
+        from .sweep import load_sweep
+        try:
+            load_sweep(args.study)
+            if args.cmd == "sweep" and args.jobs < 1:
+                raise StudyError(f"--jobs {args.jobs}: must be a whole number >= 1")
+        except StudyError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if args.cmd == "sweep":
+            from .sweep import run_sweep
+            return run_sweep(args.study, jobs=args.jobs, force=args.force, root=Path(args.results))
+        from .report import write_report
+        try:
+            path = write_report(args.study, root=Path(args.results), measured=Path(args.measured))
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"report: {path}")
+        return 0
     try:
         study = load_study(args.study)
     except StudyError as e:

@@ -241,6 +241,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     wall = st.wall_before_s + time.perf_counter() - wall0
     summary = {
         "study": study.name,
+        "fingerprint": study.fingerprint(),
         "thickness_change_pct": final["thickness_change_pct"],
         "diameter_change_pct": final["diameter_change_pct"],
         "platen_force_N": final["force_N"],

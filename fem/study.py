@@ -154,6 +154,9 @@ class Study:
 
 def _check_value(table: str, name: str, key: Key, value):
     where = f"[{table}] {name}"
+    if isinstance(value, list):
+        raise StudyError(f"{where} = {value!r}: a list makes this a sweep; run it with "
+                         f"`python -m fem sweep` (make sweep STUDY=...)")
     if key.kind is bool:
         if not isinstance(value, bool):
             raise StudyError(f"{where} = {value!r}: must be true or false")

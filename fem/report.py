@@ -1,0 +1,230 @@
+"""Report of a sweep: predicted vs measured diameter and thickness change (as the paper's
+Fig. 4c/4d), time histories, renderings of the deformed disc, and a markdown table.
+
+Writes results/<study>/report.md and PNGs next to it. Pressures are nominal (MPa), changes in %.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .sweep import case_dir, load_sweep
+
+
+@dataclass
+class Point:
+    case: str
+    group: str
+    pressure_MPa: float
+    thickness_change_pct: float
+    diameter_change_pct: float
+    time_s: float
+
+
+def read_measured(path: Path) -> list[dict]:
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(line for line in f if not line.startswith("#"))]
+    out = []
+    for r in rows:
+        d = {"sample": r["sample"], "source": r["source"], "pressure_MPa": float(r["pressure_MPa"])}
+        for k in ("diameter_change_pct", "diameter_uncertainty_pct", "thickness_change_pct", "thickness_uncertainty_pct"):
+            d[k] = float(r[k]) if r[k].strip() else None
+        out.append(d)
+    return out
+
+
+def read_history(path: Path) -> list[dict]:
+    with open(path) as f:
+        return [{k: (v if k == "phase" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def case_points(case, hist: list[dict], group: str) -> list[Point]:
+    """One point at the end of each hold of the load history (force-controlled steps)."""
+    pts = []
+    for i, step in enumerate(case.study.load):
+        if step.pressure_MPa is None:
+            continue
+        label = f"hold {i + 1}/{len(case.study.load)}"
+        rows = [h for h in hist if h["phase"] == label] or [h for h in hist if h["phase"] == f"ramp {i + 1}/{len(case.study.load)}"]
+        if rows:
+            h = rows[-1]
+            pts.append(Point(case.name, group, step.pressure_MPa, h["thickness_change_pct"],
+                             h["diameter_change_pct"], h["time_s"]))
+    return pts
+
+
+def _group_label(case) -> str:
+    other = {k: v for k, v in case.swept.items() if not k.endswith("pressure_MPa")}
+    return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in other.items()) or "model"
+
+
+def write_report(study_path, root: Path = Path("results"), measured: Path = Path("studies/data/fig4_measured.csv")) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_write_text
+
+    name, cases = load_sweep(study_path)
+    out = Path(root) / name
+    finished, missing = [], []
+    for c in cases:
+        d = case_dir(name, c, root)
+        if (d / "summary.json").exists() and (d / "history.csv").exists():
+            finished.append((c, json.loads((d / "summary.json").read_text()), read_history(d / "history.csv"), d))
+        else:
+            missing.append(c.name)
+    if not finished:
+        raise FileNotFoundError(f"no finished cases of {name} under {out}; run `make sweep STUDY={study_path}` first")
+    meas = read_measured(measured) if measured and Path(measured).exists() else []
+    points = [p for c, s, h, d in finished for p in case_points(c, h, _group_label(c))]
+    groups = sorted({p.group for p in points})
+
+    # ---- Fig. 4c/4d analogue
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, title in ((axes[0], "diameter_change_pct", "diameter change (%)"),
+                           (axes[1], "thickness_change_pct", "thickness reduction (%)")):
+        for g in groups:
+            gp = sorted((p for p in points if p.group == g), key=lambda p: p.pressure_MPa)
+            ax.plot([p.pressure_MPa for p in gp], [getattr(p, key) for p in gp], "-o", ms=3, label=f"model: {g}")
+        for sample, marker, color in (("bare_li", "s", "k"), ("g_licfc", "D", "tab:red")):
+            rows = [m for m in meas if m["sample"] == sample and m[key] is not None]
+            if rows:
+                unc = key.replace("change_pct", "uncertainty_pct")
+                ax.errorbar([m["pressure_MPa"] for m in rows], [m[key] for m in rows],
+                            yerr=[m[unc] or 0.0 for m in rows], fmt=marker, color=color, mfc="none", capsize=4,
+                            label=f"measured {sample.replace('_', ' ')}")
+        ax.set_xlabel("nominal pressure (MPa)")
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{name}: predicted vs measured (paper Fig. 4c/4d)")
+    fig.tight_layout()
+    fig.savefig(out / "change_vs_pressure.png", dpi=130)
+    plt.close(fig)
+
+    # ---- time histories
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for c, s, h, d in finished:
+        t = [r["time_s"] for r in h]
+        axes[0].plot(t, [r["diameter_change_pct"] for r in h], label=c.name)
+        axes[1].plot(t, [r["thickness_change_pct"] for r in h], label=c.name)
+    for ax, lab in zip(axes, ("diameter change (%)", "thickness reduction (%)")):
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "histories.png", dpi=130)
+    plt.close(fig)
+
+    # ---- renderings of the most deformed case
+    c_max, s_max, _, d_max = max(finished, key=lambda x: x[1]["diameter_change_pct"])
+    renders = []
+    if (d_max / "fields.pvd").exists():
+        try:
+            renders = render_case(d_max, out, c_max.study.geometry.diameter_mm)
+        except Exception as e:  # rendering is a convenience; the numbers are the report
+            renders = []
+            print(f"warning: rendering failed: {e}")
+
+    # ---- markdown
+    lines = [f"# Report: {name}", "", f"Study file: `{study_path}`. Cases finished: {len(finished)}/{len(cases)}"
+             + (f" (missing: {', '.join(missing)})" if missing else "") + ".", "",
+             "Units: nominal pressure in MPa (force / initial area), changes in % of the initial value; "
+             "thickness change > 0 means thinner (the paper's sign). Measured data: "
+             f"`{measured}`.", "", "![change vs pressure](change_vs_pressure.png)", "",
+             "## Predicted vs measured", "",
+             "| sample | P (MPa) | case | predicted ΔD (%) | measured ΔD (%) | diff (pp) | predicted Δt (%) | measured Δt (%) | diff (pp) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in meas:
+        matches = [p for p in points if math.isclose(p.pressure_MPa, m["pressure_MPa"], rel_tol=1e-9)]
+        if m["sample"] != "bare_li":
+            lines.append(f"| {m['sample']} | {m['pressure_MPa']:g} | (composite model not in this study) | | "
+                         f"{_f(m['diameter_change_pct'])} | | | {_f(m['thickness_change_pct'])} | |")
+            continue
+        if not matches:
+            lines.append(f"| {m['sample']} | {m['pressure_MPa']:g} | (no case at this pressure) | | "
+                         f"{_f(m['diameter_change_pct'])} | | | {_f(m['thickness_change_pct'])} | |")
+        for p in matches:
+            lines.append(f"| {m['sample']} | {m['pressure_MPa']:g} | {p.case} | {p.diameter_change_pct:.2f} | "
+                         f"{_f(m['diameter_change_pct'])} | {_d(p.diameter_change_pct, m['diameter_change_pct'])} | "
+                         f"{p.thickness_change_pct:.2f} | {_f(m['thickness_change_pct'])} | "
+                         f"{_d(p.thickness_change_pct, m['thickness_change_pct'])} |")
+    lines += ["", "## All cases", "", "| case | final P (MPa) | ΔD (%) | Δt (%) | steps | Newton/step | wall (s) |",
+              "|---|---|---|---|---|---|---|"]
+    for c, s, h, d in finished:
+        lines.append(f"| {c.name} | {s['nominal_pressure_MPa']:.3g} | {s['diameter_change_pct']:.2f} | "
+                     f"{s['thickness_change_pct']:.2f} | {s['time_steps']} | {s['newton_iterations_per_step']:.2f} | "
+                     f"{s['wall_time_s']:.1f} |")
+    lines += ["", "## Time histories", "", "![histories](histories.png)", ""]
+    if renders:
+        lines += [f"## Deformed disc: {c_max.name}", "",
+                  "Top view (dashed: the initial 15 mm outline, as in the paper's photographs) and the "
+                  "(r, z) cross-section coloured by equivalent creep strain (z exaggerated).", ""]
+        lines += [f"![{r.stem}]({r.name})" for r in renders] + [""]
+    path = out / "report.md"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _f(v):
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _d(pred, meas):
+    return "" if meas is None else f"{pred - meas:+.2f}"
+
+
+def render_case(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
+    """Off-screen PyVista renderings of the final state of one case."""
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    pvd = (case_out / "fields.pvd").read_text()
+    last = [line.split('file="')[1].split('"')[0] for line in pvd.splitlines() if "file=" in line][-1]
+    m = pv.read(case_out / last)
+    w = m.warp_by_vector("displacement")
+    R0 = 0.5 * diameter_mm
+    files = []
+    # top view: revolve the deformed section about the axis (r, z) -> (x, y, z) and look down z
+    sec = w.copy()
+    pts = sec.points.copy()
+    sec.points = np.column_stack([pts[:, 0], np.zeros(len(pts)), pts[:, 1]])
+    surf = sec.extract_surface(algorithm=None).extrude_rotate(resolution=120, capping=False)
+    pl = pv.Plotter(off_screen=True, window_size=(800, 800))
+    pl.add_mesh(surf, scalars="equivalent_creep_strain", cmap="viridis",
+                scalar_bar_args={"title": "equivalent creep strain"})
+    theta = np.linspace(0, 2 * np.pi, 145)
+    zt = float(pts[:, 1].max()) + 0.01
+    for k in range(0, 144, 2):  # dashed reference circle of the initial diameter
+        seg = np.array([[R0 * np.cos(theta[k]), R0 * np.sin(theta[k]), zt],
+                        [R0 * np.cos(theta[k + 1]), R0 * np.sin(theta[k + 1]), zt]])
+        pl.add_lines(seg, color="red", width=3)
+    pl.view_xy()
+    pl.add_text(f"top view; dashed = initial {diameter_mm:g} mm", font_size=10)
+    f1 = out / "render_top.png"
+    pl.screenshot(str(f1))
+    pl.close()
+    files.append(f1)
+    # cross-section, z exaggerated so that the thin disc fills the picture
+    sec2 = w.copy()
+    ext = np.ptp(sec2.points[:, 0]) / max(np.ptp(sec2.points[:, 1]), 1e-9)
+    zx = max(1.0, round(ext / 4.0))
+    sec2.points[:, 1] *= zx
+    pl = pv.Plotter(off_screen=True, window_size=(1400, 500))
+    pl.add_mesh(sec2, scalars="equivalent_creep_strain", cmap="viridis",
+                scalar_bar_args={"title": "equivalent creep strain"})
+    pl.view_xy()
+    pl.camera.zoom(1.6)
+    pl.add_text(f"(r, z) section, deformed; z x{zx:g}; axis at left, mid-plane at bottom", font_size=10)
+    f2 = out / "render_section.png"
+    pl.screenshot(str(f2))
+    pl.close()
+    files.append(f2)
+    return files
