@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: demo test bench run venv clean clean-cache sweep report
+.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate gold
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -34,6 +34,15 @@ sweep: $(STAMP)  ## run every case of a sweep study: make sweep STUDY=studies/fi
 
 report: $(STAMP) ## predicted-vs-measured report of a finished sweep: make report STUDY=...
 	$(PY) -m fem report $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY))
+
+check: $(STAMP)  ## regression check of the calibrated model against the measured strain (exit 1 when out of tolerance)
+	$(PY) -m fem.check --jobs $(JOBS)
+
+calibrate: $(STAMP) ## fit A, mu, sigma_y to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
+	$(PY) -m fem.calibrate --jobs $(JOBS)
+
+gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to change; see tests/gold_cases.py)
+	$(PY) tools/update_gold.py
 
 bench: $(STAMP)  ## timing benchmark (not a test)
 	$(PY) bench/bench_axisym.py

@@ -31,15 +31,27 @@ def _dev(A):
     return A - ufl.tr(A) / 3.0 * ufl.Identity(3)
 
 
+class LawConstants:
+    """The material numbers as UFL constants (fem.Constant), so that a form is compiled once and
+    reused for every parameter value (sweeps, calibration) instead of being JIT-compiled again."""
+
+    def __init__(self, mesh, mat: LiCreep):
+        from dolfinx import fem
+        self.mu = fem.Constant(mesh, mat.shear_modulus_MPa)
+        self.K = fem.Constant(mesh, mat.bulk_modulus_MPa)
+        self.n = fem.Constant(mesh, mat.creep_n)
+        self.sigma_y = fem.Constant(mesh, mat.threshold_stress_MPa)
+
+
 class CreepLaw:
     """UFL expressions of the law, given the deformation gradient F (3x3 UFL) and state."""
 
-    def __init__(self, mat: LiCreep, F, Cc_inv_n, dp_star, dt_A, pressure):
-        """F: 3x3 deformation gradient; Cc_inv_n: 3x3 state at t_n; dp_star: pointwise converged
-        creep increment; dt_A: Constant = dt * A_eff (MPa^-n); pressure: hydrostatic Cauchy stress
-        field p (MPa, positive in tension) of the u-p formulation."""
-        self.mat = mat
-        mu, n, sy = mat.shear_modulus_MPa, mat.creep_n, mat.threshold_stress_MPa
+    def __init__(self, c: LawConstants, F, Cc_inv_n, dp_star, dt_A, pressure):
+        """c: material constants; F: 3x3 deformation gradient; Cc_inv_n: 3x3 state at t_n;
+        dp_star: pointwise converged creep increment; dt_A: Constant = dt * A_eff (MPa^-n);
+        pressure: hydrostatic Cauchy stress field p (MPa, positive in tension) of the u-p form."""
+        self.c = c
+        mu, n, sy = c.mu, c.n, c.sigma_y
         self.F = F
         self.J = ufl.det(F)
         self.Fbar = self.J ** (-1.0 / 3.0) * F
@@ -68,7 +80,7 @@ class CreepLaw:
 
     def volumetric_residual(self, pressure):
         """p - U'(J) with U'(J) = K/2 (J - 1/J), divided by K (dimensionless)."""
-        K = self.mat.bulk_modulus_MPa
+        K = self.c.K
         return (0.5 * K * (self.J - 1.0 / self.J) - pressure) / K
 
 

@@ -22,7 +22,7 @@ from dolfinx import fem, la
 
 from meshes.disc_axisym import AXIS, BOTTOM, TOP, AxisymDiscGeometry
 
-from .constitutive import CreepLaw, solve_creep_increment
+from .constitutive import CreepLaw, LawConstants, solve_creep_increment
 from .kinematics import axisym_grad, deformation_gradient
 from .linalg import FreeBlockLU
 from .materials import LiCreep
@@ -79,7 +79,7 @@ class AxisymDiscModel:
         u, p = ufl.split(self.w)
         v, q = ufl.TestFunctions(self.W)
         F = deformation_gradient(u, x)
-        self.law = CreepLaw(mat, F, self.Cc_inv_n, self.dp, self.dt_A, p)
+        self.law = CreepLaw(LawConstants(mesh, mat), F, self.Cc_inv_n, self.dp, self.dt_A, p)
         r = x[0]
         R = (ufl.inner(self.law.P, axisym_grad(v, x)) * r * self.dx
              + self.law.volumetric_residual(p) * q * r * self.dx)

@@ -149,17 +149,22 @@ def to_toml(d: dict) -> str:
 def run_sweep(study_path: str | Path, jobs: int = 1, force: bool = False, root: Path = RESULTS_ROOT,
               stream=sys.stdout) -> int:
     """Run all cases; returns 0 when all finished, 130 when interrupted, 1 when a case failed."""
+    name, cases = load_sweep(study_path)
+    return run_cases(name, [(c, case_dir(name, c, root)) for c in cases], jobs, force, stream)
+
+
+def run_cases(name: str, cases: list[tuple[Case, Path]], jobs: int = 1, force: bool = False,
+              stream=sys.stdout) -> int:
+    """Run cases (each into its own folder) in `jobs` worker processes, skipping finished ones."""
     from .io import atomic_write_text
 
-    name, cases = load_sweep(study_path)
     todo, done = [], []
-    for c in cases:
-        out = case_dir(name, c, root)
+    for c, out in cases:
         if not force and is_finished(out, c):
             done.append(c)
         else:
-            todo.append(c)
-    print(f"sweep {name}: {len(cases)} cases, {len(done)} already finished"
+            todo.append((c, out))
+    print(f"{name}: {len(cases)} cases, {len(done)} already finished"
           + (f", skipped: {', '.join(c.name for c in done)}" if done else ""), file=stream, flush=True)
     running: dict[str, tuple[subprocess.Popen, Case, Path]] = {}
     failed: list[str] = []
@@ -177,8 +182,7 @@ def run_sweep(study_path: str | Path, jobs: int = 1, force: bool = False, root: 
         queue = list(todo)
         while queue or running:
             while queue and len(running) < jobs and not stop["flag"]:
-                c = queue.pop(0)
-                out = case_dir(name, c, root)
+                c, out = queue.pop(0)
                 out.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(out / "case.toml", to_toml(c.data))
                 cmd = [sys.executable, "-m", "fem", "run", str(out / "case.toml"), "--out", str(out)]
@@ -190,7 +194,7 @@ def run_sweep(study_path: str | Path, jobs: int = 1, force: bool = False, root: 
                 log.close()
                 running[c.name] = (p, c, out)
                 print(f"  start  {c.name}", file=stream, flush=True)
-            time.sleep(0.5)
+            time.sleep(0.2)
             for cname, (p, c, out) in list(running.items()):
                 rc = p.poll()
                 if rc is None:
@@ -218,9 +222,9 @@ def run_sweep(study_path: str | Path, jobs: int = 1, force: bool = False, root: 
         for s, h in old.items():
             signal.signal(s, h)
     if stop["flag"]:
-        print(f"sweep {name} interrupted: {len(done)}/{len(cases)} finished; rerun to resume", file=stream)
+        print(f"{name} interrupted: {len(done)}/{len(cases)} finished; rerun to resume", file=stream)
         return 130
-    print(f"sweep {name}: {len(done)}/{len(cases)} finished" + (f", failed: {', '.join(failed)}" if failed else ""),
+    print(f"{name}: {len(done)}/{len(cases)} finished" + (f", failed: {', '.join(failed)}" if failed else ""),
           file=stream, flush=True)
     return 1 if failed else 0
 
