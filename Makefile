@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate gold
+.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate gold sensitivity paraview
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -40,6 +40,12 @@ check: $(STAMP)  ## regression check of the calibrated model against the measure
 
 calibrate: $(STAMP) ## fit A, mu, sigma_y to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
 	$(PY) -m fem.calibrate --jobs $(JOBS)
+
+sensitivity: $(STAMP) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
+	$(PY) -m fem.sensitivity --jobs $(JOBS)
+
+paraview: $(STAMP) ## ParaView script + PNG for a run: make paraview STUDY=studies/x.toml CASE=name, or RUN=results/demo_bare_li
+	$(PY) -m fem.paraview $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))
 
 gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to change; see tests/gold_cases.py)
 	$(PY) tools/update_gold.py

@@ -42,3 +42,20 @@ def test_paraview_opens_fields(tmp_path):
     assert info["cells"] == r["cells"]
     lo, hi = info["ranges"]["equivalent_creep_strain"]
     assert 0.0 <= lo < hi  # a real, non-uniform creep field arrived
+
+
+@pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("xvfb-run") is None,
+                    reason="ParaView pvbatch or xvfb-run not installed")
+def test_paraview_view_script_renders_png(tmp_path):
+    from fem.paraview import render, write_script
+    s = make_study("pv", output={"fields": True}, load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}])
+    run_case(s, tmp_path / "pv", progress=False)
+    script = write_script(tmp_path / "pv")
+    assert render(script) == 0
+    png = tmp_path / "pv" / "view.png"
+    assert png.exists()
+    import matplotlib.image as mpimg
+    import numpy as np
+    img = mpimg.imread(png)
+    colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert img.shape[1] == 1600 and len(colours) > 50  # a coloured field, not an empty view
