@@ -74,9 +74,9 @@ class Calibrator:
         self.evals += 1
         return res
 
-    def residuals(self, vec, meas=None) -> np.ndarray:
+    def residuals(self, vec, meas=None, params=None, fixed=None) -> np.ndarray:
         meas = meas or self.meas
-        x = dict(zip(self.params, vec))
+        x = {**(fixed or {}), **dict(zip(params or self.params, vec))}
         for name, v in x.items():
             lo, hi = PARAMS[name][3]
             if not lo <= v <= hi:
@@ -96,24 +96,27 @@ class Calibrator:
               + f"  chi2 = {r @ r:.4g}", file=self.stream, flush=True)
         return r
 
-    def fit(self, x0: list[float], meas=None, steps=None) -> dict:
+    def fit(self, x0: list[float], meas=None, params=None, fixed=None) -> dict:
+        """Nelder-Mead on chi^2 over `params` (default: all fitted ones), others held at `fixed`."""
         from scipy.optimize import minimize
 
-        f = lambda v: float(np.sum(self.residuals(v, meas) ** 2))  # noqa: E731
-        simplex_steps = steps or [0.5 if p == "log10_A" else (0.05 if p == "mu" else 0.3) for p in self.params]
+        params = params or self.params
+        res = lambda v: self.residuals(v, meas, params, fixed)  # noqa: E731
+        f = lambda v: float(np.sum(res(v) ** 2))  # noqa: E731
+        simplex_steps = [0.5 if p == "log10_A" else (0.05 if p == "mu" else 0.3) for p in params]
         sim = [np.array(x0, float)] + [np.array(x0, float) + np.eye(len(x0))[i] * simplex_steps[i]
                                        for i in range(len(x0))]
         opt = minimize(f, x0, method="Nelder-Mead",
-                       options={"initial_simplex": sim, "xatol": 1e-3, "fatol": 1e-3, "maxfev": 120})
+                       options={"initial_simplex": sim, "xatol": 1e-3, "fatol": 1e-3, "maxfev": 90})
         xbest = opt.x
-        r = self.residuals(xbest, meas)
+        r = res(xbest)
         # finite-difference Jacobian of the weighted residuals -> Gauss-Newton covariance
         J = np.zeros((len(r), len(xbest)))
         for i in range(len(xbest)):
-            h = 1e-3 if self.params[i] != "log10_A" else 1e-3
+            h = 1e-2 if params[i] == "log10_A" else 2e-3
             e = np.zeros_like(xbest)
             e[i] = h
-            J[:, i] = (self.residuals(xbest + e, meas) - self.residuals(xbest - e, meas)) / (2 * h)
+            J[:, i] = (res(xbest + e) - res(xbest - e)) / (2 * h)
         m, p = len(r), len(xbest)
         s2 = float(r @ r) / (m - p) if m > p else 1.0
         try:
@@ -121,8 +124,10 @@ class Calibrator:
             sd = np.sqrt(np.diag(cov))
         except np.linalg.LinAlgError:
             sd = np.full(p, np.inf)
-        return {"x": dict(zip(self.params, map(float, xbest))), "sd": dict(zip(self.params, map(float, sd))),
-                "chi2": float(r @ r), "success": bool(opt.success), "evaluations": int(opt.nfev)}
+        return {"x": {**(fixed or {}), **dict(zip(params, map(float, xbest)))},
+                "sd": {**{k: 0.0 for k in (fixed or {})}, **dict(zip(params, map(float, sd)))},
+                "fixed": sorted(fixed or {}), "chi2": float(r @ r), "success": bool(opt.success),
+                "evaluations": int(opt.nfev)}
 
 
 def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0: list[float],
@@ -142,10 +147,14 @@ def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0
         table.append({"pressure_MPa": m["pressure_MPa"],
                       "pred_diameter_pct": s["diameter_change_pct"], "meas_diameter_pct": m["diameter_change_pct"],
                       "pred_thickness_pct": s["thickness_change_pct"], "meas_thickness_pct": m["thickness_change_pct"]})
-    # leave-one-out: fit on the lowest pressure only, predict the highest
+    # leave-one-out: fit on the lowest pressure only (its two values fix two parameters: A and mu,
+    # with the threshold held at the full-fit value), then predict the highest pressure
     lo, hi = pressures[0], pressures[-1]
-    print(f"leave-one-out: fit on {lo:g} MPa, predict {hi:g} MPa", file=stream, flush=True)
-    loo = cal.fit(list(full["x"].values()), meas=[m for m in cal.meas if m["pressure_MPa"] == lo])
+    loo_params = [p for p in params if p != "sigma_y_MPa"][:2]
+    fixed = {p: v for p, v in full["x"].items() if p not in loo_params}
+    print(f"leave-one-out: fit {', '.join(loo_params)} on {lo:g} MPa, predict {hi:g} MPa", file=stream, flush=True)
+    loo = cal.fit([full["x"][p] for p in loo_params], meas=[m for m in cal.meas if m["pressure_MPa"] == lo],
+                  params=loo_params, fixed=fixed)
     s_hi = cal.predict(loo["x"], [hi])[hi]
     m_hi = [m for m in cal.meas if m["pressure_MPa"] == hi][0]
     loo["predicted_at_MPa"] = hi

@@ -203,7 +203,7 @@ class AxisymDiscModel:
         On success self.w holds the solution and self.delta the platen displacement.
 
         With Coulomb friction a failed solve is retried by continuation in the regularisation
-        width (100x, 10x, 1x eps), each stage starting from the previous stage's solution."""
+        width (1e4 x eps down to 1 x eps), each stage starting from the previous stage's solution."""
         try:
             return self._newton(dt, x_n, control, target, x_guess, delta_guess, max_it, 1.0)
         except NewtonFailure:
@@ -211,7 +211,7 @@ class AxisymDiscModel:
                 raise
         its = 0
         guess, dguess = x_guess.copy(), delta_guess
-        for scale in (100.0, 10.0, 1.0):
+        for scale in (1e4, 1e3, 1e2, 10.0, 1.0):
             res = self._newton(dt, x_n, control, target, guess, dguess, max_it, scale)
             its += res.iterations
             guess, dguess = self.w.x.array.copy(), self.delta
@@ -226,7 +226,9 @@ class AxisymDiscModel:
         self.apply_constraints(x, delta)
         R0 = self.geo.radius_mm
         F_scale = max(abs(target) if control == "force" else 0.0, math.pi * R0 ** 2 * 1e-3)
-        tol_u = 1e-9 * F_scale / TWO_PI
+        # nodal force imbalance <= 1e-7 of the platen force: far below any measurable effect, and
+        # above the round-off floor reached with strongly distorted shear layers (~2e-8)
+        tol_u = 1e-7 * F_scale / TWO_PI
         tol_p = 1e-11 * self.volume_per_rad
         tol_F = 1e-9 * F_scale
         nsolve, alpha, prev = 0, 1.0, None
