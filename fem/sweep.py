@@ -154,8 +154,9 @@ def run_sweep(study_path: str | Path, jobs: int = 1, force: bool = False, root: 
 
 
 def run_cases(name: str, cases: list[tuple[Case, Path]], jobs: int = 1, force: bool = False,
-              stream=sys.stdout) -> int:
-    """Run cases (each into its own folder) in `jobs` worker processes, skipping finished ones."""
+              stream=sys.stdout, timeout_s: float | None = None) -> int:
+    """Run cases (each into its own folder) in `jobs` worker processes, skipping finished ones.
+    A case running longer than timeout_s is stopped and recorded as failed in its run.log."""
     from .io import atomic_write_text
 
     todo, done = [], []
@@ -178,6 +179,8 @@ def run_cases(name: str, cases: list[tuple[Case, Path]], jobs: int = 1, force: b
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     last_status = 0.0
+    started: dict[str, float] = {}
+    timed_out: set[str] = set()
     try:
         queue = list(todo)
         while queue or running:
@@ -193,13 +196,23 @@ def run_cases(name: str, cases: list[tuple[Case, Path]], jobs: int = 1, force: b
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
                 log.close()
                 running[c.name] = (p, c, out)
+                started[c.name] = time.monotonic()
                 print(f"  start  {c.name}", file=stream, flush=True)
             time.sleep(0.2)
             for cname, (p, c, out) in list(running.items()):
                 rc = p.poll()
                 if rc is None:
+                    if timeout_s and time.monotonic() - started[cname] > timeout_s and cname not in timed_out:
+                        timed_out.add(cname)
+                        p.kill()
                     continue
                 del running[cname]
+                if cname in timed_out:
+                    with open(out / "run.log", "a") as f:
+                        f.write(f"\nerror: timed out after {timeout_s:g} s (treated as a failed solve)\n")
+                    failed.append(cname)
+                    print(f"  FAILED {cname}: timed out after {timeout_s:g} s", file=stream, flush=True)
+                    continue
                 if rc == 0:
                     done.append(c)
                     s = json.loads((out / "summary.json").read_text())
