@@ -25,7 +25,7 @@ import numpy as np
 
 from .report import read_measured
 from .study import StudyError, parse_study
-from .sweep import Case, is_finished, run_cases
+from .sweep import Case, first_values, is_finished, run_cases
 
 PARAMS = {
     "log10_A": ("li", "creep_A", lambda x: 10.0 ** x, (-6.0, 2.0)),
@@ -219,25 +219,10 @@ def write_calibrated_study(base_study: Path, result: dict, path: Path, pressures
               + f" (chi2 = {result['fit']['chi2']:.3g}).\n# Fitted to the bare-Li points only; see "
               "results/calibration/calibration.json. Units as in the key names.\n")
     try:
-        parse_study(_first_case(d), name="calibrated")
+        parse_study(first_values(d), name="calibrated")
     except StudyError as e:  # pragma: no cover
         raise RuntimeError(f"calibrated study is invalid: {e}")
     atomic_write_text(path, header + to_toml(d))
-
-
-def _first_case(d: dict) -> dict:
-    d = copy.deepcopy(d)
-    for t, c in d.items():
-        if t == "load":
-            for st in c:
-                for k, v in st.items():
-                    if isinstance(v, list):
-                        st[k] = v[0]
-        elif isinstance(c, dict):
-            for k, v in c.items():
-                if isinstance(v, list):
-                    c[k] = v[0]
-    return d
 
 
 def main(argv=None) -> int:

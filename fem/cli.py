@@ -32,6 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from .study import StudyError, load_study
+    if args.cmd == "check":
+        from .sweep import load_sweep
+        try:
+            _, cases = load_sweep(args.study)
+        except StudyError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{args.study}: ok" + (f" ({len(cases)} cases)" if len(cases) > 1 else ""))
+        return 0
     if args.cmd in ("sweep", "report"):
         from .sweep import load_sweep
         try:
@@ -57,10 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     except StudyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.cmd == "check":
-        print(f"{args.study}: ok")
-        return 0
-
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         print(f"error: --out {out}: exists and is not a directory", file=sys.stderr)

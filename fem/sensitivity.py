@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 from .study import parse_study
-from .sweep import Case, is_finished, run_cases
+from .sweep import Case, first_values, is_finished, run_cases
 
 # name: (table, key, how to move it, label of the move)
 FACTORS = {
@@ -29,18 +29,6 @@ FACTORS = {
 PRESSURES = (5.19, 17.79)
 
 
-def _scalarise(d: dict) -> dict:
-    d = copy.deepcopy(d)
-    d.pop("study", None)
-    for t, c in d.items():
-        items = [st for st in c] if t == "load" else [c]
-        for it in items:
-            for k, v in list(it.items()):
-                if isinstance(v, list):
-                    it[k] = v[0]
-    return d
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fem.sensitivity")
     ap.add_argument("--base", default="studies/fig4_bare_li_calibrated.toml")
@@ -50,7 +38,8 @@ def main(argv=None) -> int:
     if not Path(a.base).exists():
         print(f"error: {a.base} not found; run `make calibrate` first", file=sys.stderr)
         return 2
-    base = _scalarise(tomllib.loads(Path(a.base).read_text()))
+    base = first_values(tomllib.loads(Path(a.base).read_text()))
+    base.pop("study", None)
     base.setdefault("output", {})["fields"] = False
     out = Path(a.out)
     runs = {}

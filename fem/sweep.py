@@ -96,6 +96,18 @@ def expand(data: dict, study_name: str) -> list[Case]:
     return cases
 
 
+def first_values(data: dict) -> dict:
+    """Copy of a study table with every swept list replaced by its first value (one plain case)."""
+    d = copy.deepcopy(data)
+    for table, content in d.items():
+        for item in (content if table == "load" else [content]):
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    if isinstance(v, list):
+                        item[k] = v[0]
+    return d
+
+
 def load_sweep(path: str | Path) -> tuple[str, list[Case]]:
     path = Path(path)
     try:

@@ -23,6 +23,29 @@ BASE = {
 }
 
 
+# The same coarse disc as a study file (Coulomb mu = 0.2, 5.19 MPa, 1 s ramp, 600 s hold); tests
+# derive variants by string replacement.
+BASE_TOML = """
+[geometry]
+model = "axisymmetric"
+diameter_mm = 15.0
+thickness_mm = 0.5
+mesh_size_mm = 0.125
+[li]
+youngs_modulus_MPa = 7820.0
+poisson_ratio = 0.381
+creep_A = 7.7e-3
+creep_n = 6.56
+[platen]
+friction = "coulomb"
+mu = 0.2
+[[load]]
+pressure_MPa = 5.19
+ramp_s = 1.0
+hold_s = 600.0
+"""
+
+
 def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():

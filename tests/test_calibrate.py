@@ -7,28 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import BASE_TOML
 from fem.calibrate import Calibrator, write_calibrated_study
 from fem.sweep import load_sweep
 
-BASE = """
-[geometry]
-model = "axisymmetric"
-diameter_mm = 15.0
-thickness_mm = 0.5
-mesh_size_mm = 0.125
-[li]
-youngs_modulus_MPa = 7820.0
-poisson_ratio = 0.381
-creep_A = 7.7e-3
-creep_n = 6.56
-[platen]
-friction = "coulomb"
-mu = 0.2
-[[load]]
-pressure_MPa = 5.19
-ramp_s = 0.0
-hold_s = 2.0
-"""
+BASE = BASE_TOML.replace("ramp_s = 1.0", "ramp_s = 0.0").replace("hold_s = 600.0", "hold_s = 2.0")
 MEAS = """# test data
 sample,pressure_MPa,diameter_change_pct,diameter_uncertainty_pct,thickness_change_pct,thickness_uncertainty_pct,source
 bare_li,5.19,3.74,1.0,3.00,2.0,test

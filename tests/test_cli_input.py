@@ -6,27 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BASE_TOML
+
 ROOT = Path(__file__).resolve().parent.parent
 
-GOOD = """
-[geometry]
-model = "axisymmetric"
-diameter_mm = 15.0
-thickness_mm = 0.5
-mesh_size_mm = 0.125
-[li]
-youngs_modulus_MPa = 7820.0
-poisson_ratio = 0.381
-creep_A = 7.7e-3
-creep_n = 6.56
-[platen]
-friction = "coulomb"
-mu = 0.2
-[[load]]
-pressure_MPa = 5.19
-ramp_s = 1.0
-hold_s = 600.0
-"""
+GOOD = BASE_TOML
 
 BAD = [
     ("missing key", GOOD.replace("creep_n = 6.56\n", ""), ["creep_n", "missing"]),

@@ -9,30 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BASE_TOML
 from fem.study import StudyError
 from fem.sweep import expand, load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SWEEP = """
-[geometry]
-model = "axisymmetric"
-diameter_mm = 15.0
-thickness_mm = 0.5
-mesh_size_mm = 0.125
-[li]
-youngs_modulus_MPa = 7820.0
-poisson_ratio = 0.381
-creep_A = 7.7e-3
-creep_n = 6.56
-[platen]
-friction = "coulomb"
-mu = [0.1, 0.2]
-[[load]]
-pressure_MPa = [5.19, 17.79]
-ramp_s = 1.0
-hold_s = HOLD
-"""
+SWEEP = (BASE_TOML.replace("mu = 0.2", "mu = [0.1, 0.2]")
+         .replace("pressure_MPa = 5.19", "pressure_MPa = [5.19, 17.79]").replace("hold_s = 600.0", "hold_s = HOLD"))
 
 
 def test_expansion_names_and_values(tmp_path):
