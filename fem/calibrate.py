@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import sys
 import tomllib
 from pathlib import Path

@@ -169,7 +169,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
             duration = ph.t_end - ph.t_start
             if duration <= 0.0:
                 if ph.kind == "ramp":   # instantaneous load change: one elastic step
-                    res = _solve(model, 0.0, x_n, x_n, ph, ph.t_end, st, ts, NewtonFailure)
+                    res = _solve(model, 0.0, x_n, x_n, ph, ph.t_end, ts)
                     _accept(model, res, 0.0, ph.t_end, x, x_n, x_prev, st, label)
                     show(_progress_line(label, st, ph, res, model), force=True)
                 st.phase_index += 1
@@ -195,7 +195,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                     x_guess = x_n + ratio * (x_n - x_prev)
                     model.delta = st.delta + ratio * (st.delta - st.delta_prev)
                     try:
-                        res = _solve(model, dt, x_n, x_guess, ph, t_new, st, ts, NewtonFailure)
+                        res = _solve(model, dt, x_n, x_guess, ph, t_new, ts)
                     except NewtonFailure as e:
                         c.newton_failures += 1
                         c.rejected += 1
@@ -284,7 +284,7 @@ def _rate_dt(res, cap, cap_local) -> float:
     return min(dts)
 
 
-def _solve(model, dt, x_n, x_guess, ph, t_new, st, ts, NewtonFailure):
+def _solve(model, dt, x_n, x_guess, ph, t_new, ts):
     return model.solve_step(dt, x_n, ph.control, ph.value(t_new), x_guess, model.delta,
                             max_it=ts.max_newton_iterations)
 

@@ -2,7 +2,6 @@
 uncertainty of the cached FE runs, the cache is reused, and the calibrated study is valid."""
 import json
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest

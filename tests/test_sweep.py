@@ -1,6 +1,5 @@
 """Sweeps: expansion into named cases, bad sweep input, skip/resume after an interrupt, report."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pytest
 
 from conftest import BASE_TOML
 from fem.study import StudyError
-from fem.sweep import expand, load_sweep
+from fem.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
