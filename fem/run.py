@@ -38,6 +38,9 @@ HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressu
                    "max_creep_increment", "rejected_steps"]
 
 
+MAX_NEWTON_FAILURES = 60   # per run: beyond this the run is stuck cutting steps, not progressing
+
+
 class Interrupted(Exception):
     pass
 
@@ -199,6 +202,10 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                     except NewtonFailure as e:
                         c.newton_failures += 1
                         c.rejected += 1
+                        if c.newton_failures > MAX_NEWTON_FAILURES:
+                            raise RuntimeError(
+                                f"{c.newton_failures} failed Newton solves (at t = {t_new:.6g} s); the mesh is "
+                                "probably too distorted (e.g. the rim folding over onto the platen)") from None
                         show(f"  Newton failed at t = {t_new:.4g} s, dt = {dt:.3g} s ({e}); cutting the step", force=True)
                         dt *= 0.25
                         continue
