@@ -49,7 +49,6 @@ class Calibrator:
         self.meas = [m for m in read_measured(measured) if m["sample"] == "bare_li"]
         self.out, self.params, self.jobs, self.stream = Path(out), params, jobs, stream
         self.evals = 0
-        self.log = []
         self.case_timeout_s = 180.0  # a healthy calibration case takes < 30 s on 2 cores
 
     def _case_data(self, x: dict, pressure: float) -> dict:
@@ -101,7 +100,6 @@ class Calibrator:
                 unc = m[key.replace("change_pct", "uncertainty_pct")] or 1.0
                 r.append(1e3 if s is None else (s[key] - m[key]) / unc)
         r = np.array(r)
-        self.log.append({"x": x, "chi2": float(r @ r)})
         print(f"  eval {self.evals:3d}: " + ", ".join(f"{k} = {v:.4g}" for k, v in x.items())
               + f"  chi2 = {r @ r:.4g}", file=self.stream, flush=True)
         return r
