@@ -3,19 +3,31 @@
 Kinematics: multiplicative split F = Fe Fc with isochoric creep (det Fc = 1). The internal
 variable is the inverse creep right Cauchy-Green tensor Cc^-1 = Fc^-1 Fc^-T.
 
-Elasticity (Simo 1988/1992; Simo & Hughes 1998, Box 9.1): Kirchhoff stress
-    tau = J U'(J) I + mu dev(be_bar),   U'(J) = K/2 (J - 1/J),   be_bar = J^-2/3 F Cc^-1 F^T.
-With the u-p mixed form the pressure J U'(J)/J is replaced by an independent field p that
-satisfies p = U'(J) weakly. For the elastic strains of Li under stack pressure (< 0.5 %) this
-model differs from Hencky (logarithmic) elasticity by O(eps_e^2): the uniaxial elastic strain
-differs by 0.03 % of itself at 5.19 MPa and 0.17 % at 30 MPa (checked in the tests).
+Elasticity: Hencky (logarithmic) in the deviatoric part, Simo's U(J) in the volumetric part,
+    tau = mu log(be_bar) + J U'(J) I,   U'(J) = K/2 (J - 1/J),   be_bar = J^-2/3 F Cc^-1 F^T
+(log(be_bar) = 2 dev(eps_e) is traceless because det be_bar = 1). With the u-p mixed form the
+pressure U'(J) is replaced by an independent field p that satisfies p = U'(J) weakly.
 
-Creep: backward-Euler radial return (Simo & Hughes Box 9.1, with power-law flow)
-    s = s_tr (1 - 3 mubar dp / q_tr),  mubar = mu tr(be_bar_tr)/3,
-    dp = dt * A_eff * <q_tr - 3 mubar dp - sigma_y>^n,
-solved pointwise for dp by `solve_creep_increment` (NumPy, vectorised, monotone Newton).
+Creep: exponential-map radial return (Weber & Anand 1990; Simo 1992; Simo & Hughes 1998 §9.2)
+    s_tr = mu log(be_bar_tr),  be_bar_tr = Fbar Cc^-1_n Fbar^T,  q_tr = sqrt(3/2 s_tr:s_tr),
+    s = s_tr (1 - 3 mu dp / q_tr),  be_bar_new = exp(s / mu),
+    dp = (1 - theta) dt pdot_n + theta dt A_eff <q_tr - 3 mu dp - sigma_y>^n,
+where pdot_n = A_eff <q_n - sigma_y>^n is the creep rate at the start of the step (a stored
+quadrature field). Because logarithmic strains of coaxial tensors add, the return is exact for
+any size of creep increment along a proportional path: the accumulated creep strain is exactly
+the sum of the dp (an additive update of be, as in Simo & Hughes Box 9.1, errs by O(dp^2) per
+step, which made the time integration first order whatever the rule for dp).
+theta = 1 is backward Euler (first order, L-stable); theta = 1/2 is the trapezoidal rule for
+the creep-strain magnitude (second order; the flow direction is the end-of-step one, exact for
+proportional stress paths). dp is solved pointwise by `solve_creep_increment` (NumPy,
+vectorised, monotone Newton).
 
-Consistent tangent: the UFL stress uses dp_ufl = dp* - g(dp*)/g'(dp*), where dp* is the converged
+Tensor log/exp: be_bar_tr = I + X with X of the size of one step's strain increment; log uses the
+series log(B) = 2 sum_k Z^(2k+1)/(2k+1), Z = (B - I)(B + I)^-1, to Z^9 (relative truncation
+error < 1e-10 for |X| <= LOG_SERIES_LIMIT; a converged step beyond it is rejected and cut), exp of
+the elastic strain (|s/mu| < 0.05) uses its Taylor series to the 7th power (error < 1e-12).
+
+Consistent tangent: the UFL stress uses dp_ufl = dp* - g/g'(dp*), where dp* is the converged
 pointwise root of g. Its value equals dp*, and UFL differentiation of it gives exactly the
 implicit-function derivative d(dp)/d(F), so the Jacobian is the consistent tangent.
 """
@@ -27,8 +39,31 @@ import ufl
 from .materials import LiCreep
 
 
+LOG_SERIES_LIMIT = 0.3   # max Frobenius norm of be_bar_tr - I for which the log series is used
+
+
 def _dev(A):
     return A - ufl.tr(A) / 3.0 * ufl.Identity(3)
+
+
+def log_spd(B):
+    """log of a symmetric positive-definite 3x3 UFL tensor near I (see module docstring)."""
+    I = ufl.Identity(3)
+    Z = (B - I) * ufl.inv(B + I)
+    Z2 = Z * Z
+    acc = 2.0 / 9.0 * I
+    for k in (7, 5, 3, 1):
+        acc = 2.0 / k * I + Z2 * acc
+    return Z * acc
+
+
+def exp_small(A, terms: int = 7):
+    """exp of a small symmetric 3x3 UFL tensor (Taylor series, Horner form)."""
+    I = ufl.Identity(3)
+    acc = I
+    for k in range(terms, 0, -1):
+        acc = I + A * acc / k
+    return acc
 
 
 class LawConstants:
@@ -46,19 +81,21 @@ class LawConstants:
 class CreepLaw:
     """UFL expressions of the law, given the deformation gradient F (3x3 UFL) and state."""
 
-    def __init__(self, c: LawConstants, F, Cc_inv_n, dp_star, dt_A, pressure):
+    def __init__(self, c: LawConstants, F, Cc_inv_n, dp_star, dt_A, pressure, dp_explicit=0.0):
         """c: material constants; F: 3x3 deformation gradient; Cc_inv_n: 3x3 state at t_n;
-        dp_star: pointwise converged creep increment; dt_A: Constant = dt * A_eff (MPa^-n);
-        pressure: hydrostatic Cauchy stress field p (MPa, positive in tension) of the u-p form."""
+        dp_star: pointwise converged creep increment; dt_A: Constant = theta * dt * A_eff (MPa^-n);
+        pressure: hydrostatic Cauchy stress field p (MPa, positive in tension) of the u-p form;
+        dp_explicit: the explicit part (1 - theta) dt pdot_n of the increment (0 for backward Euler)."""
         self.c = c
         mu, n, sy = c.mu, c.n, c.sigma_y
         self.F = F
         self.J = ufl.det(F)
         self.Fbar = self.J ** (-1.0 / 3.0) * F
         be_tr = self.Fbar * Cc_inv_n * self.Fbar.T
-        self.Ie = ufl.tr(be_tr) / 3.0
-        self.mubar = mu * self.Ie
-        self.s_tr = mu * _dev(be_tr)
+        X = be_tr - ufl.Identity(3)
+        self.trial_distance = ufl.sqrt(ufl.inner(X, X))   # must stay <= LOG_SERIES_LIMIT
+        self.mubar = mu                                    # Hencky: the return is linear in dp
+        self.s_tr = mu * _dev(log_spd(be_tr))
         # von Mises of the trial Kirchhoff stress; the tiny floor keeps the derivative finite at s = 0
         self.q_tr = ufl.sqrt(1.5 * ufl.inner(self.s_tr, self.s_tr) + (1e-14 * mu) ** 2)
 
@@ -66,7 +103,7 @@ class CreepLaw:
             x = self.q_tr - 3.0 * self.mubar * dp - sy
             return ufl.conditional(ufl.gt(x, 0.0), x, 0.0)
 
-        g = dp_star - dt_A * over(dp_star) ** n
+        g = dp_star - dp_explicit - dt_A * over(dp_star) ** n
         dg = 1.0 + dt_A * n * over(dp_star) ** (n - 1.0) * 3.0 * self.mubar
         self.dp = dp_star - g / dg
         self.s = self.s_tr * (1.0 - 3.0 * self.mubar * self.dp / self.q_tr)
@@ -74,7 +111,7 @@ class CreepLaw:
         self.P = self.tau * ufl.inv(F).T                      # first Piola-Kirchhoff stress
         self.sigma = self.tau / self.J                         # Cauchy stress
         self.von_mises = ufl.sqrt(1.5 * ufl.inner(self.s, self.s)) / self.J
-        be_new = self.s / mu + self.Ie * ufl.Identity(3)
+        be_new = exp_small(self.s / mu)
         Fbar_inv = ufl.inv(self.Fbar)
         self.Cc_inv_new = Fbar_inv * be_new * Fbar_inv.T
 
@@ -85,17 +122,22 @@ class CreepLaw:
 
 
 def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: float,
-                          sigma_y: float = 0.0, rtol: float = 1e-12, max_it: int = 300) -> np.ndarray:
-    """Pointwise root dp >= 0 of  dp = dt_A <q_tr - 3 mubar dp - sigma_y>^n  (vectorised).
+                          sigma_y: float = 0.0, dp_explicit: np.ndarray | None = None,
+                          rtol: float = 1e-12, max_it: int = 300) -> np.ndarray:
+    """Pointwise root dp >= 0 of  dp = dp0 + dt_A <q_tr - 3 mubar dp - sigma_y>^n  (vectorised),
+    dp0 = dp_explicit >= 0 (the explicit part of a theta-method step; 0 for backward Euler).
 
-    Written for y = q - sigma_y (over-stress after return): h(y) = (y_tr - y)/(3 mubar) - dt_A y^n.
-    h is decreasing and concave on [0, y_tr], so Newton started from an upper bound of the root
-    decreases monotonically to it (no safeguard needed). Returns dp = (y_tr - y)/(3 mubar).
+    Shifting the trial state by the explicit part, y_tr' = y_tr - 3 mubar dp0, and writing
+    y = q - sigma_y (over-stress after return): h(y) = (y_tr' - y)/(3 mubar) - dt_A y^n.
+    h is decreasing and concave on [0, y_tr'], so Newton started from an upper bound of the root
+    decreases monotonically to it (no safeguard needed). Returns dp = dp0 + (y_tr' - y)/(3 mubar).
+    Where the explicit part alone overshoots (y_tr' <= 0) the result is dp = dp0.
     """
     q_tr = np.asarray(q_tr, dtype=float)
     mubar = np.asarray(mubar, dtype=float)
-    dp = np.zeros_like(q_tr)
-    y_tr = q_tr - sigma_y
+    dp0 = np.zeros_like(q_tr) if dp_explicit is None else np.asarray(dp_explicit, dtype=float)
+    dp = dp0.copy()
+    y_tr = q_tr - sigma_y - 3.0 * mubar * dp0
     active = (y_tr > 0.0) & (dt_A > 0.0)
     if not np.any(active):
         return dp
@@ -119,5 +161,5 @@ def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: f
         g = d - dt_A * over ** n
         dg = 1.0 + dt_A * n * over ** (n - 1.0) * m3
         d = np.clip(d - g / dg, 0.0, yt / m3)
-    dp[active] = d
+    dp[active] += d
     return dp

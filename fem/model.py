@@ -10,6 +10,9 @@ linearisation. Units: mm, N, MPa, s.
 from __future__ import annotations
 
 import math
+import time
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py)
@@ -22,7 +25,7 @@ from dolfinx import fem, la
 
 from meshes.disc_axisym import AXIS, BOTTOM, TOP, AxisymDiscGeometry
 
-from .constitutive import CreepLaw, LawConstants, solve_creep_increment
+from .constitutive import LOG_SERIES_LIMIT, CreepLaw, LawConstants, solve_creep_increment
 from .kinematics import axisym_grad, deformation_gradient
 from .linalg import FreeBlockLU
 from .materials import LiCreep
@@ -43,13 +46,16 @@ class StepResult:
     rms_dp: float     # volume-weighted RMS of the creep increment over the disc
     max_rate: float   # largest pointwise equivalent creep rate at the end of the step (1/s)
     rms_rate: float   # volume-weighted RMS creep rate at the end of the step (1/s)
+    rate: np.ndarray | None = None   # pointwise creep rate at the end of the step (1/s)
+    dp: np.ndarray | None = None     # pointwise creep increment over the step
+    rms_elastic_strain: float = 0.0  # volume RMS of q / (3 mu) at the end of the step
 
 
 class AxisymDiscModel:
     debug = False
 
     def __init__(self, mesh, facet_tags, geo: AxisymDiscGeometry, mat: LiCreep, platen: PlatenSpec,
-                 quadrature_degree: int = 4):
+                 quadrature_degree: int = 4, theta: float = 1.0):
         if mesh.comm.size > 1:
             raise RuntimeError("the axisymmetric path runs serially (it is small); use 3D for MPI")
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
@@ -72,21 +78,26 @@ class AxisymDiscModel:
         self.Cc_inv_n.x.array[:] = np.tile(np.eye(3).ravel(), self.Cc_inv_n.x.array.size // 9)
         self.p_eq = fem.Function(self.Qs, name="equivalent_creep_strain")   # at t_n
         self.dp = fem.Function(self.Qs, name="dp")                          # increment over the step
-        self.dt_A = fem.Constant(mesh, 0.0)
+        self.dt_A = fem.Constant(mesh, 0.0)                                 # theta * dt * A_eff
+        self.dp_explicit = fem.Function(self.Qs, name="dp_explicit")        # (1 - theta) dt pdot_n
+        self.rate_n = np.zeros(self.dp.x.array.size)                        # creep rate at t_n (1/s)
+        if not 0.5 <= theta <= 1.0:
+            raise ValueError(f"theta = {theta}: must be 0.5 <= theta <= 1")
+        self.theta = theta
         self.delta = 0.0          # platen displacement (mm), positive closes the gap
 
         x = ufl.SpatialCoordinate(mesh)
         u, p = ufl.split(self.w)
         v, q = ufl.TestFunctions(self.W)
         F = deformation_gradient(u, x)
-        self.law = CreepLaw(LawConstants(mesh, mat), F, self.Cc_inv_n, self.dp, self.dt_A, p)
+        self.law = CreepLaw(LawConstants(mesh, mat), F, self.Cc_inv_n, self.dp, self.dt_A, p, self.dp_explicit)
         r = x[0]
         R = (ufl.inner(self.law.P, axisym_grad(v, x)) * r * self.dx
              + self.law.volumetric_residual(p) * q * r * self.dx)
         dw = ufl.TrialFunction(self.W)
         self.R_form = fem.form(R)
         self.J_form = fem.form(ufl.derivative(R, self.w, dw))
-        self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.mubar]), self.qpoints)
+        self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
         self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
         self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)
         self.cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
@@ -97,6 +108,8 @@ class AxisymDiscModel:
         self._setup_dofs(facet_tags)
         self._K = None     # reused Jacobian storage
         self._lu = None    # reused factorisation (fixed pattern)
+        self.timings = defaultdict(float)   # wall seconds by activity (for the benchmarks)
+        self.linear_solves = 0
         self.volume_per_rad = 0.5 * geo.radius_mm ** 2 * geo.height_mm
 
     # ------------------------------------------------------------------ dofs
@@ -149,6 +162,14 @@ class AxisymDiscModel:
         self.contact = PlatenContact(self.platen_spec, self.faces)
 
     # ------------------------------------------------------------------ helpers
+    @contextmanager
+    def _timed(self, key: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[key] += time.perf_counter() - t0
+
     def apply_constraints(self, x: np.ndarray, delta: float) -> None:
         x[self.constrained] = 0.0
         x[self.top_z] = -delta
@@ -159,9 +180,10 @@ class AxisymDiscModel:
     def update_creep_increment(self, dt: float):
         """Pointwise return map: solve for dp at the current displacement; return (q_tr, mubar, dp)."""
         qm = self._eval_q(self.qm_expr).reshape(-1, 2)
-        q_tr, mubar = qm[:, 0], qm[:, 1]
-        dp = solve_creep_increment(q_tr, mubar, dt * self.mat.creep_A_eff, self.mat.creep_n,
-                                   self.mat.threshold_stress_MPa)
+        q_tr, mubar = qm[:, 0], np.full(qm.shape[0], self.mat.shear_modulus_MPa)
+        self.trial_distance = float(qm[:, 1].max(initial=0.0))
+        dp = solve_creep_increment(q_tr, mubar, self.theta * dt * self.mat.creep_A_eff, self.mat.creep_n,
+                                   self.mat.threshold_stress_MPa, self.dp_explicit.x.array)
         self.dp.x.array[:] = dp
         return q_tr, mubar, dp
 
@@ -220,7 +242,8 @@ class AxisymDiscModel:
 
     def _newton(self, dt, x_n, control, target, x_guess, delta_guess, max_it, eps_scale) -> StepResult:
         x = self.w.x.array
-        self.dt_A.value = dt * self.mat.creep_A_eff
+        self.dt_A.value = self.theta * dt * self.mat.creep_A_eff
+        self.dp_explicit.x.array[:] = (1.0 - self.theta) * dt * self.rate_n
         delta = target if control == "gap" else delta_guess
         x[:] = x_guess
         self.apply_constraints(x, delta)
@@ -233,10 +256,13 @@ class AxisymDiscModel:
         tol_F = 1e-9 * F_scale
         nsolve, alpha, prev = 0, 1.0, None
         while True:
-            q_tr, mubar, dp = self.update_creep_increment(dt)
-            r = self.assemble_residual()
+            with self._timed("constitutive"):
+                q_tr, mubar, dp = self.update_creep_increment(dt)
+            with self._timed("assembly"):
+                r = self.assemble_residual()
             F = self.force_N(r)
-            fric = self.contact.friction(r, x, x_n, dt, eps_scale)
+            with self._timed("friction"):
+                fric = self.contact.friction(r, x, x_n, dt, eps_scale)
             ru = np.abs(r[self.free_u]).max(initial=0.0)
             rp = np.abs(r[self.free_p]).max(initial=0.0)
             f_err = abs(F - target) if control == "force" else 0.0
@@ -247,12 +273,16 @@ class AxisymDiscModel:
                 merit = np.inf
             else:
                 if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
+                    if self.trial_distance > LOG_SERIES_LIMIT:
+                        raise NewtonFailure(f"strain increment too large for the tensor-log series "
+                                            f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})")
                     self.delta = delta
                     q = q_tr - 3.0 * mubar * dp
                     over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
                     rate = self.mat.creep_A_eff * over ** self.mat.creep_n
                     return StepResult(nsolve, F, float(dp.max(initial=0.0)), self.rms(dp),
-                                      float(rate.max(initial=0.0)), self.rms(rate))
+                                      float(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
+                                      self.rms(q / (3.0 * mubar)))
                 merit = math.sqrt((np.linalg.norm(r[self.free_u]) / tol_u) ** 2
                                   + (np.linalg.norm(r[self.free_p]) / tol_p) ** 2 + (f_err / tol_F) ** 2)
             # backtracking line search on the residual norm (needed with sharp friction regularisation)
@@ -265,19 +295,23 @@ class AxisymDiscModel:
                 raise NewtonFailure("residual is not finite")
             if nsolve == max_it:
                 break
-            K = self.assemble_jacobian()
+            with self._timed("assembly"):
+                K = self.assemble_jacobian()
             extra = None
             if fric is not None:
-                T, D = fric
-                extra = T @ K + D          # friction linearisation: K_total = K + T K + D
-            lu = self._linear_solver(K)
-            try:
-                lu.factor(K, extra)
-            except RuntimeError as e:
-                raise NewtonFailure(str(e)) from e
-            nsolve += 1
-            a = np.zeros_like(x)
-            a[self.free] = lu.solve(-r[self.free])
+                with self._timed("friction"):
+                    T, D = fric
+                    extra = T @ K + D          # friction linearisation: K_total = K + T K + D
+            with self._timed("solve"):
+                lu = self._linear_solver(K)
+                try:
+                    lu.factor(K, extra)
+                except RuntimeError as e:
+                    raise NewtonFailure(str(e)) from e
+                nsolve += 1
+                a = np.zeros_like(x)
+                a[self.free] = lu.solve(-r[self.free])
+                self.linear_solves += 1
             ddelta = 0.0
             if control == "force":
                 # response to a unit platen displacement: b_c = -1 on the moving face, K_ff b_f = -K_fc b_c
@@ -285,7 +319,9 @@ class AxisymDiscModel:
                 e[self.top_z] = 1.0
                 Ke = K @ e if extra is None else K @ e + extra @ e
                 b = -e
-                b[self.free] = lu.solve(Ke[self.free])
+                with self._timed("solve"):
+                    b[self.free] = lu.solve(Ke[self.free])
+                    self.linear_solves += 1
                 g = TWO_PI * self.contact.force_gradient(K)
                 ddelta = (target - F - g @ a) / (g @ b)
                 a += ddelta * b
@@ -298,13 +334,18 @@ class AxisymDiscModel:
         raise NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
                             f"|F-F*|={f_err:.3e} N)")
 
-    def commit_state(self, dp: np.ndarray | None = None) -> None:
-        """Accept the step: Cc^-1 <- updated (renormalised to det = 1), p <- p + dp."""
+    def commit_state(self, rate: np.ndarray | None = None) -> None:
+        """Accept the step: Cc^-1 <- updated (renormalised to det = 1), p <- p + dp, and the creep
+        rate at the new time (the explicit part of the next theta-method step)."""
+        t0 = time.perf_counter()
         C = self._eval_q(self.Cc_new_expr).reshape(-1, 3, 3)
         det = np.linalg.det(C)
         C /= np.cbrt(det)[:, None, None]
         self.Cc_inv_n.x.array[:] = C.ravel()
         self.p_eq.x.array[:] += self.dp.x.array
+        if rate is not None:
+            self.rate_n[:] = rate
+        self.timings["constitutive"] += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ measurements
     def measure(self) -> dict:
@@ -316,6 +357,9 @@ class AxisymDiscModel:
         return {"gap_mm": h, "diameter_mm": D,
                 "thickness_change_pct": 100.0 * (h0 - h) / h0,
                 "diameter_change_pct": 100.0 * (D - D0) / D0}
+
+    def global_median(self, values: np.ndarray) -> float:
+        return float(np.median(values))
 
     def rms(self, values_at_qp: np.ndarray) -> float:
         """Volume-weighted root mean square over the disc."""

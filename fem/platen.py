@@ -6,9 +6,12 @@ Units: mm, N, MPa, s. The nominal pressure is defined as in the paper: P = F / (
 Friction acts node-wise on the platen faces (axisymmetric: per radian). The platen pushes node k
 with a normal force N_k >= 0, which is the reaction of the Dirichlet constraint u_z = platen motion
 (read from the unconstrained residual), and with a tangential force
-    f_k = -mu N_k s_k / sqrt(s_k^2 + eps^2),       eps = v_reg dt + s_floor,
-where s_k is the radial slip of node k over the time step. The regularisation width scales with
-the step (a fixed width makes the result depend on the step size). The Jacobian includes dN/du.
+    f_k = -mu N_k s_k / sqrt(s_k^2 + eps^2),       eps = v_reg dt  (dt > 0),  eps = s_floor  (dt = 0),
+where s_k is the radial slip of node k over the time step. With eps = v_reg dt the law is a
+function of the slip *rate* s_k/dt alone (full Coulomb above v_reg, viscous below), so results
+do not depend on the step size; a fixed width, or a floor added to v_reg dt, does (with a floor,
+friction fades as dt -> 0, which also defeats time-step error control). Instantaneous (purely
+elastic) load steps have no rate, so they use the fixed width s_floor. The Jacobian includes dN/du.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ class PlatenSpec:
     friction: str = "coulomb"
     mu: float = 0.2
     slip_regularization_mm_per_s: float = 1e-4  # v_reg: below this slip speed friction is viscous
-    slip_floor_mm: float = 1e-6                 # added to eps: keeps instantaneous (dt = 0) steps smooth
+    slip_floor_mm: float = 1e-6                 # eps of instantaneous (dt = 0) load steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,7 @@ class PlatenContact:
         Returns None when there is no Coulomb friction."""
         if self.spec.friction != "coulomb":
             return None
-        eps = eps_scale * (self.spec.slip_regularization_mm_per_s * dt + self.spec.slip_floor_mm)
+        eps = eps_scale * (self.spec.slip_regularization_mm_per_s * dt if dt > 0.0 else self.spec.slip_floor_mm)
         rows, cols, vals, diag_i, diag_v = [], [], [], [], []
         for f in self.faces:
             keep = f.r_dofs >= 0

@@ -1,6 +1,10 @@
 """Run one case: adaptive time stepping through the load history, measurements, outputs.
 
 Time step control (per accepted step):
+  * error control (fem/timestep.py): the estimated local truncation error of the creep
+    integration per unit creep strain must stay below `time_tolerance` (the user's accuracy
+    target; 0 switches it off). The integrator is `trapezoidal` (second order, default) or
+    `backward_euler` (first order);
   * creep cap: the volume-weighted RMS of the equivalent creep increment dp over the disc must
     stay below `max_creep_increment`, and its pointwise maximum below `max_local_creep_increment`
     (the RMS governs accuracy of the global measures; the pointwise cap keeps the singular
@@ -32,6 +36,7 @@ from . import __version__
 from .io import atomic_write_text, write_fields_vtk, write_history_csv
 from .platen import build_phases
 from .study import Study
+from .timestep import INTEGRATORS, REJECT, first_step, local_error, step_factor
 
 HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressure_MPa", "gap_mm",
                    "diameter_mm", "thickness_change_pct", "diameter_change_pct", "newton_iterations",
@@ -62,6 +67,9 @@ class RunState:
     delta: float = 0.0
     delta_prev: float = 0.0
     dt_prev: float = 0.0
+    # accepted steps since the last instantaneous load jump (rates are discontinuous there):
+    # < 2 -> the next step is a backward-Euler start-up step without an error estimate
+    smooth_steps: int = 2
     history: list = field(default_factory=list)
     snapshots: list = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
@@ -118,19 +126,28 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     show = _progress_printer(progress)
 
     t_mesh = time.perf_counter()
-    from meshes.disc_axisym import load_mesh
-    from .model import AxisymDiscModel, NewtonFailure
+    from .model import NewtonFailure
+    if study.model == "3d":
+        from meshes.disc_3d import load_mesh
+        from .model3d import Disc3DModel as Model
+    else:
+        from meshes.disc_axisym import load_mesh
+        from .model import AxisymDiscModel as Model
     msh, _, facet_tags = load_mesh(study.geometry)
     t_mesh = time.perf_counter() - t_mesh
     t_setup = time.perf_counter()
-    model = AxisymDiscModel(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree)
+    model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
+                  theta=INTEGRATORS[study.time.integrator])
     t_setup = time.perf_counter() - t_setup
     ndofs = model.w.x.array.size
 
     geo, ts = study.geometry, study.time
     phases = build_phases(study.load, geo.radius_mm, geo.thickness_mm, geo.use_symmetry)
     cap, cap_local = ts.max_creep_increment, ts.max_local_creep_increment
+    tol, integ = ts.time_tolerance, ts.integrator
+    theta = INTEGRATORS[integ]
     fp = study.fingerprint()
+    rate_prev = np.zeros_like(model.rate_n)
 
     st = RunState()
     x = model.w.x.array
@@ -142,6 +159,8 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
             x[:] = arrays["x"]; x_n[:] = arrays["x"]; x_prev[:] = arrays["x_prev"]
             model.Cc_inv_n.x.array[:] = arrays["Cc_inv"]
             model.p_eq.x.array[:] = arrays["p_eq"]
+            model.rate_n[:] = arrays["rate_n"]
+            rate_prev[:] = arrays["rate_prev"]
             model.delta = st.delta
             show(f"resuming from checkpoint at t = {st.t:.6g} s, step {st.counters.steps}", force=True)
         else:
@@ -174,10 +193,13 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                 if ph.kind == "ramp":   # instantaneous load change: one elastic step
                     res = _solve(model, 0.0, x_n, x_n, ph, ph.t_end, ts)
                     _accept(model, res, 0.0, ph.t_end, x, x_n, x_prev, st, label)
+                    st.smooth_steps = 0   # the rates jump: restart the integrator
                     show(_progress_line(label, st, ph, res, model), force=True)
                 st.phase_index += 1
                 # first creep step after a load jump: from the creep rate it produced
-                st.dt_next = _rate_dt(res, cap, cap_local) if ph.kind == "ramp" and res.max_rate > 0 else math.nan
+                st.dt_next = math.nan
+                if ph.kind == "ramp" and res.max_rate > 0:
+                    st.dt_next = first_step(tol, model.global_median(res.rate), _rate_dt(res, cap, cap_local))
                 snapshot(st.t)
                 continue
             if math.isnan(st.dt_next):
@@ -197,6 +219,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                     ratio = dt / st.dt_prev if st.dt_prev > 0 else 0.0
                     x_guess = x_n + ratio * (x_n - x_prev)
                     model.delta = st.delta + ratio * (st.delta - st.delta_prev)
+                    model.theta = 1.0 if st.smooth_steps < 2 else theta
                     try:
                         res = _solve(model, dt, x_n, x_guess, ph, t_new, ts)
                     except NewtonFailure as e:
@@ -210,14 +233,27 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                         dt *= 0.25
                         continue
                     excess = max(res.rms_dp / cap, res.max_dp / cap_local)
-                    if excess > 1.5:
+                    err = 0.0
+                    if tol > 0.0 and st.smooth_steps >= 2:
+                        err = local_error(integ, model.rms, dt, st.dt_prev, res.rate, model.rate_n, rate_prev, res.dp,
+                                          res.rms_elastic_strain, t_new - ph.t_start)
+                    if os.environ.get("FEM_DEBUG_STEPS"):
+                        print(f"    try dt={dt:.3g} err={err:.3g} excess={excess:.3g} its={res.iterations} "
+                              f"rms_dp={res.rms_dp:.3g} max_dp={res.max_dp:.3g}")
+                    if excess > 1.5 or err > REJECT * tol > 0.0:
                         c.rejected += 1
                         c.newton_iterations += res.iterations
-                        dt *= max(0.1, 0.9 / excess)
+                        f = min(max(0.1, 0.9 / excess) if excess > 1.5 else 1.0,
+                                step_factor(integ, err, tol, rejected=True) if tol > 0.0 else 1.0)
+                        dt *= f
                         continue
                     break
+                rate_prev[:] = model.rate_n
                 _accept(model, res, dt, t_new, x, x_n, x_prev, st, label)
-                grow = 2.0 * dt
+                st.smooth_steps += 1
+                grow = 2.0 * dt if st.smooth_steps != 1 else dt   # two equal start-up steps
+                if tol > 0.0:
+                    grow = min(grow, dt * step_factor(integ, err, tol))
                 rate_dt = _rate_dt(res, cap, cap_local)
                 st.dt_next = min(grow, rate_dt, ts.dt_max_s)
                 if res.iterations > 6:
@@ -234,7 +270,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                         or time.monotonic() - wall_ckpt > 60.0:
                     st.wall_before_s += time.perf_counter() - wall0
                     wall0 = time.perf_counter()
-                    _save_checkpoint(ckpt_path, fp, st, model, x_prev)
+                    _save_checkpoint(ckpt_path, fp, st, model, x_prev, rate_prev)
                     wall_ckpt = time.monotonic()
                     if stop.requested or (stop_after_steps is not None and c.steps >= stop_after_steps):
                         raise Interrupted(f"interrupted at t = {st.t:.6g} s (step {c.steps}); checkpoint written to "
@@ -264,7 +300,8 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "dofs": int(ndofs),
         "cells": int(len(model.cells)),
         "wall_time_s": wall,
-        "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup},
+        "linear_solves": model.linear_solves,
+        "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
         "sign_convention": "thickness_change_pct = (h0-h)/h0*100 > 0 when thinner; "
                            "diameter_change_pct = (D-D0)/D0*100",
         "units": {"length": "mm", "force": "N", "stress": "MPa", "time": "s"},
@@ -297,7 +334,7 @@ def _solve(model, dt, x_n, x_guess, ph, t_new, ts):
 
 
 def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label):
-    model.commit_state()
+    model.commit_state(res.rate)
     x_prev[:] = x_n
     x_n[:] = x
     st.delta_prev, st.delta = st.delta, model.delta
@@ -339,9 +376,10 @@ def _snapshot(model, t) -> dict:
 
 
 # -------------------------------------------------------------------- checkpoint
-def _save_checkpoint(path: Path, fp: str, st: RunState, model, x_prev) -> None:
+def _save_checkpoint(path: Path, fp: str, st: RunState, model, x_prev, rate_prev) -> None:
     meta = {"fingerprint": fp, "t": st.t, "phase_index": st.phase_index, "dt_next": st.dt_next,
             "delta": st.delta, "delta_prev": st.delta_prev, "dt_prev": st.dt_prev,
+            "smooth_steps": st.smooth_steps,
             "history": st.history, "counters": st.counters.__dict__, "wall_before_s": st.wall_before_s,
             "snapshot_times": [s["t"] for s in st.snapshots]}
     snaps = {}
@@ -350,7 +388,8 @@ def _save_checkpoint(path: Path, fp: str, st: RunState, model, x_prev) -> None:
             snaps[f"snap{i}_{k}"] = s[k]
     tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
     np.savez(tmp, meta=np.array(json.dumps(meta)), x=model.w.x.array, x_prev=x_prev,
-             Cc_inv=model.Cc_inv_n.x.array, p_eq=model.p_eq.x.array, **snaps)
+             Cc_inv=model.Cc_inv_n.x.array, p_eq=model.p_eq.x.array, rate_n=model.rate_n,
+             rate_prev=rate_prev, **snaps)
     os.replace(tmp, path)
 
 
@@ -359,11 +398,12 @@ def _load_checkpoint(path: Path, fp: str):
         meta = json.loads(str(z["meta"]))
         if meta["fingerprint"] != fp:
             return None, None
-        arrays = {k: z[k].copy() for k in ("x", "x_prev", "Cc_inv", "p_eq")}
+        arrays = {k: z[k].copy() for k in ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev")}
         snaps = [{"t": t, **{k: z[f"snap{i}_{k}"].copy() for k in ("u", "von_mises", "p_eq")}}
                  for i, t in enumerate(meta["snapshot_times"])]
     st = RunState(t=meta["t"], phase_index=meta["phase_index"], dt_next=meta["dt_next"], delta=meta["delta"],
-                  delta_prev=meta["delta_prev"], dt_prev=meta["dt_prev"], history=meta["history"],
+                  delta_prev=meta["delta_prev"], dt_prev=meta["dt_prev"],
+                  smooth_steps=meta["smooth_steps"], history=meta["history"],
                   snapshots=snaps, counters=Counters(**meta["counters"]), wall_before_s=meta["wall_before_s"])
     return st, arrays
 

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from meshes.disc_3d import Disc3DGeometry
 from meshes.disc_axisym import AxisymDiscGeometry
 
 from .materials import LiCreep
@@ -59,7 +60,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description": Key("", str, doc="free text"),
     },
     "geometry": {
-        "model": Key(REQUIRED, str, choices=("axisymmetric",)),
+        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d")),
         "diameter_mm": Key(REQUIRED, float, hi=1000.0, **POS),
         "thickness_mm": Key(REQUIRED, float, hi=100.0, **POS),
         "mesh_size_mm": Key(REQUIRED, float, hi=100.0, **POS),
@@ -68,6 +69,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "platen_refinement": Key(1.0, float, lo=1.0, hi=100.0),
         "platen_zone_mm": Key(0.05, float, hi=100.0, **POS),
         "use_symmetry": Key(True, bool),
+        "layers": Key(4, int, lo=1, hi=1000, doc="3d only: element layers across the modelled height"),
+        "quarter": Key(True, bool, doc="3d only: model the quarter disc x, y >= 0"),
     },
     "li": {
         "youngs_modulus_MPa": Key(REQUIRED, float, hi=1e7, **POS),
@@ -92,7 +95,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hold_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
     },
     "time": {
-        "max_creep_increment": Key(0.01, float, hi=1.0, **POS, doc="volume RMS of dp per step"),
+        "integrator": Key("trapezoidal", str, choices=("trapezoidal", "backward_euler"),
+                          doc="creep integration: trapezoidal (2nd order) or backward_euler (1st order)"),
+        "time_tolerance": Key(1e-2, float, hi=1.0, **NONNEG,
+                              doc="local error per unit creep strain; 0 = step by the creep caps only"),
+        "max_creep_increment": Key(0.05, float, hi=1.0, **POS, doc="volume RMS of dp per step (robustness cap)"),
         "max_local_creep_increment": Key(0.1, float, hi=10.0, **POS, doc="pointwise max of dp per step"),
         "dt_max_s": Key(100.0, float, hi=1e9, **POS),
         "dt_min_s": Key(1e-12, float, hi=1e3, **POS),
@@ -113,7 +120,9 @@ REQUIRED_TABLES = ("geometry", "li", "platen", "load")
 
 @dataclass
 class TimeSettings:
-    max_creep_increment: float = 0.01
+    integrator: str = "trapezoidal"
+    time_tolerance: float = 1e-2
+    max_creep_increment: float = 0.05
     max_local_creep_increment: float = 0.1
     dt_max_s: float = 100.0
     dt_min_s: float = 1e-12
@@ -124,7 +133,7 @@ class TimeSettings:
 @dataclass
 class Study:
     name: str
-    geometry: AxisymDiscGeometry
+    geometry: AxisymDiscGeometry | Disc3DGeometry
     li: LiCreep
     platen: PlatenSpec
     load: list[LoadStep]
@@ -137,13 +146,17 @@ class Study:
     def to_dict(self) -> dict:
         return {
             "name": self.name, "description": self.description,
-            "geometry": {"model": "axisymmetric", **asdict(self.geometry)},
+            "geometry": {"model": self.model, **asdict(self.geometry)},
             "li": asdict(self.li), "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
             "time": asdict(self.time),
             "numerics": {"quadrature_degree": self.quadrature_degree},
             "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
         }
+
+    @property
+    def model(self) -> str:
+        return "3d" if isinstance(self.geometry, Disc3DGeometry) else "axisymmetric"
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the computed result (used to validate a resume)."""
@@ -206,9 +219,19 @@ def parse_study(data: dict, name: str = "study") -> Study:
             raise StudyError(f"[{t}]: missing required table" + (" (use [[load]] steps)" if t == "load" else ""))
     meta = _read_table("study", data.get("study", {}))
     g = _read_table("geometry", data["geometry"])
-    g.pop("model")
-    geometry = AxisymDiscGeometry(**g)
-    if geometry.mesh_size_mm > geometry.height_mm:
+    model = g.pop("model")
+    if model == "3d":
+        if not g["use_symmetry"]:
+            raise StudyError("[geometry] use_symmetry = false is not allowed for model = \"3d\": must be true "
+                             "(the 3D model uses the mid-plane symmetry)")
+        geometry = Disc3DGeometry(**g)
+    else:
+        for k in ("layers", "quarter"):
+            if k in data["geometry"]:
+                raise StudyError(f"[geometry] {k}: only allowed for model = \"3d\"")
+            g.pop(k)
+        geometry = AxisymDiscGeometry(**g)
+    if model == "axisymmetric" and geometry.mesh_size_mm > geometry.height_mm:
         raise StudyError(f"[geometry] mesh_size_mm = {geometry.mesh_size_mm:g} is out of range: must be "
                          f"<= the modelled height {geometry.height_mm:g} mm (at least one element across)")
     li = LiCreep(**_read_table("li", data["li"]))

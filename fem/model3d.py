@@ -1,0 +1,425 @@
+"""3D disc model (quarter disc by default): the same law, platens and measurements as the
+axisymmetric model (fem/model.py), on tetrahedra, MPI-parallel through PETSc.
+
+Discretisation: Taylor-Hood u-p (P2 displacement, P1 hydrostatic pressure) on the mesh of
+meshes/disc_3d.py; internal variables at quadrature points; the same CreepLaw
+(fem/constitutive.py) with F = I + grad u.
+
+Constraints (by node coordinates of the P2 displacement nodes):
+  * top platen face z = H: u_z = -delta (delta = platen displacement, one global unknown);
+    sticking platens also fix u_x = u_y = 0 there;
+  * mid-plane z = 0 (symmetry) or bottom platen face: u_z = 0 (a bottom platen face carries
+    friction like the top one only in the axisymmetric model; here use mid-plane symmetry);
+  * symmetry planes x = 0: u_x = 0, and y = 0: u_y = 0 (quarter disc).
+Coulomb friction acts node-wise on the top face exactly as in fem/platen.py: N_k is the reaction
+of the u_z constraint, f_k = -mu N_k s_k / sqrt(|s_k|^2 + eps^2) with the in-plane slip s_k of the
+step, eps = v_reg dt; the linearisation includes dN/du (rows of K) and is added to the matrix
+row by row (PETSc, in parallel: a node's dofs are owned by one process).
+
+Newton: the bordering algorithm of the axisymmetric model (two solves per factorisation: the
+residual and a unit platen motion) enforces the platen force exactly. Linear solver: MUMPS
+(distributed LU). Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py)
+import basix
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem, la
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from meshes.disc_3d import Disc3DGeometry
+
+from .constitutive import LOG_SERIES_LIMIT, CreepLaw, LawConstants, solve_creep_increment
+from .materials import LiCreep
+from .model import NewtonFailure, StepResult
+from .platen import PlatenSpec
+
+
+class Disc3DModel:
+    debug = False
+
+    def __init__(self, mesh, facet_tags, geo: Disc3DGeometry, mat: LiCreep, platen: PlatenSpec,
+                 quadrature_degree: int = 4, theta: float = 1.0):
+        if not geo.use_symmetry:
+            raise ValueError("the 3D model needs the mid-plane symmetry (use_symmetry = true)")
+        self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
+        self.comm = mesh.comm
+        cell = mesh.basix_cell()
+        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(3,))
+        P1 = basix.ufl.element("Lagrange", cell.name, 1)
+        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([P2, P1]))
+        qd = quadrature_degree
+        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
+        Qs_el = basix.ufl.quadrature_element(cell.name, value_shape=(), scheme="default", degree=qd)
+        Qt_el = basix.ufl.quadrature_element(cell.name, value_shape=(3, 3), scheme="default", degree=qd)
+        self.Qs = fem.functionspace(mesh, Qs_el)
+        self.Qt = fem.functionspace(mesh, Qt_el)
+        self.qpoints = self.Qs.element.interpolation_points
+        _, self.qweights = basix.make_quadrature(cell, qd)
+        tdim = mesh.topology.dim
+        self.cells = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+        nq = len(self.qweights)
+        # quadrature dofs of the owned cells, in (cell, point) order
+        self.qs_dofs = self.Qs.dofmap.list[self.cells].reshape(-1)
+        self.qt_dofs = (9 * self.Qt.dofmap.list[self.cells].reshape(-1)[:, None] + np.arange(9)).reshape(-1)
+        assert self.qs_dofs.size == len(self.cells) * nq
+
+        self.w = fem.Function(self.W, name="w")
+        self.Cc_inv_n = fem.Function(self.Qt, name="Cc_inv")
+        self.Cc_inv_n.x.array[:] = np.tile(np.eye(3).ravel(), self.Cc_inv_n.x.array.size // 9)
+        self.p_eq = _Values(self.qs_dofs.size)   # equivalent creep strain, owned (cell, point) order
+        self.dp_f = fem.Function(self.Qs, name="dp")
+        self.dp_explicit = fem.Function(self.Qs, name="dp_explicit")
+        self.dt_A = fem.Constant(mesh, 0.0)
+        nloc = self.qs_dofs.size
+        self.rate_n = np.zeros(nloc)
+        self.theta = theta
+        self.delta = 0.0
+
+        u, p = ufl.split(self.w)
+        v, q = ufl.TestFunctions(self.W)
+        F = ufl.Identity(3) + ufl.grad(u)
+        self.law = CreepLaw(LawConstants(mesh, mat), F, self.Cc_inv_n, self.dp_f, self.dt_A, p, self.dp_explicit)
+        R = ufl.inner(self.law.P, ufl.grad(v)) * self.dx + self.law.volumetric_residual(p) * q * self.dx
+        self.R_form = fem.form(R)
+        self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)))
+        self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
+        self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
+        self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)
+        x = ufl.SpatialCoordinate(mesh)
+        jw = fem.Expression(abs(ufl.JacobianDeterminant(mesh)) + 0.0 * x[0], self.qpoints).eval(mesh, self.cells)
+        self.qp_volume = (jw.reshape(len(self.cells), -1) * self.qweights).ravel()
+        self.total_volume = self.comm.allreduce(float(self.qp_volume.sum()), op=MPI.SUM)
+        self.symmetry_factor = 4.0 if geo.quarter else 1.0
+        self._setup_dofs()
+        self._K = None
+        self._Kf = None
+        self._ksp = None
+        self.timings = defaultdict(float)
+        self.linear_solves = 0
+
+    # ------------------------------------------------------------------ dofs
+    def _setup_dofs(self):
+        V, m = self.W.sub(0).collapse()
+        m = np.asarray(m).ravel().astype(np.int64).reshape(-1, 3)
+        X = V.tabulate_dof_coordinates()
+        self.node_coords, self.node_dofs = X, m
+        imap = self.W.dofmap.index_map
+        self.n_owned = imap.size_local * self.W.dofmap.index_map_bs
+        self.global_offset = imap.local_range[0] * self.W.dofmap.index_map_bs
+        H, tol = self.geo.height_mm, 1e-8 * max(self.geo.radius_mm, 1.0)
+        top = np.abs(X[:, 2] - H) < tol
+        bottom = np.abs(X[:, 2]) < tol
+        sym_x = np.abs(X[:, 0]) < tol if self.geo.quarter else np.zeros(len(X), bool)
+        sym_y = np.abs(X[:, 1]) < tol if self.geo.quarter else np.zeros(len(X), bool)
+        self.top_z = m[top, 2]
+        cons = [m[top, 2], m[bottom, 2], m[sym_x, 0], m[sym_y, 1]]
+        if self.platen_spec.friction == "sticking":
+            cons += [m[top, 0], m[top, 1]]
+        self.constrained = np.unique(np.concatenate(cons))
+        self.constrained_owned = self.constrained[self.constrained < self.n_owned]
+        n = self.w.x.array.size
+        mask = np.ones(n, dtype=bool)
+        mask[self.constrained] = False
+        _, mp = self.W.sub(1).collapse()
+        is_p = np.zeros(n, dtype=bool)
+        is_p[np.asarray(mp).ravel()] = True
+        owned = np.arange(n) < self.n_owned
+        self.free_u_owned = np.flatnonzero(mask & ~is_p & owned)
+        self.free_p_owned = np.flatnonzero(mask & is_p & owned)
+        # friction: owned top nodes, their in-plane dofs (-1 where a symmetry plane fixes one)
+        own_top = top & (m[:, 2] < self.n_owned)
+        self.fr_z = m[own_top, 2]
+        self.fr_x = np.where(sym_x[own_top], -1, m[own_top, 0])
+        self.fr_y = np.where(sym_y[own_top], -1, m[own_top, 1])
+        # P2 nodes for the diameter (owned)
+        own_nodes = m[:, 0] < self.n_owned
+        self.meas_nodes = np.flatnonzero(own_nodes)
+
+    # ------------------------------------------------------------------ helpers
+    @contextmanager
+    def _timed(self, key):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[key] += time.perf_counter() - t0
+
+    def apply_constraints(self, x, delta):
+        x[self.constrained] = 0.0
+        x[self.top_z] = -delta
+
+    def _sum(self, v):
+        return self.comm.allreduce(float(v), op=MPI.SUM)
+
+    def _max(self, v):
+        return self.comm.allreduce(float(v), op=MPI.MAX)
+
+    def rms(self, values_at_qp):
+        return math.sqrt(self._sum(np.dot(self.qp_volume, np.asarray(values_at_qp) ** 2)) / self.total_volume)
+
+    def global_median(self, values):
+        allv = self.comm.allgather(np.asarray(values))
+        return float(np.median(np.concatenate(allv)))
+
+    def cell_average(self, values_at_qp):
+        v = np.asarray(values_at_qp).reshape(len(self.cells), -1)
+        return v @ self.qweights / self.qweights.sum()
+
+    def update_creep_increment(self, dt):
+        qm = self.qm_expr.eval(self.mesh, self.cells).reshape(-1, 2)
+        q_tr, mubar = qm[:, 0], np.full(qm.shape[0], self.mat.shear_modulus_MPa)
+        self.trial_distance = self._max(qm[:, 1].max(initial=0.0))
+        dp0 = self.dp_explicit.x.array[self.qs_dofs]
+        dp = solve_creep_increment(q_tr, mubar, self.theta * dt * self.mat.creep_A_eff, self.mat.creep_n,
+                                   self.mat.threshold_stress_MPa, dp0)
+        self.dp_f.x.array[self.qs_dofs] = dp
+        return q_tr, mubar, dp
+
+    def assemble_residual(self):
+        vec = fem.assemble_vector(self.R_form)
+        vec.scatter_reverse(la.InsertMode.add)
+        return vec.array.copy()   # owned entries are complete; ghost entries are partial
+
+    def force_N(self, r):
+        return self.symmetry_factor * self._sum(-r[self.top_z[self.top_z < self.n_owned]].sum())
+
+    def _friction_residual(self, r, x, x_n, dt, eps_scale):
+        """Add the Coulomb friction forces to the residual; return the data for the Jacobian."""
+        if self.platen_spec.friction != "coulomb" or self.fr_z.size == 0:
+            return None
+        eps = eps_scale * (self.platen_spec.slip_regularization_mm_per_s * dt if dt > 0.0
+                           else self.platen_spec.slip_floor_mm)
+        mu = self.platen_spec.mu
+        N = -r[self.fr_z]
+        N = np.where(N > 0.0, N, 0.0)
+        sx = np.where(self.fr_x >= 0, x[self.fr_x] - x_n[self.fr_x], 0.0)
+        sy = np.where(self.fr_y >= 0, x[self.fr_y] - x_n[self.fr_y], 0.0)
+        root = np.sqrt(sx * sx + sy * sy + eps * eps)
+        phx, phy = sx / root, sy / root
+        hx, hy = self.fr_x >= 0, self.fr_y >= 0
+        r[self.fr_x[hx]] += mu * N[hx] * phx[hx]
+        r[self.fr_y[hy]] += mu * N[hy] * phy[hy]
+        # d phi / d s = I/root - s s^T / root^3
+        r3 = root ** 3
+        return dict(N=N, phx=phx, phy=phy, dxx=1.0 / root - sx * sx / r3, dyy=1.0 / root - sy * sy / r3,
+                    dxy=-sx * sy / r3, mu=mu)
+
+    def _assemble_jacobian(self):
+        if self._K is None:
+            self._K = fem_petsc.create_matrix(self.J_form)
+        self._K.zeroEntries()
+        fem_petsc.assemble_matrix(self._K, self.J_form)
+        self._K.assemble()
+        if self._Kf is None:
+            self._Kf = self._K.duplicate(copy=True)
+            self._Kf.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
+        return self._K
+
+    def _system_matrix(self, K, fr):
+        """Kf = K + friction linearisation, with the constrained rows/columns replaced by identity."""
+        Kf = self._Kf
+        K.copy(Kf, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        if fr is not None:
+            off = self.global_offset
+            mu = fr["mu"]
+            for k in range(self.fr_z.size):
+                gx, gy = self.fr_x[k], self.fr_y[k]
+                cols, vals = K.getRow(int(self.fr_z[k] + off))
+                # d(mu N phi)/du = mu phi dN/du + mu N dphi/ds ds/du,  dN/du = -K[z, :]
+                if gx >= 0:
+                    Kf.setValues([int(gx + off)], cols, -mu * fr["phx"][k] * vals, addv=PETSc.InsertMode.ADD_VALUES)
+                if gy >= 0:
+                    Kf.setValues([int(gy + off)], cols, -mu * fr["phy"][k] * vals, addv=PETSc.InsertMode.ADD_VALUES)
+                muN = mu * fr["N"][k]
+                if gx >= 0:
+                    Kf.setValue(int(gx + off), int(gx + off), muN * fr["dxx"][k], addv=PETSc.InsertMode.ADD_VALUES)
+                    if gy >= 0:
+                        Kf.setValue(int(gx + off), int(gy + off), muN * fr["dxy"][k], addv=PETSc.InsertMode.ADD_VALUES)
+                if gy >= 0:
+                    Kf.setValue(int(gy + off), int(gy + off), muN * fr["dyy"][k], addv=PETSc.InsertMode.ADD_VALUES)
+                    if gx >= 0:
+                        Kf.setValue(int(gy + off), int(gx + off), muN * fr["dxy"][k], addv=PETSc.InsertMode.ADD_VALUES)
+        Kf.assemble()
+        return Kf
+
+    def _solver(self, A):
+        if self._ksp is None:
+            ksp = PETSc.KSP().create(self.comm)
+            ksp.setType("preonly")
+            pc = ksp.getPC()
+            pc.setType("lu")
+            pc.setFactorSolverType("mumps")
+            self._ksp = ksp
+        self._ksp.setOperators(A)
+        return self._ksp
+
+    # ------------------------------------------------------------------ Newton
+    def solve_step(self, dt, x_n, control, target, x_guess, delta_guess, max_it=12):
+        try:
+            return self._newton(dt, x_n, control, target, x_guess, delta_guess, max_it, 1.0)
+        except NewtonFailure:
+            if self.platen_spec.friction != "coulomb":
+                raise
+        its = 0
+        guess, dguess = x_guess.copy(), delta_guess
+        for scale in (1e4, 1e3, 1e2, 10.0, 1.0):
+            res = self._newton(dt, x_n, control, target, guess, dguess, max_it, scale)
+            its += res.iterations
+            guess, dguess = self.w.x.array.copy(), self.delta
+        res.iterations = its
+        return res
+
+    def _newton(self, dt, x_n, control, target, x_guess, delta_guess, max_it, eps_scale):
+        x = self.w.x.array
+        self.dt_A.value = self.theta * dt * self.mat.creep_A_eff
+        self.dp_explicit.x.array[self.qs_dofs] = (1.0 - self.theta) * dt * self.rate_n
+        delta = target if control == "gap" else delta_guess
+        x[:] = x_guess
+        self.apply_constraints(x, delta)
+        R0 = self.geo.radius_mm
+        F_scale = max(abs(target) if control == "force" else 0.0, math.pi * R0 ** 2 * 1e-3)
+        tol_u = 1e-7 * F_scale / (2.0 * math.pi)
+        tol_p = 1e-11 * self.total_volume
+        tol_F = 1e-9 * F_scale
+        nsolve, alpha, prev = 0, 1.0, None
+        n_own = self.n_owned
+        e_top = np.zeros(n_own)
+        top_own = self.top_z[self.top_z < n_own]
+        while True:
+            with self._timed("constitutive"):
+                q_tr, mubar, dp = self.update_creep_increment(dt)
+            with self._timed("assembly"):
+                r = self.assemble_residual()
+            Fz = self.force_N(r)
+            with self._timed("friction"):
+                fr = self._friction_residual(r, x, x_n, dt, eps_scale)
+            ru = self._max(np.abs(r[self.free_u_owned]).max(initial=0.0))
+            rp = self._max(np.abs(r[self.free_p_owned]).max(initial=0.0))
+            f_err = abs(Fz - target) if control == "force" else 0.0
+            if self.debug and self.comm.rank == 0:
+                print(f"    it {nsolve} a={alpha:.3g}: |r_u|={ru:.3e}/{tol_u:.1e} |r_p|={rp:.3e}/{tol_p:.1e} "
+                      f"|dF|={f_err:.3e}/{tol_F:.1e}")
+            if not (math.isfinite(ru) and math.isfinite(rp)):
+                merit = math.inf
+            else:
+                if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
+                    if self.trial_distance > LOG_SERIES_LIMIT:
+                        raise NewtonFailure(f"strain increment too large for the tensor-log series "
+                                            f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})")
+                    self.delta = delta
+                    qv = q_tr - 3.0 * mubar * dp
+                    over = np.maximum(qv - self.mat.threshold_stress_MPa, 0.0)
+                    rate = self.mat.creep_A_eff * over ** self.mat.creep_n
+                    return StepResult(nsolve, Fz, self._max(dp.max(initial=0.0)), self.rms(dp),
+                                      self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
+                                      self.rms(qv / (3.0 * mubar)))
+                nu2 = self._sum(np.dot(r[self.free_u_owned], r[self.free_u_owned]))
+                np2 = self._sum(np.dot(r[self.free_p_owned], r[self.free_p_owned]))
+                merit = math.sqrt(nu2 / tol_u ** 2 + np2 / tol_p ** 2 + (f_err / tol_F) ** 2)
+            if prev is not None and not merit < prev[2] and alpha > 1.0 / 64:
+                alpha *= 0.5
+                x[:n_own] = prev[0] + alpha * prev[3]
+                self.w.x.scatter_forward()
+                delta = prev[1] + alpha * prev[4]
+                x[self.top_z] = -delta
+                continue
+            if not math.isfinite(merit):
+                raise NewtonFailure("residual is not finite")
+            if nsolve == max_it:
+                break
+            with self._timed("assembly"):
+                K = self._assemble_jacobian()
+            with self._timed("friction"):
+                A = self._system_matrix(K, fr)
+            with self._timed("solve"):
+                # bordering: b = response to a unit platen motion (b_c = -1 on the top face)
+                bc_vals = A.createVecRight()
+                bc_vals.array[:] = 0.0
+                bc_vals.array[top_own] = -1.0
+                rhs_b = A.createVecLeft()
+                rhs_b.set(0.0)
+                rows = (self.constrained_owned + self.global_offset).astype(PETSc.IntType)
+                A.zeroRowsColumns(rows, diag=1.0, x=bc_vals, b=rhs_b)
+                ksp = self._solver(A)
+                try:
+                    ksp.setUp()
+                except PETSc.Error as e:
+                    raise NewtonFailure(f"LU factorisation failed ({e})") from e
+                nsolve += 1
+                rhs_a = A.createVecLeft()
+                rhs_a.array[:] = -r[:n_own]
+                rhs_a.array[self.constrained_owned] = 0.0
+                sol_a = A.createVecRight()
+                ksp.solve(rhs_a, sol_a)
+                self.linear_solves += 1
+                if ksp.getConvergedReason() < 0:
+                    raise NewtonFailure(f"linear solve failed (reason {ksp.getConvergedReason()})")
+                a = sol_a.array.copy()
+                ddelta = 0.0
+                if control == "force":
+                    sol_b = A.createVecRight()
+                    ksp.solve(rhs_b, sol_b)
+                    self.linear_solves += 1
+                    b = sol_b.array.copy()
+                    # dF/du . v = -factor * sum over the top z rows of (K v)
+                    va, vb = K.createVecRight(), K.createVecRight()
+                    Ka, Kb = K.createVecLeft(), K.createVecLeft()
+                    va.array[:] = a
+                    vb.array[:] = b
+                    K.mult(va, Ka)
+                    K.mult(vb, Kb)
+                    ga = -self.symmetry_factor * self._sum(Ka.array[top_own].sum())
+                    gb = -self.symmetry_factor * self._sum(Kb.array[top_own].sum())
+                    ddelta = (target - Fz - ga) / gb
+                    a += ddelta * b
+            if not np.all(np.isfinite(a)):
+                raise NewtonFailure("Newton update is not finite")
+            prev = (x[:n_own].copy(), delta, merit, a, ddelta)
+            alpha = 1.0
+            x[:n_own] += a
+            self.w.x.scatter_forward()
+            delta += ddelta
+            x[self.top_z] = -delta
+        raise NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
+                            f"|F-F*|={f_err:.3e} N)")
+
+    def commit_state(self, rate=None):
+        t0 = time.perf_counter()
+        C = self.Cc_new_expr.eval(self.mesh, self.cells).reshape(-1, 3, 3)
+        C /= np.cbrt(np.linalg.det(C))[:, None, None]
+        self.Cc_inv_n.x.array[self.qt_dofs] = C.ravel()
+        self.p_eq.x.array[:] += self.dp_f.x.array[self.qs_dofs]
+        if rate is not None:
+            self.rate_n[:] = rate
+        self.timings["constitutive"] += time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ measurements
+    def measure(self):
+        h0, D0 = self.geo.thickness_mm, self.geo.diameter_mm
+        h = h0 - 2.0 * self.delta
+        X = self.node_coords[self.meas_nodes]
+        ux = self.w.x.array[self.node_dofs[self.meas_nodes, 0]]
+        uy = self.w.x.array[self.node_dofs[self.meas_nodes, 1]]
+        rmax = float(np.max(np.hypot(X[:, 0] + ux, X[:, 1] + uy), initial=0.0))
+        D = 2.0 * self._max(rmax)
+        return {"gap_mm": h, "diameter_mm": D, "thickness_change_pct": 100.0 * (h0 - h) / h0,
+                "diameter_change_pct": 100.0 * (D - D0) / D0}
+
+
+class _Values:
+    """A plain array with the `.x.array` access of a dolfinx Function (state used only in NumPy)."""
+
+    def __init__(self, n):
+        self.x = self
+        self.array = np.zeros(n)
