@@ -50,8 +50,9 @@ paraview: $(STAMP) ## ParaView script + PNG for a run: make paraview STUDY=studi
 gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to change; see tests/gold_cases.py)
 	$(PY) tools/update_gold.py
 
-bench: $(STAMP)  ## timing benchmark (not a test)
+bench: $(STAMP)  ## benchmark suite (not a test): axisymmetric + CalculiX, then 3D serial vs MPI
 	$(PY) bench/bench_axisym.py
+	$(PY) bench/bench_3d.py
 
 clean:
 	rm -rf results

@@ -212,9 +212,11 @@ def write_deck(path, nr, nz, R0=7.5, h0=0.5, P0=5.0, E=7820.0, nu=0.381, A=1e-5,
     rate0 = A * P0 ** n
     if dt0 is None:
         # first increment: creep strain ~ cetol/2 (CalculiX's rate at the start of the first *VISCO
-        # increment is 0, so its CETOL check sees the whole increment); CalculiX complains below
-        # 1e-6 of the step time
-        dt0 = min(t_end, max(0.5 * cetol / rate0, 1.001e-6 * t_end))
+        # increment is 0, so its CETOL check sees the whole increment). Below 1e-6 of the step
+        # time CalculiX prints "*ERROR ... smaller than one millionth of step size" but goes on;
+        # a first increment raised to that floor (6e-4 s here) diverged and, cut back below the
+        # floor, stopped the run, so the floor is not applied.
+        dt0 = min(t_end, 0.5 * cetol / rate0)
     if dtmax is None:
         dtmax = t_end
     out = ["** Li disc between frictionless platens, constant force, Norton creep (bench/calculix.py)",

@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as e:
         print(f"error: solve failed: {e}", file=sys.stderr)
         return 1
+    from mpi4py import MPI
+    if MPI.COMM_WORLD.rank != 0:   # under mpirun: one report
+        return 0
     print(f"\n{study.name}: thickness change -{s['thickness_change_pct']:.2f} %, "
           f"diameter change +{s['diameter_change_pct']:.2f} % after {s['final_time_s']:g} s "
           f"(platen force {s['platen_force_N']:.2f} N = {s['nominal_pressure_MPa']:.3f} MPa nominal)")

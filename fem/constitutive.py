@@ -23,8 +23,9 @@ proportional stress paths). dp is solved pointwise by `solve_creep_increment` (N
 vectorised, monotone Newton).
 
 Tensor log/exp: be_bar_tr = I + X with X of the size of one step's strain increment; log uses the
-series log(B) = 2 sum_k Z^(2k+1)/(2k+1), Z = (B - I)(B + I)^-1, to Z^9 (relative truncation
-error < 1e-10 for |X| <= LOG_SERIES_LIMIT; a converged step beyond it is rejected and cut), exp of
+series log(B) = 2 sum_k Z^(2k+1)/(2k+1), Z = (B - I)(B + I)^-1, to Z^17 (|Z| <= 0.43 for
+|X| <= LOG_SERIES_LIMIT = 0.6: relative truncation error < 1e-8; a converged step beyond the
+limit is rejected and cut, and the step control keeps the next step below it), exp of
 the elastic strain (|s/mu| < 0.05) uses its Taylor series to the 7th power (error < 1e-12).
 
 Consistent tangent: the UFL stress uses dp_ufl = dp* - g/g'(dp*), where dp* is the converged
@@ -39,7 +40,10 @@ import ufl
 from .materials import LiCreep
 
 
-LOG_SERIES_LIMIT = 0.3   # max Frobenius norm of be_bar_tr - I for which the log series is used
+LOG_SERIES_LIMIT = 0.6   # max Frobenius norm of be_bar_tr - I for which the log series is used
+
+
+LOG_SERIES_TERMS = (17, 15, 13, 11, 9, 7, 5, 3, 1)   # odd powers of Z kept in log_spd
 
 
 def _dev(A):
@@ -51,8 +55,8 @@ def log_spd(B):
     I = ufl.Identity(3)
     Z = (B - I) * ufl.inv(B + I)
     Z2 = Z * Z
-    acc = 2.0 / 9.0 * I
-    for k in (7, 5, 3, 1):
+    acc = 2.0 / LOG_SERIES_TERMS[0] * I
+    for k in LOG_SERIES_TERMS[1:]:
         acc = 2.0 / k * I + Z2 * acc
     return Z * acc
 

@@ -38,6 +38,15 @@ class NewtonFailure(RuntimeError):
     pass
 
 
+class StepTooLarge(NewtonFailure):
+    """The converged step's strain increment is beyond the range of the tensor-log series;
+    `factor` is the suggested step-size reduction."""
+
+    def __init__(self, msg: str, factor: float):
+        super().__init__(msg)
+        self.factor = factor
+
+
 @dataclass
 class StepResult:
     iterations: int
@@ -49,9 +58,44 @@ class StepResult:
     rate: np.ndarray | None = None   # pointwise creep rate at the end of the step (1/s)
     dp: np.ndarray | None = None     # pointwise creep increment over the step
     rms_elastic_strain: float = 0.0  # volume RMS of q / (3 mu) at the end of the step
+    trial_distance: float = 0.0      # max |be_tr - I| of the step (must stay <= LOG_SERIES_LIMIT)
 
 
-class AxisymDiscModel:
+class DiscModelBase:
+    """What the axisymmetric and the 3D model share: timing of activities and the Newton solve of
+    a step with continuation in the friction regularisation. Subclasses implement _newton."""
+
+    @contextmanager
+    def _timed(self, key: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[key] += time.perf_counter() - t0
+
+    def solve_step(self, dt: float, x_n: np.ndarray, control: str, target: float, x_guess: np.ndarray,
+                   delta_guess: float, max_it: int = 12) -> StepResult:
+        """Solve the step ending at the target (force in N, or platen displacement in mm).
+        On success self.w holds the solution and self.delta the platen displacement.
+
+        With Coulomb friction a failed solve is retried by continuation in the regularisation
+        width (1e4 x eps down to 1 x eps), each stage starting from the previous stage's solution."""
+        try:
+            return self._newton(dt, x_n, control, target, x_guess, delta_guess, max_it, 1.0)
+        except NewtonFailure:
+            if self.platen_spec.friction != "coulomb":
+                raise
+        its = 0
+        guess, dguess = x_guess.copy(), delta_guess
+        for scale in (1e4, 1e3, 1e2, 10.0, 1.0):
+            res = self._newton(dt, x_n, control, target, guess, dguess, max_it, scale)
+            its += res.iterations
+            guess, dguess = self.w.x.array.copy(), self.delta
+        res.iterations = its
+        return res
+
+
+class AxisymDiscModel(DiscModelBase):
     debug = False
 
     def __init__(self, mesh, facet_tags, geo: AxisymDiscGeometry, mat: LiCreep, platen: PlatenSpec,
@@ -162,14 +206,6 @@ class AxisymDiscModel:
         self.contact = PlatenContact(self.platen_spec, self.faces)
 
     # ------------------------------------------------------------------ helpers
-    @contextmanager
-    def _timed(self, key: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[key] += time.perf_counter() - t0
-
     def apply_constraints(self, x: np.ndarray, delta: float) -> None:
         x[self.constrained] = 0.0
         x[self.top_z] = -delta
@@ -219,27 +255,6 @@ class AxisymDiscModel:
         return TWO_PI * self.contact.force(r_full)
 
     # ------------------------------------------------------------------ Newton
-    def solve_step(self, dt: float, x_n: np.ndarray, control: str, target: float, x_guess: np.ndarray,
-                   delta_guess: float, max_it: int = 12) -> StepResult:
-        """Solve the step ending at the target (force in N, or platen displacement in mm).
-        On success self.w holds the solution and self.delta the platen displacement.
-
-        With Coulomb friction a failed solve is retried by continuation in the regularisation
-        width (1e4 x eps down to 1 x eps), each stage starting from the previous stage's solution."""
-        try:
-            return self._newton(dt, x_n, control, target, x_guess, delta_guess, max_it, 1.0)
-        except NewtonFailure:
-            if self.platen_spec.friction != "coulomb":
-                raise
-        its = 0
-        guess, dguess = x_guess.copy(), delta_guess
-        for scale in (1e4, 1e3, 1e2, 10.0, 1.0):
-            res = self._newton(dt, x_n, control, target, guess, dguess, max_it, scale)
-            its += res.iterations
-            guess, dguess = self.w.x.array.copy(), self.delta
-        res.iterations = its
-        return res
-
     def _newton(self, dt, x_n, control, target, x_guess, delta_guess, max_it, eps_scale) -> StepResult:
         x = self.w.x.array
         self.dt_A.value = self.theta * dt * self.mat.creep_A_eff
@@ -274,15 +289,16 @@ class AxisymDiscModel:
             else:
                 if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
                     if self.trial_distance > LOG_SERIES_LIMIT:
-                        raise NewtonFailure(f"strain increment too large for the tensor-log series "
-                                            f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})")
+                        raise StepTooLarge(f"strain increment too large for the tensor-log series "
+                                           f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})",
+                                           max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
                     self.delta = delta
                     q = q_tr - 3.0 * mubar * dp
                     over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
                     rate = self.mat.creep_A_eff * over ** self.mat.creep_n
                     return StepResult(nsolve, F, float(dp.max(initial=0.0)), self.rms(dp),
                                       float(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
-                                      self.rms(q / (3.0 * mubar)))
+                                      self.rms(q / (3.0 * mubar)), self.trial_distance)
                 merit = math.sqrt((np.linalg.norm(r[self.free_u]) / tol_u) ** 2
                                   + (np.linalg.norm(r[self.free_p]) / tol_p) ** 2 + (f_err / tol_F) ** 2)
             # backtracking line search on the residual norm (needed with sharp friction regularisation)

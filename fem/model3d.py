@@ -11,7 +11,7 @@ Constraints (by node coordinates of the P2 displacement nodes):
   * mid-plane z = 0 (symmetry) or bottom platen face: u_z = 0 (a bottom platen face carries
     friction like the top one only in the axisymmetric model; here use mid-plane symmetry);
   * symmetry planes x = 0: u_x = 0, and y = 0: u_y = 0 (quarter disc).
-Coulomb friction acts node-wise on the top face exactly as in fem/platen.py: N_k is the reaction
+Coulomb friction acts node-wise on the top face as in fem/platen.py: N_k is the (signed) reaction
 of the u_z constraint, f_k = -mu N_k s_k / sqrt(|s_k|^2 + eps^2) with the in-plane slip s_k of the
 step, eps = v_reg dt; the linearisation includes dN/du (rows of K) and is added to the matrix
 row by row (PETSc, in parallel: a node's dofs are owned by one process).
@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 
 import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py)
 import basix
@@ -41,11 +40,11 @@ from meshes.disc_3d import Disc3DGeometry
 
 from .constitutive import LOG_SERIES_LIMIT, CreepLaw, LawConstants, solve_creep_increment
 from .materials import LiCreep
-from .model import NewtonFailure, StepResult
+from .model import DiscModelBase, NewtonFailure, StepResult, StepTooLarge
 from .platen import PlatenSpec
 
 
-class Disc3DModel:
+class Disc3DModel(DiscModelBase):
     debug = False
 
     def __init__(self, mesh, facet_tags, geo: Disc3DGeometry, mat: LiCreep, platen: PlatenSpec,
@@ -142,19 +141,13 @@ class Disc3DModel:
         self.fr_z = m[own_top, 2]
         self.fr_x = np.where(sym_x[own_top], -1, m[own_top, 0])
         self.fr_y = np.where(sym_y[own_top], -1, m[own_top, 1])
+        self.n_top_global = self.comm.allreduce(int(own_top.sum()), op=MPI.SUM)
+        self.force_scale_N = 1.0
         # P2 nodes for the diameter (owned)
         own_nodes = m[:, 0] < self.n_owned
         self.meas_nodes = np.flatnonzero(own_nodes)
 
     # ------------------------------------------------------------------ helpers
-    @contextmanager
-    def _timed(self, key):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[key] += time.perf_counter() - t0
-
     def apply_constraints(self, x, delta):
         x[self.constrained] = 0.0
         x[self.top_z] = -delta
@@ -201,8 +194,16 @@ class Disc3DModel:
         eps = eps_scale * (self.platen_spec.slip_regularization_mm_per_s * dt if dt > 0.0
                            else self.platen_spec.slip_floor_mm)
         mu = self.platen_spec.mu
-        N = -r[self.fr_z]
-        N = np.where(N > 0.0, N, 0.0)
+        # With quadratic faces the consistent nodal reactions of a uniform pressure are ~0 at the
+        # vertices (all of it sits at the edge midpoints), so N_k hovers around 0 there. Clipping
+        # at 0 switched friction on and off between Newton iterations; a signed N gave negative
+        # tangential stiffness. A smooth positive part N+ = (N + sqrt(N^2 + d^2))/2 with
+        # d = 1e-4 x the mean nodal force avoids both (it changes the friction force by < d/2 per node).
+        Nr = -r[self.fr_z]
+        d = 1e-4 * self.force_scale_N / max(self.n_top_global, 1) / self.symmetry_factor
+        root_n = np.sqrt(Nr * Nr + d * d)
+        N = 0.5 * (Nr + root_n)
+        dN = 0.5 * (1.0 + Nr / root_n)       # dN+/dN
         sx = np.where(self.fr_x >= 0, x[self.fr_x] - x_n[self.fr_x], 0.0)
         sy = np.where(self.fr_y >= 0, x[self.fr_y] - x_n[self.fr_y], 0.0)
         root = np.sqrt(sx * sx + sy * sy + eps * eps)
@@ -212,7 +213,7 @@ class Disc3DModel:
         r[self.fr_y[hy]] += mu * N[hy] * phy[hy]
         # d phi / d s = I/root - s s^T / root^3
         r3 = root ** 3
-        return dict(N=N, phx=phx, phy=phy, dxx=1.0 / root - sx * sx / r3, dyy=1.0 / root - sy * sy / r3,
+        return dict(N=N, dN=dN, phx=phx, phy=phy, dxx=1.0 / root - sx * sx / r3, dyy=1.0 / root - sy * sy / r3,
                     dxy=-sx * sy / r3, mu=mu)
 
     def _assemble_jacobian(self):
@@ -238,9 +239,9 @@ class Disc3DModel:
                 cols, vals = K.getRow(int(self.fr_z[k] + off))
                 # d(mu N phi)/du = mu phi dN/du + mu N dphi/ds ds/du,  dN/du = -K[z, :]
                 if gx >= 0:
-                    Kf.setValues([int(gx + off)], cols, -mu * fr["phx"][k] * vals, addv=PETSc.InsertMode.ADD_VALUES)
+                    Kf.setValues([int(gx + off)], cols, -mu * fr["dN"][k] * fr["phx"][k] * vals, addv=PETSc.InsertMode.ADD_VALUES)
                 if gy >= 0:
-                    Kf.setValues([int(gy + off)], cols, -mu * fr["phy"][k] * vals, addv=PETSc.InsertMode.ADD_VALUES)
+                    Kf.setValues([int(gy + off)], cols, -mu * fr["dN"][k] * fr["phy"][k] * vals, addv=PETSc.InsertMode.ADD_VALUES)
                 muN = mu * fr["N"][k]
                 if gx >= 0:
                     Kf.setValue(int(gx + off), int(gx + off), muN * fr["dxx"][k], addv=PETSc.InsertMode.ADD_VALUES)
@@ -265,21 +266,6 @@ class Disc3DModel:
         return self._ksp
 
     # ------------------------------------------------------------------ Newton
-    def solve_step(self, dt, x_n, control, target, x_guess, delta_guess, max_it=12):
-        try:
-            return self._newton(dt, x_n, control, target, x_guess, delta_guess, max_it, 1.0)
-        except NewtonFailure:
-            if self.platen_spec.friction != "coulomb":
-                raise
-        its = 0
-        guess, dguess = x_guess.copy(), delta_guess
-        for scale in (1e4, 1e3, 1e2, 10.0, 1.0):
-            res = self._newton(dt, x_n, control, target, guess, dguess, max_it, scale)
-            its += res.iterations
-            guess, dguess = self.w.x.array.copy(), self.delta
-        res.iterations = its
-        return res
-
     def _newton(self, dt, x_n, control, target, x_guess, delta_guess, max_it, eps_scale):
         x = self.w.x.array
         self.dt_A.value = self.theta * dt * self.mat.creep_A_eff
@@ -292,9 +278,9 @@ class Disc3DModel:
         tol_u = 1e-7 * F_scale / (2.0 * math.pi)
         tol_p = 1e-11 * self.total_volume
         tol_F = 1e-9 * F_scale
+        self.force_scale_N = F_scale
         nsolve, alpha, prev = 0, 1.0, None
         n_own = self.n_owned
-        e_top = np.zeros(n_own)
         top_own = self.top_z[self.top_z < n_own]
         while True:
             with self._timed("constitutive"):
@@ -315,15 +301,16 @@ class Disc3DModel:
             else:
                 if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
                     if self.trial_distance > LOG_SERIES_LIMIT:
-                        raise NewtonFailure(f"strain increment too large for the tensor-log series "
-                                            f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})")
+                        raise StepTooLarge(f"strain increment too large for the tensor-log series "
+                                           f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})",
+                                           max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
                     self.delta = delta
                     qv = q_tr - 3.0 * mubar * dp
                     over = np.maximum(qv - self.mat.threshold_stress_MPa, 0.0)
                     rate = self.mat.creep_A_eff * over ** self.mat.creep_n
                     return StepResult(nsolve, Fz, self._max(dp.max(initial=0.0)), self.rms(dp),
                                       self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
-                                      self.rms(qv / (3.0 * mubar)))
+                                      self.rms(qv / (3.0 * mubar)), self.trial_distance)
                 nu2 = self._sum(np.dot(r[self.free_u_owned], r[self.free_u_owned]))
                 np2 = self._sum(np.dot(r[self.free_p_owned], r[self.free_p_owned]))
                 merit = math.sqrt(nu2 / tol_u ** 2 + np2 / tol_p ** 2 + (f_err / tol_F) ** 2)

@@ -35,6 +35,7 @@ import numpy as np
 from . import __version__
 from .io import atomic_write_text, write_fields_vtk, write_history_csv
 from .platen import build_phases
+from .constitutive import LOG_SERIES_LIMIT
 from .study import Study
 from .timestep import INTEGRATORS, REJECT, first_step, local_error, step_factor
 
@@ -119,14 +120,21 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
 
     stop_after_steps: testing hook that simulates an interrupt after that many accepted steps.
     """
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    root = comm.rank == 0
     wall0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.npz"
-    show = _progress_printer(progress)
+    # under MPI every process keeps its own part of the state in its own checkpoint file
+    ckpt_path = out_dir / ("checkpoint.npz" if comm.size == 1 else f"checkpoint.rank{comm.rank}.npz")
+    show = _progress_printer(progress and root)
+    # field output (VTK of the r-z section) exists for the axisymmetric model; the 3D model
+    # writes summary and history only so far
+    write_fields = study.write_fields and study.model == "axisymmetric"
 
     t_mesh = time.perf_counter()
-    from .model import NewtonFailure
+    from .model import NewtonFailure, StepTooLarge
     if study.model == "3d":
         from meshes.disc_3d import load_mesh
         from .model3d import Disc3DModel as Model
@@ -139,7 +147,6 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
                   theta=INTEGRATORS[study.time.integrator])
     t_setup = time.perf_counter() - t_setup
-    ndofs = model.w.x.array.size
 
     geo, ts = study.geometry, study.time
     phases = build_phases(study.load, geo.radius_mm, geo.thickness_mm, geo.use_symmetry)
@@ -171,7 +178,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     t_snap_last = {}
 
     def snapshot(t):
-        if study.write_fields:
+        if write_fields:
             if st.snapshots and st.snapshots[-1]["t"] == t:
                 st.snapshots.pop()   # same time written again (end of an instantaneous phase)
             st.snapshots.append(_snapshot(model, t))
@@ -222,6 +229,10 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                     model.theta = 1.0 if st.smooth_steps < 2 else theta
                     try:
                         res = _solve(model, dt, x_n, x_guess, ph, t_new, ts)
+                    except StepTooLarge as e:   # converged, but beyond the tensor-log range: a rejection
+                        c.rejected += 1
+                        dt *= e.factor
+                        continue
                     except NewtonFailure as e:
                         c.newton_failures += 1
                         c.rejected += 1
@@ -255,6 +266,8 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                 if tol > 0.0:
                     grow = min(grow, dt * step_factor(integ, err, tol))
                 rate_dt = _rate_dt(res, cap, cap_local)
+                if res.trial_distance > 0.0:   # keep the next step inside the tensor-log range
+                    grow = min(grow, dt * 0.8 * LOG_SERIES_LIMIT / res.trial_distance)
                 st.dt_next = min(grow, rate_dt, ts.dt_max_s)
                 if res.iterations > 6:
                     st.dt_next = min(st.dt_next, 0.7 * dt)
@@ -266,13 +279,16 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                     snapshot(st.t)
                     t_snap_last[st.phase_index] = st.t
                 show(_progress_line(label, st, ph, res, model), force=at_end)
-                if stop.requested or (stop_after_steps is not None and c.steps >= stop_after_steps) \
-                        or time.monotonic() - wall_ckpt > 60.0:
+                # collective decisions (all processes must take the same branch)
+                want_stop = comm.allreduce(int(stop.requested or (stop_after_steps is not None
+                                                                  and c.steps >= stop_after_steps)), op=MPI.MAX)
+                want_ckpt = comm.allreduce(int(time.monotonic() - wall_ckpt > 60.0), op=MPI.MAX)
+                if want_stop or want_ckpt:
                     st.wall_before_s += time.perf_counter() - wall0
                     wall0 = time.perf_counter()
                     _save_checkpoint(ckpt_path, fp, st, model, x_prev, rate_prev)
                     wall_ckpt = time.monotonic()
-                    if stop.requested or (stop_after_steps is not None and c.steps >= stop_after_steps):
+                    if want_stop:
                         raise Interrupted(f"interrupted at t = {st.t:.6g} s (step {c.steps}); checkpoint written to "
                                           f"{ckpt_path}; rerun the same command to resume")
             st.phase_index += 1
@@ -296,9 +312,10 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "rejected_steps": c.rejected,
         "newton_iterations": c.newton_iterations,
         "newton_iterations_per_step": c.newton_iterations / max(c.steps, 1),
-        "max_equivalent_creep_strain": float(model.p_eq.x.array.max(initial=0.0)),
-        "dofs": int(ndofs),
-        "cells": int(len(model.cells)),
+        "max_equivalent_creep_strain": comm.allreduce(float(model.p_eq.x.array.max(initial=0.0)), op=MPI.MAX),
+        "dofs": int(model.W.dofmap.index_map.size_global * model.W.dofmap.index_map_bs),
+        "cells": int(model.mesh.topology.index_map(model.mesh.topology.dim).size_global),
+        "mpi_processes": comm.size,
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
         "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
@@ -309,12 +326,15 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "sources": _sources(),
         "versions": _versions(),
     }
-    write_history_csv(out_dir / "history.csv", HISTORY_COLUMNS, st.history)
-    if study.write_fields:
-        write_fields_vtk(out_dir, model, st.snapshots)
-        summary["fields"] = "fields.pvd"
-    summary["timings_s"]["io"] = time.perf_counter() - t_io
-    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if root:
+        write_history_csv(out_dir / "history.csv", HISTORY_COLUMNS, st.history)
+        if write_fields:
+            write_fields_vtk(out_dir, model, st.snapshots)
+            summary["fields"] = "fields.pvd"
+        summary["timings_s"]["io"] = time.perf_counter() - t_io
+        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    summary = comm.bcast(summary if root else None, root=0)
+    comm.Barrier()
     if ckpt_path.exists():
         ckpt_path.unlink()
     return summary

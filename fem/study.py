@@ -107,7 +107,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_newton_iterations": Key(12, int, lo=1, hi=100),
     },
     "numerics": {
-        "quadrature_degree": Key(4, int, lo=2, hi=8),
+        "quadrature_degree": Key(None, int, lo=2, hi=8, doc="default 4 (axisymmetric), 2 (3d: 4 points per tet)"),
     },
     "output": {
         "fields": Key(True, bool),
@@ -256,7 +256,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
     num = _read_table("numerics", data.get("numerics", {}))
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
-                 platen=platen, load=steps, time=tm, quadrature_degree=num["quadrature_degree"],
+                 platen=platen, load=steps, time=tm, quadrature_degree=num["quadrature_degree"] or (2 if model == "3d" else 4),
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
 
 

@@ -1,0 +1,74 @@
+"""The 3D path (fem/model3d.py) against the axisymmetric one, and serial vs MPI (coarse meshes).
+
+Units: mm, N, MPa, s.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import BASE_TOML, make_study
+from fem.run import run_case
+
+GEO3D = {"model": "3d", "mesh_size_mm": 0.5, "layers": 2}
+
+
+def test_3d_frictionless_creep_matches_axisymmetric(tmp_path):
+    """Requirement: the 3D quarter disc reproduces the axisymmetric result within 1 % (thickness
+    and diameter change) for frictionless constant-force creep to ~45 % thinning."""
+    load = [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}]
+    num = {"quadrature_degree": 2}
+    r3 = run_case(make_study("d3", geometry=GEO3D, load=load, numerics=num), tmp_path / "d3", progress=False)
+    ra = run_case(make_study("ax", geometry={"mesh_size_mm": 0.0625}, load=load, numerics=num), tmp_path / "ax",
+                  progress=False)
+    assert ra["thickness_change_pct"] > 40.0
+    for k in ("thickness_change_pct", "diameter_change_pct"):
+        assert r3[k] == pytest.approx(ra[k], rel=1e-2), (k, r3[k], ra[k])
+    assert r3["platen_force_N"] == pytest.approx(ra["platen_force_N"], rel=1e-6)
+
+
+def _mpiexec():
+    cand = Path(sys.executable).parent / "mpiexec"
+    return str(cand) if cand.exists() else shutil.which("mpiexec")
+
+
+@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")
+def test_mpi_two_processes_give_the_serial_summary(tmp_path):
+    """Requirement: `python -m fem run` under `mpiexec -n 2` gives the serial summary numbers to
+    1e-6 relative (3D, sticking platen, creep)."""
+    toml = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
+        "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1").replace(
+        'friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
+        "hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
+    study = tmp_path / "s.toml"
+    study.write_text(toml)
+    out = {}
+    for n in (1, 2):
+        cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(tmp_path / f"n{n}"), "--quiet"]
+        if n > 1:
+            cmd = [_mpiexec(), "-n", str(n)] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+                           timeout=900)
+        assert p.returncode == 0, p.stderr[-2000:]
+        out[n] = json.loads((tmp_path / f"n{n}" / "summary.json").read_text())
+    assert out[2]["mpi_processes"] == 2
+    assert out[1]["time_steps"] == out[2]["time_steps"]
+    for k in ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_equivalent_creep_strain"):
+        assert out[2][k] == pytest.approx(out[1][k], rel=1e-6, abs=1e-12), k
+    assert out[1]["thickness_change_pct"] > 0.0
+
+
+def test_3d_coulomb_matches_axisymmetric(tmp_path):
+    """Requirement: with Coulomb friction (mu = 0.2) the 3D quarter disc reproduces the
+    axisymmetric thickness and diameter change within 1 % (5 MPa, 600 s, A = 1e-5: the benchmark
+    case of issue 5, where friction holds the disc to ~1.8 % thinning)."""
+    over = dict(li={"creep_A": 1e-5}, platen={"friction": "coulomb", "mu": 0.2},
+                load=[{"pressure_MPa": 5.0, "ramp_s": 0.0, "hold_s": 600.0}])
+    r3 = run_case(make_study("d3c", geometry=GEO3D, **over), tmp_path / "d3", progress=False)
+    ra = run_case(make_study("axc", geometry={"mesh_size_mm": 0.0625}, **over), tmp_path / "ax", progress=False)
+    assert 1.0 < ra["thickness_change_pct"] < 5.0   # friction-dominated, not free flow (67 %)
+    for k in ("thickness_change_pct", "diameter_change_pct"):
+        assert r3[k] == pytest.approx(ra[k], rel=1e-2), (k, r3[k], ra[k])
