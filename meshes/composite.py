@@ -90,6 +90,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .gmsh_session import gmsh_model
 from .disc_3d import (BOTTOM, CARBON, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID, GeometryError, cache_dir_path,
                       classify_boundary, on_root, read_msh)
 
@@ -607,19 +608,8 @@ def build_geometry(geo: CompositeGeometry) -> dict:
 
 def geometry_report(geo: CompositeGeometry) -> dict:
     """Build the OCC geometry only (no mesh) in a private Gmsh model and return the volume report."""
-    import gmsh
-
-    initialized_here = not gmsh.isInitialized()
-    if initialized_here:
-        gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("composite_geometry")
+    with gmsh_model("composite_geometry"):
         report = build_geometry(geo)
-    finally:
-        gmsh.model.remove()
-        if initialized_here:
-            gmsh.finalize()
     report.pop("_groups")
     return report
 
@@ -628,12 +618,7 @@ def build_msh(geo: CompositeGeometry, path: Path | None) -> dict:
     """Build, tag and mesh the composite; write it to `path` (.msh) unless None. Returns the report."""
     import gmsh
 
-    initialized_here = not gmsh.isInitialized()
-    if initialized_here:
-        gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("composite")
+    with gmsh_model("composite"):
         report = build_geometry(geo)
         groups = report.pop("_groups")
         for tag_id, name in CELL_NAMES.items():
@@ -704,10 +689,6 @@ def build_msh(geo: CompositeGeometry, path: Path | None) -> dict:
             tmp = Path(path).with_suffix(f".tmp{os.getpid()}.msh")
             gmsh.write(str(tmp))
             os.replace(tmp, path)
-    finally:
-        gmsh.model.remove()
-        if initialized_here:
-            gmsh.finalize()
     return report
 
 

@@ -32,6 +32,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .gmsh_session import gmsh_model
+
 # facet tags
 BOTTOM, TOP, RIM, SYM_X, SYM_Y = 1, 2, 4, 5, 6
 # cell tags
@@ -152,12 +154,7 @@ def build_msh(geo: Disc3DGeometry, path: Path) -> dict:
 
     R, H, h = geo.radius_mm, geo.height_mm, geo.mesh_size_mm
     t0 = time.perf_counter()
-    initialized_here = not gmsh.isInitialized()
-    if initialized_here:
-        gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("disc_3d")
+    with gmsh_model("disc_3d"):
         occ = gmsh.model.occ
         surf, rim_curve = add_cross_section(occ, R, geo.quarter)
         dz = geo.layer_heights()
@@ -191,10 +188,6 @@ def build_msh(geo: Disc3DGeometry, path: Path) -> dict:
         tmp = path.with_suffix(f".tmp{os.getpid()}.msh")
         gmsh.write(str(tmp))
         os.replace(tmp, path)
-    finally:
-        gmsh.model.remove()
-        if initialized_here:
-            gmsh.finalize()
     return {"n_tets": int(n_tets), "layers": len(dz), "gmsh_time_s": time.perf_counter() - t0,
             "volume_mm3": geo.volume_mm3}
 

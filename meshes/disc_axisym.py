@@ -19,6 +19,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .gmsh_session import gmsh_model
+
 BOTTOM, TOP, AXIS, RIM = 1, 2, 3, 4
 LI = 1
 FACET_NAMES = {BOTTOM: "bottom", TOP: "top", AXIS: "axis", RIM: "rim"}
@@ -55,12 +57,7 @@ def build_msh(geo: AxisymDiscGeometry, path: Path) -> None:
     import gmsh
 
     R, H, h = geo.radius_mm, geo.height_mm, geo.mesh_size_mm
-    initialized_here = not gmsh.isInitialized()
-    if initialized_here:
-        gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("disc_axisym")
+    with gmsh_model("disc_axisym"):
         occ = gmsh.model.occ
         surf = occ.addRectangle(0.0, 0.0, 0.0, R, H)
         occ.synchronize()
@@ -110,10 +107,6 @@ def build_msh(geo: AxisymDiscGeometry, path: Path) -> None:
         tmp = path.with_suffix(f".tmp{os.getpid()}.msh")
         gmsh.write(str(tmp))
         os.replace(tmp, path)
-    finally:
-        gmsh.model.remove()
-        if initialized_here:
-            gmsh.finalize()
 
 
 def cached_msh(geo: AxisymDiscGeometry, cache_dir: Path | None = None) -> Path:
