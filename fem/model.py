@@ -94,6 +94,47 @@ class DiscModelBase:
         res.iterations = its
         return res
 
+    def _setup_spaces(self, mesh, u_components: int, qd: int) -> None:
+        """Taylor-Hood u-p space W (P2 displacement with u_components, P1 pressure), the matching
+        dx, and the quadrature spaces of the state (scalar Qs, 3x3 tensor Qt) at degree qd."""
+        cell = mesh.basix_cell()
+        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(u_components,))
+        P1 = basix.ufl.element("Lagrange", cell.name, 1)
+        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([P2, P1]))
+        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
+        Qs_el = basix.ufl.quadrature_element(cell.name, value_shape=(), scheme="default", degree=qd)
+        Qt_el = basix.ufl.quadrature_element(cell.name, value_shape=(3, 3), scheme="default", degree=qd)
+        self.Qs = fem.functionspace(mesh, Qs_el)
+        self.Qt = fem.functionspace(mesh, Qt_el)
+        self.qpoints = self.Qs.element.interpolation_points
+        _, self.qweights = basix.make_quadrature(cell, qd)
+
+    def _max(self, v) -> float:
+        """Largest value over all processes (the axisymmetric model is serial)."""
+        return float(v)
+
+    def _tolerances(self, control: str, target: float, volume: float) -> tuple[float, float, float, float]:
+        """(force scale, nodal force tol, pressure-equation tol, platen force tol) of a step.
+
+        Nodal force imbalance <= 1e-7 of the platen force: far below any measurable effect, and
+        above the round-off floor reached with strongly distorted shear layers (~2e-8)."""
+        F_scale = max(abs(target) if control == "force" else 0.0, math.pi * self.geo.radius_mm ** 2 * 1e-3)
+        return F_scale, 1e-7 * F_scale / TWO_PI, 1e-11 * volume, 1e-9 * F_scale
+
+    def _converged(self, nsolve: int, force: float, delta: float, q_tr, mubar, dp) -> StepResult:
+        """The result of a converged Newton solve; a step beyond the tensor-log range is refused."""
+        if self.trial_distance > LOG_SERIES_LIMIT:
+            raise StepTooLarge(f"strain increment too large for the tensor-log series "
+                               f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})",
+                               max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
+        self.delta = delta
+        q = q_tr - 3.0 * mubar * dp
+        over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
+        rate = self.mat.creep_A_eff * over ** self.mat.creep_n
+        return StepResult(nsolve, force, self._max(dp.max(initial=0.0)), self.rms(dp),
+                          self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
+                          self.rms(q / (3.0 * mubar)), self.trial_distance)
+
 
 class AxisymDiscModel(DiscModelBase):
     debug = False
@@ -103,18 +144,7 @@ class AxisymDiscModel(DiscModelBase):
         if mesh.comm.size > 1:
             raise RuntimeError("the axisymmetric path runs serially (it is small); use 3D for MPI")
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
-        cell = mesh.basix_cell()
-        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(2,))
-        P1 = basix.ufl.element("Lagrange", cell.name, 1)
-        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([P2, P1]))
-        qd = quadrature_degree
-        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
-        Qs_el = basix.ufl.quadrature_element(cell.name, value_shape=(), scheme="default", degree=qd)
-        Qt_el = basix.ufl.quadrature_element(cell.name, value_shape=(3, 3), scheme="default", degree=qd)
-        self.Qs = fem.functionspace(mesh, Qs_el)
-        self.Qt = fem.functionspace(mesh, Qt_el)
-        self.qpoints = self.Qs.element.interpolation_points
-        _, self.qweights = basix.make_quadrature(cell, qd)
+        self._setup_spaces(mesh, 2, quadrature_degree)
 
         # unknowns and state
         self.w = fem.Function(self.W, name="w")
@@ -262,13 +292,7 @@ class AxisymDiscModel(DiscModelBase):
         delta = target if control == "gap" else delta_guess
         x[:] = x_guess
         self.apply_constraints(x, delta)
-        R0 = self.geo.radius_mm
-        F_scale = max(abs(target) if control == "force" else 0.0, math.pi * R0 ** 2 * 1e-3)
-        # nodal force imbalance <= 1e-7 of the platen force: far below any measurable effect, and
-        # above the round-off floor reached with strongly distorted shear layers (~2e-8)
-        tol_u = 1e-7 * F_scale / TWO_PI
-        tol_p = 1e-11 * self.volume_per_rad
-        tol_F = 1e-9 * F_scale
+        F_scale, tol_u, tol_p, tol_F = self._tolerances(control, target, self.volume_per_rad)
         nsolve, alpha, prev = 0, 1.0, None
         while True:
             with self._timed("constitutive"):
@@ -288,17 +312,7 @@ class AxisymDiscModel(DiscModelBase):
                 merit = np.inf
             else:
                 if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
-                    if self.trial_distance > LOG_SERIES_LIMIT:
-                        raise StepTooLarge(f"strain increment too large for the tensor-log series "
-                                           f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})",
-                                           max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
-                    self.delta = delta
-                    q = q_tr - 3.0 * mubar * dp
-                    over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
-                    rate = self.mat.creep_A_eff * over ** self.mat.creep_n
-                    return StepResult(nsolve, F, float(dp.max(initial=0.0)), self.rms(dp),
-                                      float(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
-                                      self.rms(q / (3.0 * mubar)), self.trial_distance)
+                    return self._converged(nsolve, F, delta, q_tr, mubar, dp)
                 merit = math.sqrt((np.linalg.norm(r[self.free_u]) / tol_u) ** 2
                                   + (np.linalg.norm(r[self.free_p]) / tol_p) ** 2 + (f_err / tol_F) ** 2)
             # backtracking line search on the residual norm (needed with sharp friction regularisation)

@@ -27,8 +27,6 @@ import time
 from collections import defaultdict
 
 import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py)
-import basix
-import basix.ufl
 import numpy as np
 import ufl
 from dolfinx import fem, la
@@ -38,9 +36,9 @@ from petsc4py import PETSc
 
 from meshes.disc_3d import Disc3DGeometry
 
-from .constitutive import LOG_SERIES_LIMIT, CreepLaw, LawConstants, solve_creep_increment
+from .constitutive import CreepLaw, LawConstants, solve_creep_increment
 from .materials import LiCreep
-from .model import DiscModelBase, NewtonFailure, StepResult, StepTooLarge
+from .model import DiscModelBase, NewtonFailure
 from .platen import PlatenSpec
 
 
@@ -53,18 +51,7 @@ class Disc3DModel(DiscModelBase):
             raise ValueError("the 3D model needs the mid-plane symmetry (use_symmetry = true)")
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
         self.comm = mesh.comm
-        cell = mesh.basix_cell()
-        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(3,))
-        P1 = basix.ufl.element("Lagrange", cell.name, 1)
-        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([P2, P1]))
-        qd = quadrature_degree
-        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
-        Qs_el = basix.ufl.quadrature_element(cell.name, value_shape=(), scheme="default", degree=qd)
-        Qt_el = basix.ufl.quadrature_element(cell.name, value_shape=(3, 3), scheme="default", degree=qd)
-        self.Qs = fem.functionspace(mesh, Qs_el)
-        self.Qt = fem.functionspace(mesh, Qt_el)
-        self.qpoints = self.Qs.element.interpolation_points
-        _, self.qweights = basix.make_quadrature(cell, qd)
+        self._setup_spaces(mesh, 3, quadrature_degree)
         tdim = mesh.topology.dim
         self.cells = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
         nq = len(self.qweights)
@@ -273,11 +260,7 @@ class Disc3DModel(DiscModelBase):
         delta = target if control == "gap" else delta_guess
         x[:] = x_guess
         self.apply_constraints(x, delta)
-        R0 = self.geo.radius_mm
-        F_scale = max(abs(target) if control == "force" else 0.0, math.pi * R0 ** 2 * 1e-3)
-        tol_u = 1e-7 * F_scale / (2.0 * math.pi)
-        tol_p = 1e-11 * self.total_volume
-        tol_F = 1e-9 * F_scale
+        F_scale, tol_u, tol_p, tol_F = self._tolerances(control, target, self.total_volume)
         self.force_scale_N = F_scale
         nsolve, alpha, prev = 0, 1.0, None
         n_own = self.n_owned
@@ -300,17 +283,7 @@ class Disc3DModel(DiscModelBase):
                 merit = math.inf
             else:
                 if ru <= tol_u and rp <= tol_p and f_err <= tol_F:
-                    if self.trial_distance > LOG_SERIES_LIMIT:
-                        raise StepTooLarge(f"strain increment too large for the tensor-log series "
-                                           f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})",
-                                           max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
-                    self.delta = delta
-                    qv = q_tr - 3.0 * mubar * dp
-                    over = np.maximum(qv - self.mat.threshold_stress_MPa, 0.0)
-                    rate = self.mat.creep_A_eff * over ** self.mat.creep_n
-                    return StepResult(nsolve, Fz, self._max(dp.max(initial=0.0)), self.rms(dp),
-                                      self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
-                                      self.rms(qv / (3.0 * mubar)), self.trial_distance)
+                    return self._converged(nsolve, Fz, delta, q_tr, mubar, dp)
                 nu2 = self._sum(np.dot(r[self.free_u_owned], r[self.free_u_owned]))
                 np2 = self._sum(np.dot(r[self.free_p_owned], r[self.free_p_owned]))
                 merit = math.sqrt(nu2 / tol_u ** 2 + np2 / tol_p ** 2 + (f_err / tol_F) ** 2)

@@ -62,11 +62,10 @@ def first_step(tol: float, median_rate: float, cap_dt: float) -> float:
     limit of the rates before it (the jump itself is elastic, and the regularised friction
     responds to the slip rate), so no error estimate spans the jump: the first two steps are
     backward Euler (L-stable) without an estimate, each sized so that the creep increment at
-    the *median* rate is 0.3 tol. Stress concentrations (the rim corner), whose rates are orders of magnitude
-    above the median, relax within this step, as they do physically, instead of forcing the
+    the *median* rate is 0.3 tol. Stress concentrations (the rim corner), whose rates are
+    orders of magnitude above the median, relax within this step, as they do physically, instead of forcing the
     whole run onto their microsecond time scale; for the bulk, with a decaying power-law rate
     (pdot'/pdot^2 ~ -n), the local error is ~ (n/2)(0.3 tol)^2 << tol x dp."""
-    med = median_rate
-    if med <= 0.0 or tol <= 0.0 or not math.isfinite(med):
+    if median_rate <= 0.0 or tol <= 0.0 or not math.isfinite(median_rate):
         return cap_dt
-    return min(cap_dt, 0.3 * tol / med)
+    return min(cap_dt, 0.3 * tol / median_rate)
