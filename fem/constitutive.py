@@ -167,3 +167,75 @@ def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: f
         d = np.clip(d - g / dg, 0.0, yt / m3)
     dp[active] += d
     return dp
+
+
+# ---------------------------------------------------------------------- composite phases
+# The laws of the other G-LiCFC phases (parameters and sources: fem/materials.py). Each gives the
+# first Piola-Kirchhoff stress P (MPa) and the Cauchy stress sigma of a deformation gradient F.
+
+class GelLaw:
+    """Gel polymer electrolyte: neo-Hookean deviatoric part, Simo U(J) volumetric part in the u-p
+    form (the same pressure field and volumetric residual as the Li law):
+        tau = mu dev(b_bar) + J p I,   b_bar = J^-2/3 F F^T,   p = U'(J) = K/2 (J - 1/J) weakly."""
+
+    def __init__(self, mesh, mat, F, pressure):
+        from dolfinx import fem
+        self.mu = fem.Constant(mesh, mat.shear_modulus_MPa)
+        self.K = fem.Constant(mesh, mat.bulk_modulus_MPa)
+        self.J = ufl.det(F)
+        b_bar = self.J ** (-2.0 / 3.0) * F * F.T
+        self.tau = self.mu * _dev(b_bar) + self.J * pressure * ufl.Identity(3)
+        self.P = self.tau * ufl.inv(F).T
+        self.sigma = self.tau / self.J
+
+    def volumetric_residual(self, pressure):
+        return (0.5 * self.K * (self.J - 1.0 / self.J) - pressure) / self.K
+
+
+class SoftVoidLaw:
+    """Pore as a soft compressible neo-Hookean solid (displacement form):
+        P = mu (F - F^-T) + lambda ln(J) F^-T."""
+
+    def __init__(self, mesh, mat, F):
+        from dolfinx import fem
+        E, nu = mat.youngs_modulus_MPa, mat.poisson_ratio
+        self.mu = fem.Constant(mesh, E / (2.0 * (1.0 + nu)))
+        self.lmbda = fem.Constant(mesh, E * nu / ((1.0 + nu) * (1.0 - 2.0 * nu)))
+        self.J = ufl.det(F)
+        FinvT = ufl.inv(F).T
+        self.P = self.mu * (F - FinvT) + self.lmbda * ufl.ln(self.J) * FinvT
+        self.sigma = self.P * F.T / self.J
+
+
+class TowLaw:
+    """Carbon tow: transversely isotropic St Venant-Kirchhoff about the reference fibre direction a
+    (unit vector field), S = C : E with E = (F^T F - I)/2, in Spencer's invariant form
+        S = lam tr(E) I + 2 mu_T E + alpha [(a.E a) I + tr(E) A] + 2 (mu_L - mu_T)(A E + E A) + beta (a.E a) A,
+    A = a (x) a. The five moduli follow from the 6x6 stiffness of TowElastic.stiffness() (fibre axis 1):
+    lam = C23, mu_T = C44, mu_L = C66, alpha = C12 - C23, beta = C11 - lam - 2 alpha - 4 mu_L + 2 mu_T
+    (checked against the 6x6 matrix in tests/test_composite.py)."""
+
+    def __init__(self, mesh, mat, F, a):
+        from dolfinx import fem
+        C = mat.stiffness()
+        lam, muT, muL = C[1, 2], C[3, 3], C[5, 5]
+        alpha = C[0, 1] - lam
+        beta = C[0, 0] - lam - 2.0 * alpha - 4.0 * muL + 2.0 * muT
+        self.moduli = {"lambda": lam, "mu_T": muT, "mu_L": muL, "alpha": alpha, "beta": beta}
+        c = {k: fem.Constant(mesh, float(v)) for k, v in self.moduli.items()}
+        I = ufl.Identity(3)
+        A = ufl.outer(a, a)
+        E = 0.5 * (F.T * F - I)
+        trE, aEa = ufl.tr(E), ufl.inner(a, E * a)
+        S = (c["lambda"] * trE * I + 2.0 * c["mu_T"] * E + c["alpha"] * (aEa * I + trE * A)
+             + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * E + E * A) + c["beta"] * aEa * A)
+        self.J = ufl.det(F)
+        self.P = F * S
+        self.sigma = F * S * F.T / self.J
+        n = F * a
+        self.fibre_stress = ufl.inner(n, self.sigma * n) / ufl.inner(n, n)   # Cauchy stress along the fibre
+
+
+def von_mises(sigma):
+    s = _dev(sigma)
+    return ufl.sqrt(1.5 * ufl.inner(s, s))

@@ -35,6 +35,7 @@ FIELD_NAMES = {
     "hydrostatic_pressure_MPa": "hydrostatic pressure -tr(sigma)/3, MPa, positive in compression (point data)",
     "von_mises_MPa": "von Mises Cauchy stress, MPa (cell data, cell average)",
     "equivalent_creep_strain": "equivalent creep strain, - (cell data, cell average)",
+    "material_id": "3D: cell tag of the phase (1 Li, 2 warp tow, 3 GPE, 4 pore, 5 weft tow; bare Li 1), for Threshold",
 }
 
 
@@ -43,7 +44,9 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
 
     One unstructured grid per time carries all arrays, so any ParaView opens it with no reader
     choice and 'Warp By Vector' (displacement) + colouring by creep strain work on one object.
-    Coordinates are the reference (r, z) section (z = 0 is the mid-plane with symmetry).
+    Coordinates are the reference (r, z) section (z = 0 is the mid-plane with symmetry), or the
+    reference 3D body (serial runs only); the hydrostatic pressure is the u-p pressure field,
+    which is 0 outside the u-p phases (tows, pores) of a composite.
     The whole series is written to a staging folder and then moved into place."""
     import basix.ufl
     import meshio
@@ -51,8 +54,11 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
 
     msh = model.mesh
     cell = msh.basix_cell().name
+    gdim = msh.geometry.dim
+    if msh.comm.size > 1:
+        raise RuntimeError("field output is serial only")
     S1 = fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1))
-    V1 = fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1, shape=(2,)))
+    V1 = fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1, shape=(gdim,)))
     conn = S1.dofmap.list
     if not np.array_equal(conn, V1.dofmap.list):
         raise RuntimeError("P1 scalar and vector dof layouts differ")
@@ -70,11 +76,13 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
             u.interpolate(w.sub(0))
             pres.interpolate(w.sub(1))
             disp = np.zeros((len(pts), 3))
-            disp[:, :2] = u.x.array.reshape(-1, 2)
-            m = meshio.Mesh(pts, [("triangle", conn)],
+            disp[:, :gdim] = u.x.array.reshape(-1, gdim)
+            cell_data = {"von_mises_MPa": [snap["von_mises"]], "equivalent_creep_strain": [snap["p_eq"]]}
+            if hasattr(model, "material_id"):
+                cell_data["material_id"] = [model.material_id]
+            m = meshio.Mesh(pts, [("triangle" if gdim == 2 else "tetra", conn)],
                             point_data={"displacement": disp, "hydrostatic_pressure_MPa": -pres.x.array.copy()},
-                            cell_data={"von_mises_MPa": [snap["von_mises"]],
-                                       "equivalent_creep_strain": [snap["p_eq"]]})
+                            cell_data=cell_data)
             name = f"fields/step_{k:04d}.vtu"
             meshio.write(staging / name, m, file_format="vtu", binary=True)
             entries.append(f'    <DataSet timestep="{snap["t"]:.12g}" group="" part="0" file="{name}"/>')

@@ -56,3 +56,85 @@ class LiCreep:
         """Creep prefactor at the test temperature (Arrhenius shift), MPa^-n s^-1."""
         q = self.activation_energy_J_per_mol / R_GAS
         return self.creep_A * math.exp(-q * (1.0 / self.temperature_K - 1.0 / self.reference_temperature_K))
+
+
+# --- Composite phases (G-LiCFC): carbon tows, gel polymer electrolyte, pores -------------------
+# The tow numbers are micromechanics estimates for a tow of PAN carbon fibres (volume fraction
+# V_f = 0.6, meshes/composite.py) whose inter-fibre space is filled with Li (E_m 7820 MPa,
+# nu_m 0.381, G_m 2833 MPa): Voigt along the fibres, Reuss across them.
+CARBON_FIBRE = {"E_L_MPa": 230000.0, "E_T_MPa": 15000.0, "G_LT_MPa": 15000.0, "nu_LT": 0.20}
+CARBON_SOURCES = {
+    "fibre": "ASSUMPTION: standard-modulus PAN carbon fibre (T300 class): E_L 230 GPa, E_T 15 GPa, G_LT 15 GPa, "
+             "nu_LT 0.20 (typical datasheet / textbook values); the paper gives only the cloth type WOS1009",
+    "E_L_MPa": "rule of mixtures (Voigt) 0.6 x 230000 + 0.4 x 7820 = 141128 MPa",
+    "E_T_MPa": "inverse rule of mixtures (Reuss) 1 / (0.6/15000 + 0.4/7820) = 10971 MPa; an UPPER bound over a "
+               "600 s hold, because the Li between the fibres creeps",
+    "G_LT_MPa": "Reuss 1 / (0.6/15000 + 0.4/2833) = 5519 MPa (same caveat as E_T)",
+    "nu_LT": "rule of mixtures 0.6 x 0.20 + 0.4 x 0.381 = 0.272",
+    "nu_TT": "ASSUMPTION: 0.40 (transverse plane of a fibre bundle)",
+    "strength_MPa": "paper Fig. 2b: cloth tensile strength 215.08 MPa (measurements.md §3); compared with the tow stresses",
+    "law": "transversely isotropic St Venant-Kirchhoff, S = C : E along the local tow direction (small strains, large "
+           "rotations); isotropic elasticity is available with isotropic = true as a documented fallback",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TowElastic:
+    """Homogenised carbon tow: transversely isotropic elastic about the fibre direction a."""
+
+    E_L_MPa: float = 141128.0
+    E_T_MPa: float = 10971.0
+    G_LT_MPa: float = 5519.0
+    nu_LT: float = 0.272
+    nu_TT: float = 0.40
+    strength_MPa: float = 215.08
+    isotropic: bool = False   # fallback: isotropic with E_T, nu_TT
+
+    def stiffness(self):
+        """6x6 Voigt stiffness (order 11 22 33 23 13 12, engineering shear) with fibre axis 1, MPa."""
+        import numpy as np
+        EL, ET, GLT, nLT, nTT = self.E_L_MPa, self.E_T_MPa, self.G_LT_MPa, self.nu_LT, self.nu_TT
+        if self.isotropic:
+            EL, GLT, nLT = ET, ET / (2.0 * (1.0 + nTT)), nTT
+        S = np.zeros((6, 6))
+        S[0, 0] = 1.0 / EL
+        S[1, 1] = S[2, 2] = 1.0 / ET
+        S[0, 1] = S[1, 0] = S[0, 2] = S[2, 0] = -nLT / EL
+        S[1, 2] = S[2, 1] = -nTT / ET
+        S[3, 3] = 2.0 * (1.0 + nTT) / ET
+        S[4, 4] = S[5, 5] = 1.0 / GLT
+        return np.linalg.inv(S)
+
+
+GPE_SOURCES = {
+    "shear_modulus_MPa": "ASSUMPTION: 1 MPa; PVDF-HFP / ionic-liquid gel electrolytes have storage moduli of 0.1-10 MPa; "
+                         "the paper gives no modulus",
+    "bulk_modulus_MPa": "ASSUMPTION: 2000 MPa, of the order of the bulk modulus of the ionic liquid that makes up "
+                        "7/17 of the gel (a swollen gel is nearly incompressible)",
+    "law": "compressible neo-Hookean, tau = mu dev(b_bar) + J p I with the Simo U(J) of the Li law (u-p mixed form)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GelNeoHookean:
+    """Gel polymer electrolyte skin: nearly incompressible neo-Hookean solid (u-p mixed form)."""
+
+    shear_modulus_MPa: float = 1.0
+    bulk_modulus_MPa: float = 2000.0
+
+
+VOID_SOURCES = {
+    "law": "pores are a soft compressible neo-Hookean phase (displacement form), so they can close without remeshing",
+    "youngs_modulus_MPa": "NUMERICAL: 10 MPa. Softer pores (0.1 MPa) collapsed until their elements inverted at 4 MPa "
+                          "in the 3 mm test disc; at 10 MPa (bulk 8.3 MPa) a pore still carries some pressure, so the "
+                          "void closure reported is a LOWER bound of what a gas-filled pore would do",
+    "poisson_ratio": "NUMERICAL: 0.3 (a pore compresses freely)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SoftVoid:
+    """Closed pore modelled as a very soft compressible neo-Hookean solid."""
+
+    youngs_modulus_MPa: float = 10.0
+    poisson_ratio: float = 0.3

@@ -109,6 +109,13 @@ class DiscModelBase:
         self.qpoints = self.Qs.element.interpolation_points
         _, self.qweights = basix.make_quadrature(cell, qd)
 
+    def snapshot(self, t: float) -> dict:
+        """Field values for output (written as VTK by fem/io.py): the unknowns, and von Mises stress
+        and equivalent creep strain as cell averages."""
+        vm = self.cell_average(self.vm_expr.eval(self.mesh, self.cells))
+        peq = self.cell_average(self.p_eq.x.array)
+        return {"t": t, "u": self.w.x.array.copy(), "von_mises": vm, "p_eq": peq}
+
     def _max(self, v) -> float:
         """Largest value over all processes (the axisymmetric model is serial)."""
         return float(v)

@@ -1,5 +1,17 @@
 """3D disc model (quarter disc by default): the same law, platens and measurements as the
-axisymmetric model (fem/model.py), on tetrahedra, MPI-parallel through PETSc.
+axisymmetric model (fem/model.py), on tetrahedra, MPI-parallel through PETSc. Bare Li
+(meshes/disc_3d.py) or the multi-material G-LiCFC composite (meshes/composite.py).
+
+Phases (composite; cells by tag, bonded interfaces, laws in fem/constitutive.py, numbers and
+sources in fem/materials.py):
+  * Li: the creep law (CreepLaw), u-p mixed form;
+  * carbon tows (warp and weft tags): transversely isotropic St Venant-Kirchhoff (TowLaw) about the
+    local fibre direction (DG0 field from meshes.composite.tow_tangent), displacement form;
+  * GPE skins: nearly incompressible neo-Hookean (GelLaw), u-p mixed form sharing the pressure field;
+  * pores: soft compressible neo-Hookean (SoftVoidLaw), displacement form.
+The P1 pressure unknowns that belong to no u-p cell (inside tows and pores) have no equation and
+are fixed at 0. Without mid-plane symmetry (the composite's default: a weave is not mirror
+symmetric) z = 0 is the fixed bottom platen, with the same friction condition as the top one.
 
 Discretisation: Taylor-Hood u-p (P2 displacement, P1 hydrostatic pressure) on the mesh of
 meshes/disc_3d.py; internal variables at quadrature points; the same CreepLaw
@@ -36,8 +48,9 @@ from petsc4py import PETSc
 
 from meshes.disc_3d import Disc3DGeometry
 
-from .constitutive import CreepLaw, LawConstants, solve_creep_increment
-from .materials import LiCreep
+from .constitutive import (CreepLaw, GelLaw, LawConstants, SoftVoidLaw, TowLaw, solve_creep_increment,
+                           von_mises)
+from .materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 from .model import DiscModelBase, NewtonFailure
 from .platen import PlatenSpec
 
@@ -45,17 +58,34 @@ from .platen import PlatenSpec
 class Disc3DModel(DiscModelBase):
     debug = False
 
-    def __init__(self, mesh, facet_tags, geo: Disc3DGeometry, mat: LiCreep, platen: PlatenSpec,
-                 quadrature_degree: int = 4, theta: float = 1.0):
-        if not geo.use_symmetry:
-            raise ValueError("the 3D model needs the mid-plane symmetry (use_symmetry = true)")
+    def __init__(self, mesh, facet_tags, geo, mat: LiCreep, platen: PlatenSpec,
+                 quadrature_degree: int = 4, theta: float = 1.0, cell_tags=None, phases: dict | None = None,
+                 fibre_direction: dict | None = None):
+        """geo: Disc3DGeometry or CompositeGeometry (height_mm, thickness_mm, radius_mm, diameter_mm,
+        quarter, use_symmetry). Bare Li: cell_tags = phases = None. Composite: phases maps a phase
+        name to (cell tags, material) with material LiCreep (one phase, the creeping one),
+        TowElastic, GelNeoHookean or SoftVoid; fibre_direction maps a tow cell tag to a callable
+        x -> (3, n) unit fibre direction (meshes.composite.tangent_function)."""
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
         self.comm = mesh.comm
         self._setup_spaces(mesh, 3, quadrature_degree)
         tdim = mesh.topology.dim
-        self.cells = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+        n_owned_cells = mesh.topology.index_map(tdim).size_local
+        self.all_cells = np.arange(n_owned_cells, dtype=np.int32)
+        if phases is None:
+            phases = {"li": (None, mat)}
+        self.phases = phases
+        creep = [k for k, (_, m) in phases.items() if isinstance(m, LiCreep)]
+        if len(creep) != 1:
+            raise ValueError(f"phases: exactly one creeping (LiCreep) phase is needed, got {creep}")
+        self.creep_phase = creep[0]
+        self.mat = phases[self.creep_phase][1]
+        self.cell_tags = cell_tags
+        self.phase_cells = {k: self._owned_cells(tags) for k, (tags, _) in phases.items()}
+        # the creep state lives in the cells of the creeping phase
+        self.cells = self.phase_cells[self.creep_phase]
         nq = len(self.qweights)
-        # quadrature dofs of the owned cells, in (cell, point) order
+        # quadrature dofs of the owned creep cells, in (cell, point) order
         self.qs_dofs = self.Qs.dofmap.list[self.cells].reshape(-1)
         self.qt_dofs = (9 * self.Qt.dofmap.list[self.cells].reshape(-1)[:, None] + np.arange(9)).reshape(-1)
         assert self.qs_dofs.size == len(self.cells) * nq
@@ -75,28 +105,76 @@ class Disc3DModel(DiscModelBase):
         u, p = ufl.split(self.w)
         v, q = ufl.TestFunctions(self.W)
         F = ufl.Identity(3) + ufl.grad(u)
-        self.law = CreepLaw(LawConstants(mesh, mat), F, self.Cc_inv_n, self.dp_f, self.dt_A, p, self.dp_explicit)
-        R = ufl.inner(self.law.P, ufl.grad(v)) * self.dx + self.law.volumetric_residual(p) * q * self.dx
+        dxm = ufl.Measure("dx", domain=mesh, subdomain_data=cell_tags, metadata=self.dx.metadata())
+        self.laws, self.phase_dx = {}, {}
+        R = 0
+        up_measure = None   # the cells where the pressure field is an unknown (u-p phases)
+        self.fibre_dir = None
+        for name, (tags, m) in phases.items():
+            dxp = self.dx if tags is None else sum((dxm(int(t)) for t in tags[1:]), dxm(int(tags[0])))
+            self.phase_dx[name] = dxp
+            if isinstance(m, LiCreep):
+                law = CreepLaw(LawConstants(mesh, m), F, self.Cc_inv_n, self.dp_f, self.dt_A, p, self.dp_explicit)
+            elif isinstance(m, GelNeoHookean):
+                law = GelLaw(mesh, m, F, p)
+            elif isinstance(m, SoftVoid):
+                law = SoftVoidLaw(mesh, m, F)
+            elif isinstance(m, TowElastic):
+                law = TowLaw(mesh, m, F, self._fibre_field(fibre_direction or {}, tags))
+            else:
+                raise TypeError(f"phase {name}: unknown material {type(m).__name__}")
+            self.laws[name] = law
+            R = R + ufl.inner(law.P, ufl.grad(v)) * dxp
+            if hasattr(law, "volumetric_residual"):
+                R = R + law.volumetric_residual(p) * q * dxp
+                up_measure = dxp if up_measure is None else up_measure + dxp
+        self.law = self.laws[self.creep_phase]
+        self._up_indicator = fem.form(q * up_measure)
         self.R_form = fem.form(R)
         self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)))
         self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
         self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
         self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)
         x = ufl.SpatialCoordinate(mesh)
-        jw = fem.Expression(abs(ufl.JacobianDeterminant(mesh)) + 0.0 * x[0], self.qpoints).eval(mesh, self.cells)
-        self.qp_volume = (jw.reshape(len(self.cells), -1) * self.qweights).ravel()
+        self._jw_expr = fem.Expression(abs(ufl.JacobianDeterminant(mesh)) + 0.0 * x[0], self.qpoints)
+        self.qp_volume = self._qp_volume(self.cells)
         self.total_volume = self.comm.allreduce(float(self.qp_volume.sum()), op=MPI.SUM)
         self.symmetry_factor = 4.0 if geo.quarter else 1.0
         self._setup_dofs()
+        self._setup_phase_outputs()
         self._K = None
         self._Kf = None
         self._ksp = None
         self.timings = defaultdict(float)
         self.linear_solves = 0
 
+    def _owned_cells(self, tags):
+        if tags is None:
+            return self.all_cells
+        cells = np.concatenate([self.cell_tags.find(int(t)) for t in tags]).astype(np.int32)
+        return np.sort(cells[cells < self.all_cells.size])
+
+    def _fibre_field(self, fibre_direction, tags):
+        """DG0 unit fibre direction a on the tow cells (reference configuration)."""
+        if self.fibre_dir is None:
+            self.fibre_dir = fem.Function(fem.functionspace(self.mesh, ("DG", 0, (3,))), name="fibre_direction")
+            self.fibre_dir.x.array[:] = np.tile([1.0, 0.0, 0.0], self.fibre_dir.x.array.size // 3)
+        for t in tags:
+            cells = self.cell_tags.find(int(t))
+            if int(t) not in fibre_direction:
+                raise ValueError(f"fibre_direction: no direction for tow cell tag {t}")
+            self.fibre_dir.interpolate(fibre_direction[int(t)], cells0=cells)
+        self.fibre_dir.x.scatter_forward()
+        return self.fibre_dir
+
+    def _qp_volume(self, cells):
+        jw = self._jw_expr.eval(self.mesh, cells)
+        return (jw.reshape(len(cells), -1) * self.qweights).ravel()
+
     # ------------------------------------------------------------------ dofs
     def _setup_dofs(self):
         V, m = self.W.sub(0).collapse()
+        self.V_u = V
         m = np.asarray(m).ravel().astype(np.int64).reshape(-1, 3)
         X = V.tabulate_dof_coordinates()
         self.node_coords, self.node_dofs = X, m
@@ -108,31 +186,127 @@ class Disc3DModel(DiscModelBase):
         bottom = np.abs(X[:, 2]) < tol
         sym_x = np.abs(X[:, 0]) < tol if self.geo.quarter else np.zeros(len(X), bool)
         sym_y = np.abs(X[:, 1]) < tol if self.geo.quarter else np.zeros(len(X), bool)
+        # z = 0 is the mid-plane (symmetry: u_z = 0 only) or the fixed bottom platen, which carries
+        # the same friction condition as the moving top platen
+        bottom_platen = not self.geo.use_symmetry
         self.top_z = m[top, 2]
         cons = [m[top, 2], m[bottom, 2], m[sym_x, 0], m[sym_y, 1]]
         if self.platen_spec.friction == "sticking":
             cons += [m[top, 0], m[top, 1]]
+            if bottom_platen:
+                cons += [m[bottom, 0], m[bottom, 1]]
+        # pressure dofs outside the u-p phases (tows, pores) have no equation: fixed at 0
+        ind = fem.assemble_vector(self._up_indicator)
+        ind.scatter_reverse(la.InsertMode.add)
+        ind.scatter_forward()
+        _, mp = self.W.sub(1).collapse()
+        mp = np.asarray(mp).ravel()
+        cons.append(mp[ind.array[mp] == 0.0])
         self.constrained = np.unique(np.concatenate(cons))
         self.constrained_owned = self.constrained[self.constrained < self.n_owned]
         n = self.w.x.array.size
         mask = np.ones(n, dtype=bool)
         mask[self.constrained] = False
-        _, mp = self.W.sub(1).collapse()
         is_p = np.zeros(n, dtype=bool)
-        is_p[np.asarray(mp).ravel()] = True
+        is_p[mp] = True
         owned = np.arange(n) < self.n_owned
         self.free_u_owned = np.flatnonzero(mask & ~is_p & owned)
         self.free_p_owned = np.flatnonzero(mask & is_p & owned)
-        # friction: owned top nodes, their in-plane dofs (-1 where a symmetry plane fixes one)
-        own_top = top & (m[:, 2] < self.n_owned)
-        self.fr_z = m[own_top, 2]
-        self.fr_x = np.where(sym_x[own_top], -1, m[own_top, 0])
-        self.fr_y = np.where(sym_y[own_top], -1, m[own_top, 1])
-        self.n_top_global = self.comm.allreduce(int(own_top.sum()), op=MPI.SUM)
+        # friction: owned platen nodes, their in-plane dofs (-1 where a symmetry plane fixes one);
+        # the normal force is N = -sign * r_z with sign +1 on the top face, -1 on the bottom platen
+        faces = [(top, 1.0)] + ([(bottom, -1.0)] if bottom_platen else [])
+        fz, fx, fy, sg = [], [], [], []
+        for sel, sign in faces:
+            own = sel & (m[:, 2] < self.n_owned)
+            fz.append(m[own, 2])
+            fx.append(np.where(sym_x[own], -1, m[own, 0]))
+            fy.append(np.where(sym_y[own], -1, m[own, 1]))
+            sg.append(np.full(int(own.sum()), sign))
+        self.fr_z, self.fr_x, self.fr_y, self.fr_sign = (np.concatenate(a) for a in (fz, fx, fy, sg))
+        self.fr_z, self.fr_x, self.fr_y = (a.astype(np.int64) for a in (self.fr_z, self.fr_x, self.fr_y))
+        self.n_top_global = self.comm.allreduce(int((top & (m[:, 2] < self.n_owned)).sum()), op=MPI.SUM)
         self.force_scale_N = 1.0
         # P2 nodes for the diameter (owned)
         own_nodes = m[:, 0] < self.n_owned
         self.meas_nodes = np.flatnonzero(own_nodes)
+
+    # ------------------------------------------------------------------ per-phase results
+    def _setup_phase_outputs(self):
+        """Expressions and index sets for the per-phase results (phase_results) and fields."""
+        self.phase_nodes, self.phase_qp_volume, self.phase_exprs = {}, {}, {}
+        n_owned_nodes = self.node_dofs[:, 0] < self.n_owned
+        self.material_id = np.zeros(self.all_cells.size, dtype=np.int32)
+        for name, (tags, _) in self.phases.items():
+            cells = self.phase_cells[name]
+            nodes = np.unique(self.V_u.dofmap.list[cells].ravel()) if cells.size else np.zeros(0, np.int64)
+            self.phase_nodes[name] = nodes[n_owned_nodes[nodes]]
+            self.phase_qp_volume[name] = self._qp_volume(cells) if cells.size else np.zeros(0)
+            law = self.laws[name]
+            ex = {"J": law.J, "von_mises": von_mises(law.sigma)}
+            if hasattr(law, "fibre_stress"):
+                ex["fibre_stress"] = law.fibre_stress
+            self.phase_exprs[name] = {k: fem.Expression(v, self.qpoints) for k, v in ex.items()}
+            if tags is not None and self.cell_tags is not None:
+                for t in tags:
+                    c = self.cell_tags.find(int(t))
+                    self.material_id[c[c < self.all_cells.size]] = int(t)
+            else:
+                self.material_id[cells] = 1
+        self.phase_volume0 = {k: self._sum(v.sum()) for k, v in self.phase_qp_volume.items()}
+
+    def _eval_phase(self, name, key):
+        cells = self.phase_cells[name]
+        if cells.size == 0:
+            return np.zeros(0)
+        return self.phase_exprs[name][key].eval(self.mesh, cells).ravel()
+
+    def phase_results(self) -> dict:
+        """Per-phase results at the current state (MPa, mm, %): volume change, largest deformed radius,
+        largest von Mises Cauchy stress; tows: fibre-direction stress vs the cloth strength; Li:
+        equivalent creep strain; pores: closure = loss of pore volume."""
+        out = {}
+        x = self.w.x.array
+        for name, (_, m) in self.phases.items():
+            V0 = self.phase_volume0[name]
+            if V0 <= 0.0:
+                continue
+            J = self._eval_phase(name, "J")
+            V = self._sum(np.dot(self.phase_qp_volume[name], J))
+            nodes = self.phase_nodes[name]
+            X = self.node_coords[nodes]
+            r = np.hypot(X[:, 0] + x[self.node_dofs[nodes, 0]], X[:, 1] + x[self.node_dofs[nodes, 1]])
+            vm = self._eval_phase(name, "von_mises")
+            d = {"volume0_mm3": V0 * self.symmetry_factor, "volume_change_pct": 100.0 * (V / V0 - 1.0),
+                 "max_radius_mm": self._max(r.max(initial=0.0)),
+                 "max_radius_change_pct": 100.0 * (self._max(r.max(initial=0.0)) / self.geo.radius_mm - 1.0),
+                 "max_von_mises_MPa": self._max(vm.max(initial=0.0)),
+                 "mean_von_mises_MPa": self._sum(np.dot(self.phase_qp_volume[name], vm)) / V0}
+            if isinstance(m, TowElastic):
+                fs = self._eval_phase(name, "fibre_stress")
+                d["max_fibre_tension_MPa"] = self._max(fs.max(initial=-np.inf))
+                d["max_fibre_compression_MPa"] = -self._max((-fs).max(initial=-np.inf))
+                d["strength_MPa"] = m.strength_MPa
+                d["max_von_mises_over_strength"] = d["max_von_mises_MPa"] / m.strength_MPa
+            if isinstance(m, LiCreep):
+                pe = self.p_eq.x.array
+                d["max_equivalent_creep_strain"] = self._max(pe.max(initial=0.0))
+                d["mean_equivalent_creep_strain"] = self._sum(np.dot(self.qp_volume, pe)) / self.total_volume
+            if isinstance(m, SoftVoid):
+                d["void_closure_pct"] = -d["volume_change_pct"]
+            out[name] = d
+        return out
+
+    def snapshot(self, t: float) -> dict:
+        """Field values for output (fem/io.py): cell averages over all owned cells."""
+        vm = np.zeros(self.all_cells.size)
+        for name in self.phases:
+            cells = self.phase_cells[name]
+            if cells.size:
+                v = self._eval_phase(name, "von_mises").reshape(cells.size, -1)
+                vm[cells] = v @ self.qweights / self.qweights.sum()
+        peq = np.zeros(self.all_cells.size)
+        peq[self.cells] = self.cell_average(self.p_eq.x.array)
+        return {"t": t, "u": self.w.x.array.copy(), "von_mises": vm, "p_eq": peq}
 
     # ------------------------------------------------------------------ helpers
     def apply_constraints(self, x, delta):
@@ -178,15 +352,18 @@ class Disc3DModel(DiscModelBase):
         """Add the Coulomb friction forces to the residual; return the data for the Jacobian."""
         if self.platen_spec.friction != "coulomb" or self.fr_z.size == 0:
             return None
-        eps = eps_scale * (self.platen_spec.slip_regularization_mm_per_s * dt if dt > 0.0
-                           else self.platen_spec.slip_floor_mm)
+        # eps = v_reg dt as in the axisymmetric model, but not below slip_floor_mm (1e-6 mm by
+        # default): with eps ~ 1e-12 mm in the nanosecond first steps of a 30 MPa composite load the
+        # node-wise friction switched sharply and Newton stalled. The floor changes the friction
+        # force only for slips below ~1 nm (in the axisymmetric model it moved a 2 s Coulomb case by 0.19 %).
+        eps = eps_scale * max(self.platen_spec.slip_regularization_mm_per_s * dt, self.platen_spec.slip_floor_mm)
         mu = self.platen_spec.mu
         # With quadratic faces the consistent nodal reactions of a uniform pressure are ~0 at the
         # vertices (all of it sits at the edge midpoints), so N_k hovers around 0 there. Clipping
         # at 0 switched friction on and off between Newton iterations; a signed N gave negative
         # tangential stiffness. A smooth positive part N+ = (N + sqrt(N^2 + d^2))/2 with
         # d = 1e-4 x the mean nodal force avoids both (it changes the friction force by < d/2 per node).
-        Nr = -r[self.fr_z]
+        Nr = -self.fr_sign * r[self.fr_z]
         d = 1e-4 * self.force_scale_N / max(self.n_top_global, 1) / self.symmetry_factor
         root_n = np.sqrt(Nr * Nr + d * d)
         N = 0.5 * (Nr + root_n)
@@ -200,7 +377,7 @@ class Disc3DModel(DiscModelBase):
         r[self.fr_y[hy]] += mu * N[hy] * phy[hy]
         # d phi / d s = I/root - s s^T / root^3
         r3 = root ** 3
-        return dict(N=N, dN=dN, phx=phx, phy=phy, dxx=1.0 / root - sx * sx / r3, dyy=1.0 / root - sy * sy / r3,
+        return dict(N=N, dN=self.fr_sign * dN, phx=phx, phy=phy, dxx=1.0 / root - sx * sx / r3, dyy=1.0 / root - sy * sy / r3,
                     dxy=-sx * sy / r3, mu=mu)
 
     def _assemble_jacobian(self):
@@ -279,6 +456,11 @@ class Disc3DModel(DiscModelBase):
             if self.debug and self.comm.rank == 0:
                 print(f"    it {nsolve} a={alpha:.3g}: |r_u|={ru:.3e}/{tol_u:.1e} |r_p|={rp:.3e}/{tol_p:.1e} "
                       f"|dF|={f_err:.3e}/{tol_F:.1e}")
+                if getattr(self, "debug_where", False) and np.isfinite(ru):
+                    k = self.free_u_owned[np.argmax(np.abs(r[self.free_u_owned]))]
+                    node = np.flatnonzero((self.node_dofs == k).any(axis=1))[0]
+                    ph = [n for n, nodes in self.phase_nodes.items() if node in nodes]
+                    print(f"      max r_u at {self.node_coords[node]} phases {ph}")
             if not (math.isfinite(ru) and math.isfinite(rp)):
                 merit = math.inf
             else:
@@ -367,7 +549,7 @@ class Disc3DModel(DiscModelBase):
     # ------------------------------------------------------------------ measurements
     def measure(self):
         h0, D0 = self.geo.thickness_mm, self.geo.diameter_mm
-        h = h0 - 2.0 * self.delta
+        h = h0 - (2.0 if self.geo.use_symmetry else 1.0) * self.delta
         X = self.node_coords[self.meas_nodes]
         ux = self.w.x.array[self.node_dofs[self.meas_nodes, 0]]
         uy = self.w.x.array[self.node_dofs[self.meas_nodes, 1]]

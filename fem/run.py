@@ -129,23 +129,38 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     # under MPI every process keeps its own part of the state in its own checkpoint file
     ckpt_path = out_dir / ("checkpoint.npz" if comm.size == 1 else f"checkpoint.rank{comm.rank}.npz")
     show = _progress_printer(progress and root)
-    # field output (VTK of the r-z section) exists for the axisymmetric model; the 3D model
-    # writes summary and history only so far
-    write_fields = study.write_fields and study.model == "axisymmetric"
+    # field output: VTK of the r-z section (axisymmetric) or of the 3D body (serial runs only)
+    write_fields = study.write_fields and (study.model == "axisymmetric" or comm.size == 1)
 
     t_mesh = time.perf_counter()
     from .model import NewtonFailure, StepTooLarge
-    if study.model == "3d":
+    extra, mesh_report = {}, None
+    if study.model == "composite":
+        from meshes import composite as C
+        from .model3d import Disc3DModel as Model
+        msh, cell_tags, facet_tags, mesh_report = C.load_mesh(study.geometry)
+        present = {k for k, n in mesh_report["n_tets_per_phase"].items() if n > 0}
+        mats = study.materials
+        phases = {"li": ((C.LI,), study.li),
+                  "carbon": (tuple(t for t in (C.CARBON_WARP, C.CARBON_WEFT) if C.CELL_NAMES[t] in present),
+                             mats["carbon"]),
+                  "gpe": ((C.GPE,), mats["gpe"]), "void": ((C.VOID,), mats["void"])}
+        phases = {k: v for k, v in phases.items()
+                  if all(C.CELL_NAMES[t] in present for t in v[0]) and v[0]}
+        extra = {"cell_tags": cell_tags, "phases": phases,
+                 "fibre_direction": {t: C.tangent_function(mesh_report, t) for t in (C.CARBON_WARP, C.CARBON_WEFT)}}
+    elif study.model == "3d":
         from meshes.disc_3d import load_mesh
         from .model3d import Disc3DModel as Model
+        msh, _, facet_tags = load_mesh(study.geometry)
     else:
         from meshes.disc_axisym import load_mesh
         from .model import AxisymDiscModel as Model
-    msh, _, facet_tags = load_mesh(study.geometry)
+        msh, _, facet_tags = load_mesh(study.geometry)
     t_mesh = time.perf_counter() - t_mesh
     t_setup = time.perf_counter()
     model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
-                  theta=INTEGRATORS[study.time.integrator])
+                  theta=INTEGRATORS[study.time.integrator], **extra)
     t_setup = time.perf_counter() - t_setup
 
     geo, ts = study.geometry, study.time
@@ -181,7 +196,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         if write_fields:
             if st.snapshots and st.snapshots[-1]["t"] == t:
                 st.snapshots.pop()   # same time written again (end of an instantaneous phase)
-            st.snapshots.append(_snapshot(model, t))
+            st.snapshots.append(model.snapshot(t))
 
     if not st.history:
         st.history.append(_history_row(model, 0, 0.0, 0.0, "start", 0.0, 0, 0.0, 0))
@@ -319,11 +334,16 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
         "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
+        **({"phases": model.phase_results()} if hasattr(model, "phase_results") else {}),
+        **({"composite": {k: mesh_report[k] for k in ("solved", "volume_fractions", "target_volumes_mm3",
+                                                        "mesh_volumes_mm3", "mesh_rel_error", "n_tets",
+                                                        "n_tets_per_phase", "quality_sicn")}}
+           if mesh_report else {}),
         "sign_convention": "thickness_change_pct = (h0-h)/h0*100 > 0 when thinner; "
                            "diameter_change_pct = (D-D0)/D0*100",
         "units": {"length": "mm", "force": "N", "stress": "MPa", "time": "s"},
         "parameters": study.to_dict(),
-        "sources": _sources(),
+        "sources": _sources(study.model),
         "versions": _versions(),
     }
     if root:
@@ -388,13 +408,6 @@ def _progress_line(label, st, ph, res, model) -> str:
             f"diameter +{h['diameter_change_pct']:.3f} %")
 
 
-def _snapshot(model, t) -> dict:
-    """Field values for output, on P1 nodes / cells (written as VTK by fem.io)."""
-    vm = model.cell_average(model.vm_expr.eval(model.mesh, model.cells))
-    peq = model.cell_average(model.p_eq.x.array)
-    return {"t": t, "u": model.w.x.array.copy(), "von_mises": vm, "p_eq": peq}
-
-
 # -------------------------------------------------------------------- checkpoint
 def _save_checkpoint(path: Path, fp: str, st: RunState, model, x_prev, rate_prev) -> None:
     meta = {"fingerprint": fp, "t": st.t, "phase_index": st.phase_index, "dt_next": st.dt_next,
@@ -428,9 +441,13 @@ def _load_checkpoint(path: Path, fp: str):
     return st, arrays
 
 
-def _sources() -> dict:
-    from .materials import LI_SOURCES
-    return LI_SOURCES
+def _sources(model: str = "axisymmetric") -> dict:
+    from .materials import CARBON_SOURCES, GPE_SOURCES, LI_SOURCES, VOID_SOURCES
+    if model != "composite":
+        return LI_SOURCES
+    from meshes.composite import DEFAULT_SOURCES
+    return {"li": LI_SOURCES, "carbon": CARBON_SOURCES, "gpe": GPE_SOURCES, "void": VOID_SOURCES,
+            "geometry": DEFAULT_SOURCES}
 
 
 def _versions() -> dict:

@@ -12,10 +12,11 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from meshes.disc_3d import Disc3DGeometry
+from meshes.composite import CompositeGeometry
+from meshes.disc_3d import Disc3DGeometry, GeometryError
 from meshes.disc_axisym import AxisymDiscGeometry
 
-from .materials import LiCreep
+from .materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 from .platen import FRICTION_MODES, LoadStep, PlatenSpec
 
 REQUIRED = object()
@@ -60,9 +61,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description": Key("", str, doc="free text"),
     },
     "geometry": {
-        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d")),
+        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d", "composite")),
         "diameter_mm": Key(REQUIRED, float, hi=1000.0, **POS),
-        "thickness_mm": Key(REQUIRED, float, hi=100.0, **POS),
+        "thickness_mm": Key(None, float, hi=100.0, **POS, doc="required for axisymmetric and 3d; "
+                            "composite: derived from the masses"),
         "mesh_size_mm": Key(REQUIRED, float, hi=100.0, **POS),
         "rim_refinement": Key(1.0, float, lo=1.0, hi=100.0),
         "rim_zone_mm": Key(0.5, float, hi=1000.0, **POS),
@@ -71,6 +73,45 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "use_symmetry": Key(True, bool),
         "layers": Key(4, int, lo=1, hi=1000, doc="3d only: element layers across the modelled height"),
         "quarter": Key(True, bool, doc="3d only: model the quarter disc x, y >= 0"),
+    },
+    "composite": {  # model = "composite": meshes/composite.py CompositeGeometry (sources: DEFAULT_SOURCES)
+        "reference_diameter_mm": Key(15.0, float, hi=1000.0, **POS, doc="disc on which the masses were measured"),
+        "li_mass_mg": Key(17.3, float, hi=1e6, **POS),
+        "cfc_mass_mg": Key(21.6, float, hi=1e6, **POS),
+        "gpe_mass_mg": Key(27.8, float, hi=1e6, **NONNEG),
+        "carbon_density": Key(1.78, float, hi=100.0, **POS, doc="g/cm3"),
+        "li_density": Key(0.534, float, hi=100.0, **POS, doc="g/cm3"),
+        "gpe_density": Key(1.519, float, hi=100.0, **POS, doc="g/cm3"),
+        "tow_pitch_mm": Key(1.0, float, hi=100.0, **POS),
+        "tow_width_mm": Key(0.75, float, hi=100.0, **POS, doc="solved from the carbon mass when tow_height_mm is given"),
+        "tow_height_mm": Key(None, float, hi=100.0, **POS, doc="default: solved from the carbon mass"),
+        "fiber_volume_fraction": Key(0.6, float, hi=1.0, **POS),
+        "tow_li_fill": Key(1.0, float, hi=1.0, **NONNEG),
+        "tow_gap_mm": Key(0.01, float, hi=10.0, **POS),
+        "crimp_amplitude_mm": Key(None, float, hi=10.0, **POS),
+        "gpe_thickness_mm": Key(None, float, hi=10.0, **NONNEG, doc="per skin; default from gpe_mass_mg"),
+        "void_fraction": Key(0.02, float, hi=1.0, hi_open=True, **NONNEG),
+        "li_overlayer_max_mm": Key(0.25, float, hi=100.0, **POS),
+        "mesh_size_tow_mm": Key(None, float, hi=100.0, **POS),
+        "mesh_size_pore_mm": Key(None, float, hi=100.0, **POS),
+        "optimize_netgen": Key(False, bool),
+    },
+    "carbon": {  # homogenised carbon tow (fem/materials.py TowElastic, CARBON_SOURCES)
+        "E_L_MPa": Key(141128.0, float, hi=1e7, **POS),
+        "E_T_MPa": Key(10971.0, float, hi=1e7, **POS),
+        "G_LT_MPa": Key(5519.0, float, hi=1e7, **POS),
+        "nu_LT": Key(0.272, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
+        "nu_TT": Key(0.40, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
+        "strength_MPa": Key(215.08, float, hi=1e6, **POS),
+        "isotropic": Key(False, bool),
+    },
+    "gpe": {  # gel polymer electrolyte (GelNeoHookean, GPE_SOURCES)
+        "shear_modulus_MPa": Key(1.0, float, hi=1e6, **POS),
+        "bulk_modulus_MPa": Key(2000.0, float, hi=1e7, **POS),
+    },
+    "void": {  # pores (SoftVoid, VOID_SOURCES)
+        "youngs_modulus_MPa": Key(10.0, float, hi=1e4, **POS),
+        "poisson_ratio": Key(0.3, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
     },
     "li": {
         "youngs_modulus_MPa": Key(REQUIRED, float, hi=1e7, **POS),
@@ -139,6 +180,7 @@ class Study:
     load: list[LoadStep]
     time: TimeSettings = field(default_factory=TimeSettings)
     quadrature_degree: int = 4
+    materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
     description: str = ""
@@ -147,7 +189,8 @@ class Study:
         return {
             "name": self.name, "description": self.description,
             "geometry": {"model": self.model, **asdict(self.geometry)},
-            "li": asdict(self.li), "platen": asdict(self.platen),
+            "li": asdict(self.li), **{k: asdict(v) for k, v in self.materials.items()},
+            "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
             "time": asdict(self.time),
             "numerics": {"quadrature_degree": self.quadrature_degree},
@@ -156,6 +199,8 @@ class Study:
 
     @property
     def model(self) -> str:
+        if isinstance(self.geometry, CompositeGeometry):
+            return "composite"
         return "3d" if isinstance(self.geometry, Disc3DGeometry) else "axisymmetric"
 
     def fingerprint(self) -> str:
@@ -220,7 +265,29 @@ def parse_study(data: dict, name: str = "study") -> Study:
     meta = _read_table("study", data.get("study", {}))
     g = _read_table("geometry", data["geometry"])
     model = g.pop("model")
-    if model == "3d":
+    materials = {}
+    for t in ("composite", "carbon", "gpe", "void"):
+        if t in data and model != "composite":
+            raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\"")
+    if model == "composite":
+        allowed = ("diameter_mm", "mesh_size_mm", "use_symmetry", "quarter")
+        for k in data["geometry"]:
+            if k not in allowed + ("model",):
+                raise StudyError(f"[geometry] {k}: not allowed for model = \"composite\" (allowed: "
+                                 f"{', '.join(allowed)}; the thickness follows from the masses in [composite])")
+        c = _read_table("composite", data.get("composite", {}))
+        try:
+            geometry = CompositeGeometry(diameter_mm=g["diameter_mm"], mesh_size_mm=g["mesh_size_mm"],
+                                         use_symmetry=bool(data["geometry"].get("use_symmetry", False)),
+                                         quarter=g["quarter"], **c)
+        except GeometryError as e:
+            raise StudyError(f"[composite] {e}") from None
+        materials = {"carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
+                     "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
+                     "void": SoftVoid(**_read_table("void", data.get("void", {})))}
+    elif g["thickness_mm"] is None:
+        raise StudyError("[geometry] thickness_mm: missing required key (a number, 0 < thickness_mm <= 100)")
+    elif model == "3d":
         if not g["use_symmetry"]:
             raise StudyError("[geometry] use_symmetry = false is not allowed for model = \"3d\": must be true "
                              "(the 3D model uses the mid-plane symmetry)")
@@ -256,7 +323,8 @@ def parse_study(data: dict, name: str = "study") -> Study:
     num = _read_table("numerics", data.get("numerics", {}))
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
-                 platen=platen, load=steps, time=tm, quadrature_degree=num["quadrature_degree"] or (2 if model == "3d" else 4),
+                 platen=platen, load=steps, time=tm, materials=materials,
+                 quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
 
 

@@ -215,6 +215,18 @@ class CompositeGeometry:
         return 0.5 * self.diameter_mm
 
     @property
+    def thickness_mm(self) -> float:
+        """Composite thickness (Li region + both GPE skins), from the areal balances (mm)."""
+        ar = self.areal()
+        return ar["li_region"] + 2.0 * ar["gpe_skin"]
+
+    @property
+    def height_mm(self) -> float:
+        """Modelled height: z from 0 to the top face (the cloth mid-plane is z = 0 with use_symmetry)."""
+        ar = self.areal()
+        return 0.5 * ar["li_region"] + ar["gpe_skin"] if self.use_symmetry else self.thickness_mm
+
+    @property
     def area_mm2(self) -> float:
         """Plan area of the modelled region (quarter or full disc)."""
         a = math.pi * self.radius_mm ** 2
