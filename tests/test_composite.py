@@ -93,6 +93,8 @@ def test_gel_and_void_laws(one_cell):
 
 # ---------------------------------------------------------------------- the multi-material model
 import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
 
 import meshio  # noqa: E402
 
@@ -162,3 +164,15 @@ def test_composite_creep_run_with_phase_results(tmp_path):
     ids = np.unique(m.cell_data["material_id"][0])
     assert set(ids) == {1, 2, 3, 4, 5}
     assert m.point_data["displacement"].shape[1] == 3
+    # ParaView (where installed, as in CI) opens the 3D series and finds the material id for Threshold
+    if shutil.which("pvpython"):
+        from test_paraview import PV_SCRIPT
+        script = tmp_path / "check.py"
+        script.write_text(PV_SCRIPT)
+        p = subprocess.run(["pvpython", "--force-offscreen-rendering", str(script),
+                            str(tmp_path / "cmp" / "fields.pvd")], capture_output=True, text=True, timeout=300)
+        line = [x for x in p.stdout.splitlines() if x.startswith("JSON")]
+        assert p.returncode == 0 and line, p.stdout + p.stderr
+        info = json.loads(line[0][4:])
+        assert {"material_id", "equivalent_creep_strain", "von_mises_MPa"} <= set(info["cell_arrays"])
+        assert info["cells"] == s["cells"] and info["ranges"]["material_id"] == [1.0, 5.0]
