@@ -126,9 +126,12 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
     # ---- renderings of the most deformed case
     c_max, s_max, _, d_max = max(finished, key=lambda x: x[1]["diameter_change_pct"])
     renders = []
+    is_composite = any(c.study.model == "composite" for c, *_ in finished)
+    model_sample = "g_licfc" if is_composite else "bare_li"
     if (d_max / "fields.pvd").exists():
         try:
-            renders = render_case(d_max, out, c_max.study.geometry.diameter_mm)
+            render = render_case_3d if c_max.study.model != "axisymmetric" else render_case
+            renders = render(d_max, out, c_max.study.geometry.diameter_mm)
         except Exception as e:  # rendering is a convenience; the numbers are the report
             renders = []
             print(f"warning: rendering failed: {e}")
@@ -144,8 +147,8 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
              "|---|---|---|---|---|---|---|---|---|"]
     for m in meas:
         matches = [p for p in points if math.isclose(p.pressure_MPa, m["pressure_MPa"], rel_tol=1e-9)]
-        if m["sample"] != "bare_li":
-            lines.append(f"| {m['sample']} | {m['pressure_MPa']:g} | (composite model not in this study) | | "
+        if m["sample"] != model_sample:
+            lines.append(f"| {m['sample']} | {m['pressure_MPa']:g} | (model of this sample not in this study) | | "
                          f"{_f(m['diameter_change_pct'])} | | | {_f(m['thickness_change_pct'])} | |")
             continue
         if not matches:
@@ -162,8 +165,28 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
         lines.append(f"| {c.name} | {s['nominal_pressure_MPa']:.3g} | {s['diameter_change_pct']:.2f} | "
                      f"{s['thickness_change_pct']:.2f} | {s['time_steps']} | {s['newton_iterations_per_step']:.2f} | "
                      f"{s['wall_time_s']:.1f} |")
+    if is_composite:
+        lines += ["", "Composite: the modelled disc diameter is given per case; the measured values are for 15 mm "
+                  "discs (see the study file and README on the size effect).", "", "## Per phase (end of the run)", "",
+                  "| case | D (mm) | tow max von Mises (MPa) / 215 | tow max fibre tension (MPa) | Li mean / max creep strain "
+                  "| void closure (%) | rim growth Li / tows / GPE (%) |", "|---|---|---|---|---|---|---|"]
+        for c, s_, h, d in finished:
+            ph = s_.get("phases", {})
+            if not ph:
+                continue
+            li, cb, gp, vd = (ph.get(k, {}) for k in ("li", "carbon", "gpe", "void"))
+            lines.append(f"| {c.name} | {c.study.geometry.diameter_mm:g} | {_g(cb, 'max_von_mises_MPa')} / "
+                         f"{_g(cb, 'max_von_mises_over_strength')} | {_g(cb, 'max_fibre_tension_MPa')} | "
+                         f"{_g(li, 'mean_equivalent_creep_strain')} / {_g(li, 'max_equivalent_creep_strain')} | "
+                         f"{_g(vd, 'void_closure_pct')} | {_g(li, 'max_radius_change_pct')} / "
+                         f"{_g(cb, 'max_radius_change_pct')} / {_g(gp, 'max_radius_change_pct')} |")
     lines += ["", "## Time histories", "", "![histories](histories.png)", ""]
-    if renders:
+    if renders and c_max.study.model != "axisymmetric":
+        lines += [f"## Deformed disc: {c_max.name}", "",
+                  "Left: phases (material_id: 1 Li, 2/5 warp/weft tows, 3 GPE, 4 pores), deformed, with the dashed "
+                  "initial outline. Right: equivalent creep strain on a vertical cut through the disc.", ""]
+        lines += [f"![{r.stem}]({r.name})" for r in renders] + [""]
+    elif renders:
         lines += [f"## Deformed disc: {c_max.name}", "",
                   "Top view (dashed: the initial 15 mm outline, as in the paper's photographs) and the "
                   "(r, z) cross-section coloured by equivalent creep strain (z exaggerated).", ""]
@@ -175,6 +198,11 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
 
 def _f(v):
     return "n/a" if v is None else f"{v:.2f}"
+
+
+def _g(d: dict, key: str) -> str:
+    v = d.get(key)
+    return "n/a" if v is None else f"{v:.3g}"
 
 
 def _d(pred, meas):
@@ -228,3 +256,48 @@ def render_case(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
     pl.close()
     files.append(f2)
     return files
+
+
+def render_case_3d(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
+    """Off-screen PyVista renderings of the final state of a 3D (quarter) disc: phases with the
+    dashed initial outline, and the equivalent creep strain on a vertical cut."""
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    pvd = (case_out / "fields.pvd").read_text()
+    last = [line.split('file="')[1].split('"')[0] for line in pvd.splitlines() if "file=" in line][-1]
+    m = pv.read(case_out / last)
+    w = m.warp_by_vector("displacement")
+    R0 = 0.5 * diameter_mm
+    zt = float(w.points[:, 2].max()) + 0.01
+    pl = pv.Plotter(off_screen=True, shape=(1, 2), window_size=(1600, 700))
+    pl.subplot(0, 0)
+    if "material_id" in w.cell_data:
+        gel = w.threshold((2.5, 3.5), scalars="material_id")
+        rest = w.threshold((2.5, 3.5), scalars="material_id", invert=True)
+        pl.add_mesh(rest, scalars="material_id", categories=True, cmap="Set1", clim=(1, 5),
+                    scalar_bar_args={"title": "material_id (GPE translucent)"})
+        if gel.n_cells:
+            pl.add_mesh(gel, color="orange", opacity=0.25)
+    else:
+        pl.add_mesh(w, scalars="equivalent_creep_strain", cmap="viridis")
+    theta = np.linspace(0.0, 0.5 * np.pi, 61)
+    for k in range(0, 60, 2):   # dashed initial outline (quarter)
+        seg = np.array([[R0 * np.cos(theta[k]), R0 * np.sin(theta[k]), zt],
+                        [R0 * np.cos(theta[k + 1]), R0 * np.sin(theta[k + 1]), zt]])
+        pl.add_lines(seg, color="black", width=3)
+    pl.view_xy()
+    pl.add_text(f"top view, phases; dashed = initial {diameter_mm:g} mm", font_size=10)
+    pl.subplot(0, 1)
+    cut = w.clip(normal="-y", origin=(0.0, 0.25 * R0, 0.0))
+    ext = np.ptp(cut.points[:, 0]) / max(np.ptp(cut.points[:, 2]), 1e-9)
+    zx = max(1.0, round(ext / 6.0))
+    cut.points[:, 2] *= zx
+    pl.add_mesh(cut, scalars="equivalent_creep_strain", cmap="viridis",
+                scalar_bar_args={"title": "equivalent creep strain"})
+    pl.view_xz()
+    pl.add_text(f"creep strain, cut at y = {0.25 * R0:.3g} mm; z x{zx:g}", font_size=10)
+    f = out / "render_3d.png"
+    pl.screenshot(str(f))
+    pl.close()
+    return [f]
