@@ -9,8 +9,9 @@ Objective: sum over measured bare-Li values of ((predicted - measured) / uncerta
 with scipy.optimize (Nelder-Mead) on FE runs that are cached by their parameter fingerprint.
 Uncertainty: Gauss-Newton covariance s^2 (J^T J)^-1 from a finite-difference Jacobian of the
 weighted residuals at the optimum (s^2 = chi^2/(m - p) when m > p, else 1).
-Then: leave-one-out (fit on 5.19 MPa only, predict 17.79 MPa), and the G-LiCFC prediction with no
-further fitting, which needs the composite model (not available yet: reported as such).
+Then: leave-one-out (A refitted on 5.19 MPa only, predict 17.79 MPa; `--loo-only` redoes just this
+from a stored fit). The G-LiCFC prediction with no further fitting is the study
+studies/composite_glicfc.toml (3D composite model, these Li parameters).
 """
 from __future__ import annotations
 
