@@ -98,8 +98,15 @@ import subprocess  # noqa: E402
 
 import meshio  # noqa: E402
 
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from fem.report import write_report  # noqa: E402
 from fem.run import run_case  # noqa: E402
 from fem.study import parse_study  # noqa: E402
+from fem.sweep import run_sweep, to_toml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # smallest composite that builds quickly: 3 mm quarter disc, 1536 tets (~7k dofs)
 COARSE = {"model": "composite", "diameter_mm": 3.0, "mesh_size_mm": 0.3}
@@ -107,13 +114,13 @@ LI = {"youngs_modulus_MPa": 7820.0, "poisson_ratio": 0.381, "creep_A": 0.955, "c
       "threshold_stress_MPa": 0.28}
 
 
-def _study(name, li=LI, load=None, platen=None, **tables):
+def _study(name, li=LI, load=None, platen=None, as_dict=False, **tables):
     d = {"geometry": dict(COARSE), "composite": {"void_fraction": 0.01}, "li": dict(li),
          "platen": platen or {"friction": "frictionless"},
          "load": load or [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 1.0}], "output": {"fields": False}}
     for k, v in tables.items():
         d[k] = {**d.get(k, {}), **v}
-    return parse_study(d, name=name)
+    return d if as_dict else parse_study(d, name=name)
 
 
 def test_identical_phases_give_the_homogeneous_elastic_solution(tmp_path):
@@ -146,9 +153,12 @@ def test_identical_phases_give_the_homogeneous_elastic_solution(tmp_path):
 def test_composite_creep_run_with_phase_results(tmp_path):
     """The real phases at 5.19 MPa: the run completes with the platen force on target, reports the
     per-phase results, and writes 3D fields with a material-id cell array."""
-    st = _study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.5, "hold_s": 0.5}],
-                platen={"friction": "coulomb", "mu": 0.28}, output={"fields": True})
-    s = run_case(st, tmp_path / "cmp", progress=False)
+    d = _study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.5, "hold_s": 0.5}],
+               platen={"friction": "coulomb", "mu": 0.28}, output={"fields": True}, as_dict=True)
+    study = tmp_path / "cmp.toml"
+    study.write_text(to_toml(d))
+    assert run_sweep(study, jobs=1, root=tmp_path, stream=open(os.devnull, "w")) == 0   # one case: "base"
+    s = json.loads((tmp_path / "cmp" / "base" / "summary.json").read_text())
     assert s["final_time_s"] == pytest.approx(1.0)
     assert s["platen_force_N"] == pytest.approx(5.19 * np.pi * 1.5 ** 2, rel=1e-6)
     ph = s["phases"]
@@ -160,7 +170,13 @@ def test_composite_creep_run_with_phase_results(tmp_path):
     fr = s["composite"]["volume_fractions"]
     for k, v in fr.items():
         assert v["achieved"] == pytest.approx(v["target"], rel=2e-2), k
-    m = meshio.read(sorted((tmp_path / "cmp" / "fields").glob("*.vtu"))[-1])
+    # the report matches the G-LiCFC measurement at 5.19 MPa and renders the 3D disc
+    rep = write_report(study, root=tmp_path, measured=ROOT / "studies" / "data" / "fig4_measured.csv")
+    text = rep.read_text()
+    row = [ln for ln in text.splitlines() if ln.startswith("| g_licfc | 5.19 | base |")]
+    assert row and f"{s['diameter_change_pct']:.2f}" in row[0], text
+    assert "## Per phase" in text and (tmp_path / "cmp" / "render_3d.png").exists()
+    m = meshio.read(sorted((tmp_path / "cmp" / "base" / "fields").glob("*.vtu"))[-1])
     ids = np.unique(m.cell_data["material_id"][0])
     assert set(ids) == {1, 2, 3, 4, 5}
     assert m.point_data["displacement"].shape[1] == 3
@@ -170,7 +186,7 @@ def test_composite_creep_run_with_phase_results(tmp_path):
         script = tmp_path / "check.py"
         script.write_text(PV_SCRIPT)
         p = subprocess.run(["pvpython", "--force-offscreen-rendering", str(script),
-                            str(tmp_path / "cmp" / "fields.pvd")], capture_output=True, text=True, timeout=300)
+                            str(tmp_path / "cmp" / "base" / "fields.pvd")], capture_output=True, text=True, timeout=300)
         line = [x for x in p.stdout.splitlines() if x.startswith("JSON")]
         assert p.returncode == 0 and line, p.stdout + p.stderr
         info = json.loads(line[0][4:])
