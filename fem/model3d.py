@@ -253,6 +253,11 @@ class Disc3DModel(DiscModelBase):
             else:
                 self.material_id[cells] = 1
         self.phase_volume0 = {k: self._sum(v.sum()) for k, v in self.phase_qp_volume.items()}
+        # P2 nodes that sit at mesh vertices (for the vertex-only outline, a distortion check)
+        key = lambda X: {tuple(r) for r in np.round(X, 10)}  # noqa: E731
+        verts = key(self.mesh.geometry.x)
+        own = self.meas_nodes
+        self.vertex_nodes = own[np.array([tuple(r) in verts for r in np.round(self.node_coords[own], 10)], dtype=bool)]
 
     def _eval_phase(self, name, key):
         cells = self.phase_cells[name]
@@ -294,6 +299,14 @@ class Disc3DModel(DiscModelBase):
             if isinstance(m, SoftVoid):
                 d["void_closure_pct"] = -d["volume_change_pct"]
             out[name] = d
+        # the outline from the element vertices only: the measured diameter uses all P2 nodes, and
+        # a large difference flags a mid-edge node dragged out by a collapsed element
+        vn = self.vertex_nodes
+        X = self.node_coords[vn]
+        r = np.hypot(X[:, 0] + x[self.node_dofs[vn, 0]], X[:, 1] + x[self.node_dofs[vn, 1]])
+        rv = self._max(r.max(initial=0.0))
+        out["outline"] = {"max_radius_vertices_mm": rv,
+                          "diameter_change_vertices_pct": 100.0 * (rv / self.geo.radius_mm - 1.0)}
         return out
 
     def snapshot(self, t: float) -> dict:

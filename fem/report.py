@@ -169,7 +169,8 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
         lines += ["", "Composite: the modelled disc diameter is given per case; the measured values are for 15 mm "
                   "discs (see the study file and README on the size effect).", "", "## Per phase (end of the run)", "",
                   "| case | D (mm) | tow max von Mises (MPa) / 215 | tow max fibre tension (MPa) | Li mean / max creep strain "
-                  "| void closure (%) | rim growth Li / tows / GPE (%) |", "|---|---|---|---|---|---|---|"]
+                  "| void closure (%) | rim growth Li / tows / GPE (%) | ΔD from vertices only (%) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for c, s_, h, d in finished:
             ph = s_.get("phases", {})
             if not ph:
@@ -179,7 +180,8 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
                          f"{_g(cb, 'max_von_mises_over_strength')} | {_g(cb, 'max_fibre_tension_MPa')} | "
                          f"{_g(li, 'mean_equivalent_creep_strain')} / {_g(li, 'max_equivalent_creep_strain')} | "
                          f"{_g(vd, 'void_closure_pct')} | {_g(li, 'max_radius_change_pct')} / "
-                         f"{_g(cb, 'max_radius_change_pct')} / {_g(gp, 'max_radius_change_pct')} |")
+                         f"{_g(cb, 'max_radius_change_pct')} / {_g(gp, 'max_radius_change_pct')} | "
+                         f"{_g(ph.get('outline', {}), 'diameter_change_vertices_pct')} |")
     lines += ["", "## Time histories", "", "![histories](histories.png)", ""]
     if renders and c_max.study.model != "axisymmetric":
         lines += [f"## Deformed disc: {c_max.name}", "",
