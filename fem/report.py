@@ -211,15 +211,21 @@ def _d(pred, meas):
     return "" if meas is None else f"{pred - meas:+.2f}"
 
 
-def render_case(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
-    """Off-screen PyVista renderings of the final state of one case."""
+def _last_snapshot_warped(case_out: Path):
+    """The last field snapshot of a run (fields.pvd), warped by its displacement (PyVista, off-screen)."""
     import pyvista as pv
 
     pv.OFF_SCREEN = True
     pvd = (case_out / "fields.pvd").read_text()
     last = [line.split('file="')[1].split('"')[0] for line in pvd.splitlines() if "file=" in line][-1]
-    m = pv.read(case_out / last)
-    w = m.warp_by_vector("displacement")
+    return pv.read(case_out / last).warp_by_vector("displacement")
+
+
+def render_case(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
+    """Off-screen PyVista renderings of the final state of one case."""
+    import pyvista as pv
+
+    w = _last_snapshot_warped(case_out)
     R0 = 0.5 * diameter_mm
     files = []
     # top view: revolve the deformed section about the axis (r, z) -> (x, y, z) and look down z
@@ -265,11 +271,7 @@ def render_case_3d(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
     dashed initial outline, and the equivalent creep strain on a vertical cut."""
     import pyvista as pv
 
-    pv.OFF_SCREEN = True
-    pvd = (case_out / "fields.pvd").read_text()
-    last = [line.split('file="')[1].split('"')[0] for line in pvd.splitlines() if "file=" in line][-1]
-    m = pv.read(case_out / last)
-    w = m.warp_by_vector("displacement")
+    w = _last_snapshot_warped(case_out)
     R0 = 0.5 * diameter_mm
     zt = float(w.points[:, 2].max()) + 0.01
     pl = pv.Plotter(off_screen=True, shape=(1, 2), window_size=(1600, 700))
