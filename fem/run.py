@@ -114,26 +114,10 @@ def _progress_printer(enabled: bool, stream=None):
     return show
 
 
-def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: bool = False,
-             stop_after_steps: int | None = None) -> dict:
-    """Run the study and write out_dir/{summary.json, history.csv, fields.pvd + fields/*.vtu}.
-
-    stop_after_steps: testing hook that simulates an interrupt after that many accepted steps.
-    """
-    from mpi4py import MPI
-    comm = MPI.COMM_WORLD
-    root = comm.rank == 0
-    wall0 = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # under MPI every process keeps its own part of the state in its own checkpoint file
-    ckpt_path = out_dir / ("checkpoint.npz" if comm.size == 1 else f"checkpoint.rank{comm.rank}.npz")
-    show = _progress_printer(progress and root)
-    # field output: VTK of the r-z section (axisymmetric) or of the 3D body (serial runs only)
-    write_fields = study.write_fields and (study.model == "axisymmetric" or comm.size == 1)
-
+def build_model(study: Study):
+    """Mesh (cached) and model of a study: returns (model, composite mesh report or None,
+    mesh seconds, setup seconds)."""
     t_mesh = time.perf_counter()
-    from .model import NewtonFailure, StepTooLarge
     extra, mesh_report = {}, None
     if study.model == "composite":
         from meshes import composite as C
@@ -161,7 +145,29 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     t_setup = time.perf_counter()
     model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
                   theta=INTEGRATORS[study.time.integrator], **extra)
-    t_setup = time.perf_counter() - t_setup
+    return model, mesh_report, t_mesh, time.perf_counter() - t_setup
+
+
+def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: bool = False,
+             stop_after_steps: int | None = None) -> dict:
+    """Run the study and write out_dir/{summary.json, history.csv, fields.pvd + fields/*.vtu}.
+
+    stop_after_steps: testing hook that simulates an interrupt after that many accepted steps.
+    """
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    root = comm.rank == 0
+    wall0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # under MPI every process keeps its own part of the state in its own checkpoint file
+    ckpt_path = out_dir / ("checkpoint.npz" if comm.size == 1 else f"checkpoint.rank{comm.rank}.npz")
+    show = _progress_printer(progress and root)
+    # field output: VTK of the r-z section (axisymmetric) or of the 3D body (serial runs only)
+    write_fields = study.write_fields and (study.model == "axisymmetric" or comm.size == 1)
+
+    from .model import NewtonFailure, StepTooLarge
+    model, mesh_report, t_mesh, t_setup = build_model(study)
 
     geo, ts = study.geometry, study.time
     phases = build_phases(study.load, geo.radius_mm, geo.thickness_mm, geo.use_symmetry)
