@@ -52,6 +52,11 @@ class Key:
         return f"a {'whole number' if self.kind is int else 'number'}, {rng}"
 
 
+def _default(cls, name: str):
+    """The default of a dataclass field, so that a study table and the class it fills cannot drift apart."""
+    return cls.__dataclass_fields__[name].default
+
+
 POS = dict(lo=0.0, lo_open=True)      # > 0
 NONNEG = dict(lo=0.0)                  # >= 0
 
@@ -75,43 +80,43 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quarter": Key(True, bool, doc="3d only: model the quarter disc x, y >= 0"),
     },
     "composite": {  # model = "composite": meshes/composite.py CompositeGeometry (sources: DEFAULT_SOURCES)
-        "reference_diameter_mm": Key(15.0, float, hi=1000.0, **POS, doc="disc on which the masses were measured"),
-        "li_mass_mg": Key(17.3, float, hi=1e6, **POS),
-        "cfc_mass_mg": Key(21.6, float, hi=1e6, **POS),
-        "gpe_mass_mg": Key(27.8, float, hi=1e6, **NONNEG),
-        "carbon_density": Key(1.78, float, hi=100.0, **POS, doc="g/cm3"),
-        "li_density": Key(0.534, float, hi=100.0, **POS, doc="g/cm3"),
-        "gpe_density": Key(1.519, float, hi=100.0, **POS, doc="g/cm3"),
-        "tow_pitch_mm": Key(1.0, float, hi=100.0, **POS),
-        "tow_width_mm": Key(0.75, float, hi=100.0, **POS, doc="solved from the carbon mass when tow_height_mm is given"),
-        "tow_height_mm": Key(None, float, hi=100.0, **POS, doc="default: solved from the carbon mass"),
-        "fiber_volume_fraction": Key(0.6, float, hi=1.0, **POS),
-        "tow_li_fill": Key(1.0, float, hi=1.0, **NONNEG),
-        "tow_gap_mm": Key(0.01, float, hi=10.0, **POS),
-        "crimp_amplitude_mm": Key(None, float, hi=10.0, **POS),
-        "gpe_thickness_mm": Key(None, float, hi=10.0, **NONNEG, doc="per skin; default from gpe_mass_mg"),
-        "void_fraction": Key(0.02, float, hi=1.0, hi_open=True, **NONNEG),
-        "li_overlayer_max_mm": Key(0.25, float, hi=100.0, **POS),
-        "mesh_size_tow_mm": Key(None, float, hi=100.0, **POS),
-        "mesh_size_pore_mm": Key(None, float, hi=100.0, **POS),
-        "optimize_netgen": Key(False, bool),
+        "reference_diameter_mm": Key(_default(CompositeGeometry, "reference_diameter_mm"), float, hi=1000.0, **POS, doc="disc on which the masses were measured"),
+        "li_mass_mg": Key(_default(CompositeGeometry, "li_mass_mg"), float, hi=1e6, **POS),
+        "cfc_mass_mg": Key(_default(CompositeGeometry, "cfc_mass_mg"), float, hi=1e6, **POS),
+        "gpe_mass_mg": Key(_default(CompositeGeometry, "gpe_mass_mg"), float, hi=1e6, **NONNEG),
+        "carbon_density": Key(_default(CompositeGeometry, "carbon_density"), float, hi=100.0, **POS, doc="g/cm3"),
+        "li_density": Key(_default(CompositeGeometry, "li_density"), float, hi=100.0, **POS, doc="g/cm3"),
+        "gpe_density": Key(_default(CompositeGeometry, "gpe_density"), float, hi=100.0, **POS, doc="g/cm3"),
+        "tow_pitch_mm": Key(_default(CompositeGeometry, "tow_pitch_mm"), float, hi=100.0, **POS),
+        "tow_width_mm": Key(_default(CompositeGeometry, "tow_width_mm"), float, hi=100.0, **POS, doc="solved from the carbon mass when tow_height_mm is given"),
+        "tow_height_mm": Key(_default(CompositeGeometry, "tow_height_mm"), float, hi=100.0, **POS, doc="default: solved from the carbon mass"),
+        "fiber_volume_fraction": Key(_default(CompositeGeometry, "fiber_volume_fraction"), float, hi=1.0, **POS),
+        "tow_li_fill": Key(_default(CompositeGeometry, "tow_li_fill"), float, hi=1.0, **NONNEG),
+        "tow_gap_mm": Key(_default(CompositeGeometry, "tow_gap_mm"), float, hi=10.0, **POS),
+        "crimp_amplitude_mm": Key(_default(CompositeGeometry, "crimp_amplitude_mm"), float, hi=10.0, **POS),
+        "gpe_thickness_mm": Key(_default(CompositeGeometry, "gpe_thickness_mm"), float, hi=10.0, **NONNEG, doc="per skin; default from gpe_mass_mg"),
+        "void_fraction": Key(_default(CompositeGeometry, "void_fraction"), float, hi=1.0, hi_open=True, **NONNEG),
+        "li_overlayer_max_mm": Key(_default(CompositeGeometry, "li_overlayer_max_mm"), float, hi=100.0, **POS),
+        "mesh_size_tow_mm": Key(_default(CompositeGeometry, "mesh_size_tow_mm"), float, hi=100.0, **POS),
+        "mesh_size_pore_mm": Key(_default(CompositeGeometry, "mesh_size_pore_mm"), float, hi=100.0, **POS),
+        "optimize_netgen": Key(_default(CompositeGeometry, "optimize_netgen"), bool),
     },
     "carbon": {  # homogenised carbon tow (fem/materials.py TowElastic, CARBON_SOURCES)
-        "E_L_MPa": Key(141128.0, float, hi=1e7, **POS),
-        "E_T_MPa": Key(10971.0, float, hi=1e7, **POS),
-        "G_LT_MPa": Key(5519.0, float, hi=1e7, **POS),
-        "nu_LT": Key(0.272, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
-        "nu_TT": Key(0.40, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
-        "strength_MPa": Key(215.08, float, hi=1e6, **POS),
-        "isotropic": Key(False, bool),
+        "E_L_MPa": Key(_default(TowElastic, "E_L_MPa"), float, hi=1e7, **POS),
+        "E_T_MPa": Key(_default(TowElastic, "E_T_MPa"), float, hi=1e7, **POS),
+        "G_LT_MPa": Key(_default(TowElastic, "G_LT_MPa"), float, hi=1e7, **POS),
+        "nu_LT": Key(_default(TowElastic, "nu_LT"), float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
+        "nu_TT": Key(_default(TowElastic, "nu_TT"), float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
+        "strength_MPa": Key(_default(TowElastic, "strength_MPa"), float, hi=1e6, **POS),
+        "isotropic": Key(_default(TowElastic, "isotropic"), bool),
     },
     "gpe": {  # gel polymer electrolyte (GelNeoHookean, GPE_SOURCES)
-        "shear_modulus_MPa": Key(1.0, float, hi=1e6, **POS),
-        "bulk_modulus_MPa": Key(2000.0, float, hi=1e7, **POS),
+        "shear_modulus_MPa": Key(_default(GelNeoHookean, "shear_modulus_MPa"), float, hi=1e6, **POS),
+        "bulk_modulus_MPa": Key(_default(GelNeoHookean, "bulk_modulus_MPa"), float, hi=1e7, **POS),
     },
     "void": {  # pores (SoftVoid, VOID_SOURCES)
-        "youngs_modulus_MPa": Key(10.0, float, hi=1e4, **POS),
-        "poisson_ratio": Key(0.3, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
+        "youngs_modulus_MPa": Key(_default(SoftVoid, "youngs_modulus_MPa"), float, hi=1e4, **POS),
+        "poisson_ratio": Key(_default(SoftVoid, "poisson_ratio"), float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
     },
     "li": {
         "youngs_modulus_MPa": Key(REQUIRED, float, hi=1e7, **POS),
