@@ -70,6 +70,12 @@ def exp_small(A, terms: int = 7):
     return acc
 
 
+def simo_volumetric_residual(K, J, pressure):
+    """Weak form of p = U'(J) with Simo's U'(J) = K/2 (J - 1/J), divided by K (dimensionless): the
+    pressure equation of every u-p phase (Li, gel)."""
+    return (0.5 * K * (J - 1.0 / J) - pressure) / K
+
+
 class LawConstants:
     """The material numbers as UFL constants (fem.Constant), so that a form is compiled once and
     reused for every parameter value (sweeps, calibration) instead of being JIT-compiled again."""
@@ -120,9 +126,7 @@ class CreepLaw:
         self.Cc_inv_new = Fbar_inv * be_new * Fbar_inv.T
 
     def volumetric_residual(self, pressure):
-        """p - U'(J) with U'(J) = K/2 (J - 1/J), divided by K (dimensionless)."""
-        K = self.c.K
-        return (0.5 * K * (self.J - 1.0 / self.J) - pressure) / K
+        return simo_volumetric_residual(self.c.K, self.J, pressure)
 
 
 def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: float,
@@ -189,7 +193,7 @@ class GelLaw:
         self.sigma = self.tau / self.J
 
     def volumetric_residual(self, pressure):
-        return (0.5 * self.K * (self.J - 1.0 / self.J) - pressure) / self.K
+        return simo_volumetric_residual(self.K, self.J, pressure)
 
 
 class SoftVoidLaw:
