@@ -20,12 +20,12 @@ meshes/disc_3d.py; internal variables at quadrature points; the same CreepLaw
 Constraints (by node coordinates of the P2 displacement nodes):
   * top platen face z = H: u_z = -delta (delta = platen displacement, one global unknown);
     sticking platens also fix u_x = u_y = 0 there;
-  * mid-plane z = 0 (symmetry) or bottom platen face: u_z = 0 (a bottom platen face carries
-    friction like the top one only in the axisymmetric model; here use mid-plane symmetry);
+  * mid-plane z = 0 (symmetry) or fixed bottom platen face: u_z = 0 (the bottom platen carries
+    the same friction condition as the top one);
   * symmetry planes x = 0: u_x = 0, and y = 0: u_y = 0 (quarter disc).
 Coulomb friction acts node-wise on the top face as in fem/platen.py: N_k is the (signed) reaction
 of the u_z constraint, f_k = -mu N_k s_k / sqrt(|s_k|^2 + eps^2) with the in-plane slip s_k of the
-step, eps = v_reg dt; the linearisation includes dN/du (rows of K) and is added to the matrix
+step, eps = max(v_reg dt, slip_floor_mm); the linearisation includes dN/du (rows of K) and is added to the matrix
 row by row (PETSc, in parallel: a node's dofs are owned by one process).
 
 Newton: the bordering algorithm of the axisymmetric model (two solves per factorisation: the
@@ -57,6 +57,7 @@ from .platen import PlatenSpec
 
 class Disc3DModel(DiscModelBase):
     debug = False
+    debug_where = False   # with debug: also print where the largest nodal imbalance sits
 
     def __init__(self, mesh, facet_tags, geo, mat: LiCreep, platen: PlatenSpec,
                  quadrature_degree: int = 4, theta: float = 1.0, cell_tags=None, phases: dict | None = None,
@@ -106,13 +107,12 @@ class Disc3DModel(DiscModelBase):
         v, q = ufl.TestFunctions(self.W)
         F = ufl.Identity(3) + ufl.grad(u)
         dxm = ufl.Measure("dx", domain=mesh, subdomain_data=cell_tags, metadata=self.dx.metadata())
-        self.laws, self.phase_dx = {}, {}
+        self.laws = {}
         R = 0
         up_measure = None   # the cells where the pressure field is an unknown (u-p phases)
         self.fibre_dir = None
         for name, (tags, m) in phases.items():
             dxp = self.dx if tags is None else sum((dxm(int(t)) for t in tags[1:]), dxm(int(tags[0])))
-            self.phase_dx[name] = dxp
             if isinstance(m, LiCreep):
                 law = CreepLaw(LawConstants(mesh, m), F, self.Cc_inv_n, self.dp_f, self.dt_A, p, self.dp_explicit)
             elif isinstance(m, GelNeoHookean):
@@ -246,18 +246,17 @@ class Disc3DModel(DiscModelBase):
             if hasattr(law, "fibre_stress"):
                 ex["fibre_stress"] = law.fibre_stress
             self.phase_exprs[name] = {k: fem.Expression(v, self.qpoints) for k, v in ex.items()}
-            if tags is not None and self.cell_tags is not None:
-                for t in tags:
-                    c = self.cell_tags.find(int(t))
-                    self.material_id[c[c < self.all_cells.size]] = int(t)
-            else:
-                self.material_id[cells] = 1
+        if self.cell_tags is None:
+            self.material_id[:] = 1
+        else:
+            idx, val = self.cell_tags.indices, self.cell_tags.values
+            own = idx < self.all_cells.size
+            self.material_id[idx[own]] = val[own]
         self.phase_volume0 = {k: self._sum(v.sum()) for k, v in self.phase_qp_volume.items()}
-        # P2 nodes that sit at mesh vertices (for the vertex-only outline, a distortion check)
-        key = lambda X: {tuple(r) for r in np.round(X, 10)}  # noqa: E731
-        verts = key(self.mesh.geometry.x)
-        own = self.meas_nodes
-        self.vertex_nodes = own[np.array([tuple(r) in verts for r in np.round(self.node_coords[own], 10)], dtype=bool)]
+        # P2 nodes at the mesh vertices (basix orders a tet's 4 vertex dofs first), for the
+        # vertex-only outline, a distortion check
+        verts = np.unique(self.V_u.dofmap.list[:, :4].ravel())
+        self.vertex_nodes = verts[n_owned_nodes[verts]]
 
     def _eval_phase(self, name, key):
         cells = self.phase_cells[name]
@@ -270,20 +269,16 @@ class Disc3DModel(DiscModelBase):
         largest von Mises Cauchy stress; tows: fibre-direction stress vs the cloth strength; Li:
         equivalent creep strain; pores: closure = loss of pore volume."""
         out = {}
-        x = self.w.x.array
         for name, (_, m) in self.phases.items():
             V0 = self.phase_volume0[name]
             if V0 <= 0.0:
                 continue
             J = self._eval_phase(name, "J")
             V = self._sum(np.dot(self.phase_qp_volume[name], J))
-            nodes = self.phase_nodes[name]
-            X = self.node_coords[nodes]
-            r = np.hypot(X[:, 0] + x[self.node_dofs[nodes, 0]], X[:, 1] + x[self.node_dofs[nodes, 1]])
+            r = self._max_radius(self.phase_nodes[name])
             vm = self._eval_phase(name, "von_mises")
             d = {"volume0_mm3": V0 * self.symmetry_factor, "volume_change_pct": 100.0 * (V / V0 - 1.0),
-                 "max_radius_mm": self._max(r.max(initial=0.0)),
-                 "max_radius_change_pct": 100.0 * (self._max(r.max(initial=0.0)) / self.geo.radius_mm - 1.0),
+                 "max_radius_mm": r, "max_radius_change_pct": 100.0 * (r / self.geo.radius_mm - 1.0),
                  "max_von_mises_MPa": self._max(vm.max(initial=0.0)),
                  "mean_von_mises_MPa": self._sum(np.dot(self.phase_qp_volume[name], vm)) / V0}
             if isinstance(m, TowElastic):
@@ -301,13 +296,16 @@ class Disc3DModel(DiscModelBase):
             out[name] = d
         # the outline from the element vertices only: the measured diameter uses all P2 nodes, and
         # a large difference flags a mid-edge node dragged out by a collapsed element
-        vn = self.vertex_nodes
-        X = self.node_coords[vn]
-        r = np.hypot(X[:, 0] + x[self.node_dofs[vn, 0]], X[:, 1] + x[self.node_dofs[vn, 1]])
-        rv = self._max(r.max(initial=0.0))
+        rv = self._max_radius(self.vertex_nodes)
         out["outline"] = {"max_radius_vertices_mm": rv,
                           "diameter_change_vertices_pct": 100.0 * (rv / self.geo.radius_mm - 1.0)}
         return out
+
+    def _max_radius(self, nodes) -> float:
+        """Largest deformed distance from the disc axis over the given (owned) P2 nodes, all processes (mm)."""
+        X, x = self.node_coords[nodes], self.w.x.array
+        r = np.hypot(X[:, 0] + x[self.node_dofs[nodes, 0]], X[:, 1] + x[self.node_dofs[nodes, 1]])
+        return self._max(r.max(initial=0.0))
 
     def snapshot(self, t: float) -> dict:
         """Field values for output (fem/io.py): cell averages over all owned cells."""
@@ -469,7 +467,7 @@ class Disc3DModel(DiscModelBase):
             if self.debug and self.comm.rank == 0:
                 print(f"    it {nsolve} a={alpha:.3g}: |r_u|={ru:.3e}/{tol_u:.1e} |r_p|={rp:.3e}/{tol_p:.1e} "
                       f"|dF|={f_err:.3e}/{tol_F:.1e}")
-                if getattr(self, "debug_where", False) and np.isfinite(ru):
+                if self.debug_where and np.isfinite(ru):
                     k = self.free_u_owned[np.argmax(np.abs(r[self.free_u_owned]))]
                     node = np.flatnonzero((self.node_dofs == k).any(axis=1))[0]
                     ph = [n for n, nodes in self.phase_nodes.items() if node in nodes]
@@ -563,11 +561,7 @@ class Disc3DModel(DiscModelBase):
     def measure(self):
         h0, D0 = self.geo.thickness_mm, self.geo.diameter_mm
         h = h0 - (2.0 if self.geo.use_symmetry else 1.0) * self.delta
-        X = self.node_coords[self.meas_nodes]
-        ux = self.w.x.array[self.node_dofs[self.meas_nodes, 0]]
-        uy = self.w.x.array[self.node_dofs[self.meas_nodes, 1]]
-        rmax = float(np.max(np.hypot(X[:, 0] + ux, X[:, 1] + uy), initial=0.0))
-        D = 2.0 * self._max(rmax)
+        D = 2.0 * self._max_radius(self.meas_nodes)
         return {"gap_mm": h, "diameter_mm": D, "thickness_change_pct": 100.0 * (h0 - h) / h0,
                 "diameter_change_pct": 100.0 * (D - D0) / D0}
 
