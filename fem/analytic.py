@@ -13,7 +13,7 @@ def elastic_uniaxial_stretches(mat: LiCreep, pressure_MPa: float) -> tuple[float
     """Exact homogeneous solution of the model's hyperelastic law between frictionless platens,
     under a constant *nominal* pressure P = F/(pi R0^2). Returns (lambda_r, lambda_z).
 
-    Kirchhoff stress tau = mu log(J^-2/3 b) + J U'(J) I with U'(J) = K/2 (J - 1/J), b = diag(lr^2, lr^2, lz^2),
+    Kirchhoff stress tau = mu log(J^-2/3 b) + J U'(J) I with U'(J) = K (J - 1), b = diag(lr^2, lr^2, lz^2),
     so tau_rr = 2/3 mu ln(lr/lz) + J U'(J) and tau_zz = 4/3 mu ln(lz/lr) + J U'(J).
     Conditions: tau_rr = 0 (free rim) and tau_zz = J sigma_zz = -P lz (force P pi R0^2 on area pi R0^2 lr^2).
     """
@@ -36,7 +36,7 @@ def _kirchhoff_rr_zz(mat: LiCreep, lr: float, lz: float) -> tuple[float, float]:
     the homogeneous elastic stretches (lr, lr, lz)."""
     mu, K = mat.shear_modulus_MPa, mat.bulk_modulus_MPa
     J = lr * lr * lz
-    vol = J * 0.5 * K * (J - 1.0 / J)
+    vol = J * K * (J - 1.0)
     d = math.log(lr / lz)
     return 2.0 / 3.0 * mu * d + vol, -4.0 / 3.0 * mu * d + vol
 

@@ -238,7 +238,8 @@ def main(argv=None) -> int:
     ap.add_argument("--measured", default="studies/data/fig4_measured.csv")
     ap.add_argument("--out", default="results/calibration")
     ap.add_argument("--params", default="log10_A,mu,sigma_y_MPa")
-    ap.add_argument("--x0", default="-2.1,0.15,0.5")
+    ap.add_argument("--x0", default="-0.02,0.28,0.28",
+                    help="start of the fit (log10_A, mu, sigma_y_MPa); default: near the 2026-11-23 fit")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--write-study", default="studies/fig4_bare_li_calibrated.toml")
     ap.add_argument("--loo-only", action="store_true",

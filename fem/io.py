@@ -46,7 +46,8 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     choice and 'Warp By Vector' (displacement) + colouring by creep strain work on one object.
     Coordinates are the reference (r, z) section (z = 0 is the mid-plane with symmetry), or the
     reference 3D body (serial runs only); the hydrostatic pressure is the u-p pressure field,
-    which is 0 outside the u-p phases (tows, pores) of a composite.
+    which is 0 outside the u-p phases (tows, pores) of a composite (with the enriched P1 + P0 pressure,
+    the P1 part plus the cell constants averaged over the cells around each node).
     The whole series is written to a staging folder and then moved into place."""
     import basix.ufl
     import meshio
@@ -75,13 +76,22 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
             w.x.array[:] = snap["u"]
             u.interpolate(w.sub(0))
             pres.interpolate(w.sub(1))
+            p_nodal = pres.x.array.copy()
+            if len(getattr(model, "pressure_parts", (1,))) > 1:
+                # P1 + P0: add the cell constants, averaged over the cells around each node
+                f0 = w.sub(2).collapse()
+                p0 = f0.x.array[f0.function_space.dofmap.list[:len(conn), 0]]
+                acc, cnt = np.zeros(len(pts)), np.zeros(len(pts))
+                np.add.at(acc, conn, np.repeat(p0[:, None], conn.shape[1], axis=1))
+                np.add.at(cnt, conn, 1.0)
+                p_nodal += acc / np.maximum(cnt, 1.0)
             disp = np.zeros((len(pts), 3))
             disp[:, :gdim] = u.x.array.reshape(-1, gdim)
             cell_data = {"von_mises_MPa": [snap["von_mises"]], "equivalent_creep_strain": [snap["p_eq"]]}
             if hasattr(model, "material_id"):
                 cell_data["material_id"] = [model.material_id]
             m = meshio.Mesh(pts, [("triangle" if gdim == 2 else "tetra", conn)],
-                            point_data={"displacement": disp, "hydrostatic_pressure_MPa": -pres.x.array.copy()},
+                            point_data={"displacement": disp, "hydrostatic_pressure_MPa": -p_nodal},
                             cell_data=cell_data)
             name = f"fields/step_{k:04d}.vtu"
             meshio.write(staging / name, m, file_format="vtu", binary=True)

@@ -111,7 +111,7 @@ GPE_SOURCES = {
                          "the paper gives no modulus",
     "bulk_modulus_MPa": "ASSUMPTION: 2000 MPa, of the order of the bulk modulus of the ionic liquid that makes up "
                         "7/17 of the gel (a swollen gel is nearly incompressible)",
-    "law": "compressible neo-Hookean, tau = mu dev(b_bar) + J p I with the Simo U(J) of the Li law (u-p mixed form)",
+    "law": "compressible neo-Hookean, tau = mu dev(b_bar) + J p I with the U(J) = K/2 (J - 1)^2 of the Li law (u-p mixed form)",
 }
 
 

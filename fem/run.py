@@ -143,6 +143,8 @@ def build_model(study: Study):
         msh, _, facet_tags = load_mesh(study.geometry)
     t_mesh = time.perf_counter() - t_mesh
     t_setup = time.perf_counter()
+    if study.model == "axisymmetric":
+        extra["pressure_space"] = study.pressure_space
     model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
                   theta=INTEGRATORS[study.time.integrator], **extra)
     return model, mesh_report, t_mesh, time.perf_counter() - t_setup
@@ -340,6 +342,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
         "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
+        **({"volume": model.volume_check()} if hasattr(model, "volume_check") else {}),
         **({"phases": model.phase_results()} if hasattr(model, "phase_results") else {}),
         **({"composite": {k: mesh_report[k] for k in ("solved", "volume_fractions", "target_volumes_mm3",
                                                         "mesh_volumes_mm3", "mesh_rel_error", "n_tets",

@@ -154,6 +154,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "numerics": {
         "quadrature_degree": Key(None, int, lo=2, hi=8, doc="default 4 (axisymmetric), 2 (3d: 4 points per tet)"),
+        "pressure_space": Key(None, str, choices=("P1+P0", "P1"),
+                              doc="default P1+P0 (axisymmetric: enriched Taylor-Hood), P1 (3d, composite)"),
     },
     "output": {
         "fields": Key(True, bool),
@@ -185,6 +187,7 @@ class Study:
     load: list[LoadStep]
     time: TimeSettings = field(default_factory=TimeSettings)
     quadrature_degree: int = 4
+    pressure_space: str = "P1+P0"
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
@@ -198,7 +201,7 @@ class Study:
             "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
             "time": asdict(self.time),
-            "numerics": {"quadrature_degree": self.quadrature_degree},
+            "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space},
             "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
         }
 
@@ -326,10 +329,14 @@ def parse_study(data: dict, name: str = "study") -> Study:
         steps.append(LoadStep(**st))
     tm = TimeSettings(**_read_table("time", data.get("time", {})))
     num = _read_table("numerics", data.get("numerics", {}))
+    if model != "axisymmetric" and num["pressure_space"] == "P1+P0":
+        raise StudyError(f"[numerics] pressure_space = 'P1+P0' is not allowed with [geometry] model = "
+                         f"'{model}': must be P1 (the enriched space is implemented on the axisymmetric path only)")
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
                  platen=platen, load=steps, time=tm, materials=materials,
                  quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
+                 pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
 
 
