@@ -31,6 +31,9 @@ PARAMS = {
     "log10_A": ("li", "creep_A", lambda x: 10.0 ** x, (-6.0, 2.0)),
     "mu": ("platen", "mu", lambda x: x, (0.0, 1.0)),
     "sigma_y_MPa": ("li", "threshold_stress_MPa", lambda x: x, (0.0, 5.0)),
+    # not fitted by default (Masias 2019 measured n = 6.56); --params ...,creep_n tests whether the
+    # measured pressure dependence asks for another exponent
+    "creep_n": ("li", "creep_n", lambda x: x, (1.0, 20.0)),
 }
 
 
@@ -112,7 +115,7 @@ class Calibrator:
         params = params or self.params
         res = lambda v: self.residuals(v, meas, params, fixed)  # noqa: E731
         f = lambda v: float(np.sum(res(v) ** 2))  # noqa: E731
-        simplex_steps = [0.5 if p == "log10_A" else (0.05 if p == "mu" else 0.3) for p in params]
+        simplex_steps = [{"log10_A": 0.5, "mu": 0.05, "creep_n": 1.0}.get(p, 0.3) for p in params]
         sim = [np.array(x0, float)] + [np.array(x0, float) + np.eye(len(x0))[i] * simplex_steps[i]
                                        for i in range(len(x0))]
         opt = minimize(f, x0, method="Nelder-Mead",
