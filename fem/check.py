@@ -7,7 +7,7 @@ Prints a table; exits 1 when any modelled point is out of tolerance.
 G-LiCFC points are a blind prediction (nothing is fitted to them), so they never fail the check:
 they are listed as BLIND with the finished cases of the composite study, if that has been run
 (`make sweep STUDY=studies/composite_glicfc.toml`: minutes per case on 2 cores, so make check
-does not start it), or as NOT RUN.
+does not start it), or as NO FINISHED CASE.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ BLIND_STUDIES = {"g_licfc": "studies/composite_glicfc.toml"}   # reused when fin
 
 
 def _finished_points(study: str, root: Path) -> dict:
-    """{pressure: Point} of the finished cases of a study (nothing is run)."""
+    """{pressure (rounded): Point} of the finished cases of a study (nothing is run)."""
     out = {}
     if not Path(study).exists():
         return out
@@ -58,11 +58,7 @@ def main(argv=None) -> int:
         if rc != 0:
             print(f"error: reference study {study} did not finish (exit {rc})", file=sys.stderr)
             return rc
-        name, cases = load_sweep(study)
-        for c in cases:
-            d = case_dir(name, c, Path(a.results))
-            for p in case_points(c, read_history(d / "history.csv"), ""):
-                preds[(sample, round(p.pressure_MPa, 9))] = p
+        preds.update({(sample, P): p for P, p in _finished_points(study, Path(a.results)).items()})
     blind = {(sample, P): p for sample, study in BLIND_STUDIES.items()
              for P, p in _finished_points(study, Path(a.results)).items()}
     rows, bad = [], 0

@@ -77,9 +77,9 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
             u.interpolate(w.sub(0))
             pres.interpolate(w.sub(1))
             p_nodal = pres.x.array.copy()
-            if len(getattr(model, "pressure_parts", (1,))) > 1:
+            for i in model.pressure_parts[1:]:
                 # P1 + P0: add the cell constants, averaged over the cells around each node
-                f0 = w.sub(2).collapse()
+                f0 = w.sub(i).collapse()
                 p0 = f0.x.array[f0.function_space.dofmap.list[:len(conn), 0]]
                 acc, cnt = np.zeros(len(pts)), np.zeros(len(pts))
                 np.add.at(acc, conn, np.repeat(p0[:, None], conn.shape[1], axis=1))

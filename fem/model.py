@@ -6,8 +6,9 @@ and in 3D). Both are free of volumetric locking under isochoric creep. The cell 
 volume balance hold cell by cell (with the volumetric law of fem/constitutive.py, which is linear in
 J): plain Taylor-Hood balances volume only against continuous P1 functions, and under large creep
 strain its J scatters pointwise (0.06-7 on the 0.125 mm calibration mesh at 17.79 MPa; rms |J - 1|
-0.67, against 0.16 with P1+P0), which distorts the rim and the measured diameter (tests/test_verification.py). Internal variables (Cc^-1, equivalent creep strain) live
-at quadrature points. The platen displacement delta is one global unknown, eliminated with a
+0.67, against 0.16 with P1+P0), which distorts the rim and the measured diameter
+(tests/test_verification.py). Internal variables (Cc^-1, equivalent creep strain) live at
+quadrature points. The platen displacement delta is one global unknown, eliminated with a
 bordering algorithm: each Newton iteration solves with one LU factorisation for two right-hand
 sides (residual, and unit platen motion) and then enforces the force constraint exactly in its
 linearisation. Units: mm, N, MPa, s.
@@ -248,19 +249,16 @@ class AxisymDiscModel(DiscModelBase):
         if self.geo.use_symmetry:
             constrained.append(dofs(Wz, BOTTOM))  # mid-plane: u_z = 0
         self.top_z = self.faces[0].z_dofs
+        p_parts = [np.asarray(self.W.sub(i).collapse()[1]).ravel().astype(np.int64) for i in self.pressure_parts]
+        self.p_dofs = np.concatenate(p_parts)
+        if len(p_parts) > 1:
+            # P1 + P0: a constant pressure is in both parts, so fix the constant of one cell at 0
+            constrained.append(p_parts[1][:1])
         self.constrained = np.unique(np.concatenate(constrained))
         n = self.w.x.array.size
         mask = np.ones(n, dtype=bool)
         mask[self.constrained] = False
         self.free = np.flatnonzero(mask)
-        self.p_dofs = np.concatenate([np.asarray(self.W.sub(i).collapse()[1]).ravel()
-                                      for i in self.pressure_parts]).astype(np.int64)
-        if self.pressure_space == "P1+P0":
-            # a constant pressure is in both P1 and P0: fix the constant part of one cell at 0
-            c0 = int(np.asarray(self.W.sub(2).collapse()[1]).ravel()[0])
-            self.constrained = np.unique(np.append(self.constrained, c0))
-            mask[c0] = False
-            self.free = np.flatnonzero(mask)
         is_p = np.zeros(n, dtype=bool)
         is_p[self.p_dofs] = True
         self.free_u = self.free[~is_p[self.free]]

@@ -17,8 +17,8 @@ def test_check_exit_code_follows_the_tolerance(tmp_path, monkeypatch, capsys):
     bare = [r for r in rows if r["sample"] == "bare_li"]
     assert len(bare) == 4 and all(r["status"] == "OUT OF TOLERANCE" for r in bare)
     # blind prediction points are listed, never counted as failures
-    assert {r["status"] for r in rows if r["sample"] == "g_licfc"} <= {"BLIND (not checked)"} | {
-        s for s in (r["status"] for r in rows) if s.startswith("NO FINISHED CASE")}
+    blind = [r["status"] for r in rows if r["sample"] == "g_licfc"]
+    assert blind and all(s == "BLIND (not checked)" or s.startswith("NO FINISHED CASE") for s in blind)
     # a tolerance every point meets: exit 0, and the finished reference cases are reused (no rerun)
     capsys.readouterr()
     assert check.main(["--results", str(res), "--tolerance-pp", "1e3"]) == 0
