@@ -38,7 +38,7 @@ report: $(STAMP) ## predicted-vs-measured report of a finished sweep: make repor
 check: $(STAMP)  ## regression check of the calibrated model against the measured strain (exit 1 when out of tolerance)
 	$(PY) -m fem.check --jobs $(JOBS)
 
-calibrate: $(STAMP) ## fit A, mu, sigma_y to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
+calibrate: $(STAMP) ## fit A and mu (sigma_y on request) to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
 	$(PY) -m fem.calibrate --jobs $(JOBS)
 
 sensitivity: $(STAMP) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot

@@ -5,8 +5,15 @@ Fitted (bare-Li measured points only, studies/data/fig4_measured.csv):
     creep only A x hold_time is identifiable (time scales as 1/A), so it is reported as well;
   * the platen friction coefficient mu;
   * optionally the flow threshold sigma_y (MPa): rate = A <q - sigma_y>^n.
-Objective: sum over measured bare-Li values of ((predicted - measured) / uncertainty)^2, minimised
-with scipy.optimize (Nelder-Mead) on FE runs that are cached by their parameter fingerprint.
+Objective: sum over measured bare-Li values of ((predicted - measured) / uncertainty)^2 on FE runs
+that are cached by their parameter fingerprint, minimised in two stages:
+  1. global: a chi^2 profile over mu (MU_PROFILE): at each mu, log10 A is fitted alone (bracket +
+     bounded Brent, other parameters held at --x0). The objective has two valleys along the A-mu
+     ridge: a high-friction one (mu ~ 0.3, the disc held by a friction hill, thinning saturating
+     near 42 % at 17.79 MPa) and a low-friction one (mu ~ 0.03, near-uniform flow). A local search
+     started in the first (the 2026-11/12 calibrations) never finds the second, which fits better;
+  2. local: scipy.optimize Nelder-Mead over all fitted parameters from the best profile point.
+The profile also gives an uncertainty range of mu that does not rely on finite differences.
 Uncertainty: Gauss-Newton covariance s^2 (J^T J)^-1 from a finite-difference Jacobian of the
 weighted residuals at the optimum (s^2 = chi^2/(m - p) when m > p, else 1).
 Then: leave-one-out (A refitted on 5.19 MPa only, predict 17.79 MPa; `--loo-only` redoes just this
@@ -27,8 +34,16 @@ from .report import read_measured
 from .study import StudyError, parse_study
 from .sweep import Case, first_values, is_finished, run_cases
 
+# pressures of the calibrated study besides the measured ones, so that `make report` draws the
+# calibrated Fig. 4c/4d curves (the pressures of studies/fig4_bare_li.toml); make check compares
+# only the measured ones
+CURVE_PRESSURES_MPA = (10.0, 25.0, 30.0)
+
+# friction coefficients of the global stage (profile of chi^2 over mu, log10 A fitted at each)
+MU_PROFILE = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.35)
+
 PARAMS = {
-    "log10_A": ("li", "creep_A", lambda x: 10.0 ** x, (-6.0, 2.0)),
+    "log10_A": ("li", "creep_A", lambda x: 10.0 ** x, (-12.0, 2.0)),
     "mu": ("platen", "mu", lambda x: x, (0.0, 1.0)),
     "sigma_y_MPa": ("li", "threshold_stress_MPa", lambda x: x, (0.0, 5.0)),
     # not fitted by default (Masias 2019 measured n = 6.56); --params ...,creep_n tests whether the
@@ -108,6 +123,48 @@ class Calibrator:
               + f"  chi2 = {r @ r:.4g}", file=self.stream, flush=True)
         return r
 
+    def chi2(self, x: dict, meas=None) -> float:
+        names = list(x)
+        r = self.residuals(np.array([x[k] for k in names]), meas, names, {})
+        return float(r @ r)
+
+    def fit_log10_A(self, start: float, fixed: dict, meas=None, xatol: float = 0.03) -> tuple[float, float]:
+        """log10 A minimising chi^2 with the other parameters held at `fixed`: bracket the minimum
+        by steps that double from `start` (the predictions are monotone in A), then bounded Brent."""
+        from scipy.optimize import minimize_scalar
+
+        f = lambda a: self.chi2({**fixed, "log10_A": a}, meas)  # noqa: E731
+        lo_b, hi_b = PARAMS["log10_A"][3]
+        clip = lambda a: min(max(a, lo_b), hi_b)  # noqa: E731
+        step = 0.5
+        a0, f0 = start, f(start)
+        a1 = clip(a0 + step)
+        f1 = f(a1)
+        if f1 > f0:          # the minimum lies below the start
+            prev, step = a1, -step
+        else:
+            prev, a0, f0 = a0, a1, f1
+        while True:          # f(a0) <= f(prev); walk on with doubling steps until f rises
+            a1 = clip(a0 + step)
+            f1 = f(a1)
+            if f1 > f0 or a1 == a0:
+                break
+            prev, a0, f0, step = a0, a1, f1, 2 * step
+        lo, hi = sorted((prev, a1))
+        r = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
+        best = min(((r.x, r.fun), (a0, f0)), key=lambda t: t[1])
+        return float(best[0]), float(best[1])
+
+    def profile_mu(self, mus, x0: dict) -> list[dict]:
+        """chi^2 profile over mu (log10 A refitted at each, the rest held at x0), continuation in mu."""
+        rows, a = [], x0["log10_A"]
+        fixed = {k: v for k, v in x0.items() if k not in ("log10_A", "mu")}
+        for mu in sorted(mus):
+            a, c2 = self.fit_log10_A(a, {**fixed, "mu": mu})
+            rows.append({"mu": mu, "log10_A": a, "chi2": c2})
+            print(f"profile: mu = {mu:g}: log10_A = {a:.3f}, chi2 = {c2:.4g}", file=self.stream, flush=True)
+        return rows
+
     def fit(self, x0: list[float], meas=None, params=None, fixed=None) -> dict:
         """Nelder-Mead on chi^2 over `params` (default: all fitted ones), others held at `fixed`."""
         from scipy.optimize import minimize
@@ -151,13 +208,36 @@ class Calibrator:
                 "evaluations": int(opt.nfev)}
 
 
+def profile_interval(rows: list[dict], chi2_min: float, s2: float) -> list[float] | None:
+    """Range of mu whose profile chi^2 lies within chi2_min + s2 (Delta chi^2 = 1, scaled by the
+    residual variance s2 when the fit is worse than the stated uncertainties), interpolated
+    linearly on the profile grid (so no finer than that grid)."""
+    mu = np.array([r["mu"] for r in rows])
+    c = np.array([r["chi2"] for r in rows])
+    lvl = chi2_min + s2
+    inside = np.nonzero(c <= lvl)[0]
+    if inside.size == 0:
+        return None
+    i, j = inside[0], inside[-1]
+    lo = mu[i] if i == 0 else mu[i - 1] + (lvl - c[i - 1]) / (c[i] - c[i - 1]) * (mu[i] - mu[i - 1])
+    hi = mu[j] if j == len(mu) - 1 else mu[j] + (lvl - c[j]) / (c[j + 1] - c[j]) * (mu[j + 1] - mu[j])
+    return [float(lo), float(hi)]
+
+
 def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0: list[float],
-              jobs: int = 2, stream=sys.stdout) -> dict:
+              jobs: int = 2, stream=sys.stdout, mu_profile=MU_PROFILE) -> dict:
     from .io import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     cal = Calibrator(base_study, measured, out, params, jobs, stream)
     print(f"calibrating {', '.join(params)} on {len(cal.meas)} bare-Li points", file=stream, flush=True)
+    profile = []
+    if mu_profile and "mu" in params and "log10_A" in params:
+        profile = cal.profile_mu(mu_profile, dict(zip(params, x0)))
+        best = min(profile, key=lambda r: r["chi2"])
+        x0 = [best[p] if p in ("mu", "log10_A") else v for p, v in zip(params, x0)]
+        print(f"global stage: best mu = {best['mu']:g}, log10_A = {best['log10_A']:.3f} "
+              f"(chi2 {best['chi2']:.4g}); local fit from there", file=stream, flush=True)
     full = cal.fit(x0)
     hold = cal.base["load"][0]["hold_s"]
     pressures = sorted({m["pressure_MPa"] for m in cal.meas})
@@ -169,8 +249,15 @@ def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0
                       "pred_diameter_pct": s["diameter_change_pct"], "meas_diameter_pct": m["diameter_change_pct"],
                       "pred_thickness_pct": s["thickness_change_pct"], "meas_thickness_pct": m["thickness_change_pct"]})
     loo = leave_one_out(cal, full, pressures, stream)
+    m, p = 2 * len(cal.meas), len(params)
+    s2 = max(1.0, full["chi2"] / (m - p)) if m > p else 1.0
     result = {
         "fitted_parameters": params, "fit": full,
+        "mu_profile": {"rows": profile, "held": {k: v for k, v in zip(params, x0) if k not in ("mu", "log10_A")},
+                       "mu_range": profile_interval(profile, min(full["chi2"], min(r["chi2"] for r in profile)), s2)
+                       if profile else None,
+                       "note": "log10_A refitted at each mu; mu_range: profile chi2 <= min + max(1, chi2/(m-p)), "
+                               "linear interpolation on the grid"},
         "creep_A": 10 ** full["x"]["log10_A"] if "log10_A" in full["x"] else None,
         "A_times_hold_s": (10 ** full["x"]["log10_A"]) * hold if "log10_A" in full["x"] else None,
         "hold_s": hold, "fit_table": table,
@@ -218,7 +305,8 @@ def write_calibrated_study(base_study: Path, result: dict, path: Path, pressures
     from .sweep import to_toml
 
     d = tomllib.loads(Path(base_study).read_text())
-    d["study"] = {"name": path.stem, "description": "bare Li with calibrated A, mu, sigma_y (make calibrate)"}
+    d["study"] = {"name": path.stem, "description": "bare Li with the parameters fitted by make calibrate ("
+                  + ", ".join(result["fit"]["x"]) + ")"}
     for name, v in result["fit"]["x"].items():
         table, key, transform, _ = PARAMS[name]
         d[table][key] = float(f"{transform(v):.6g}")
@@ -240,9 +328,16 @@ def main(argv=None) -> int:
     ap.add_argument("--base", default="studies/calibration_base.toml")
     ap.add_argument("--measured", default="studies/data/fig4_measured.csv")
     ap.add_argument("--out", default="results/calibration")
-    ap.add_argument("--params", default="log10_A,mu,sigma_y_MPa")
-    ap.add_argument("--x0", default="-0.02,0.28,0.28",
-                    help="start of the fit (log10_A, mu, sigma_y_MPa); default: near the 2026-11-23 fit")
+    # sigma_y is not fitted by default: with it the 2026-12-02 fit improved chi2 by 0.15 only (3.99 ->
+    # 3.84) and its Gauss-Newton covariance was singular along (log10 A, sigma_y) (+-4e3): the two
+    # bare-Li pressures cannot tell a threshold from the prefactor. --params log10_A,mu,sigma_y_MPa fits it.
+    ap.add_argument("--params", default="log10_A,mu")
+    ap.add_argument("--x0", default="-7,0.03",
+                    help="start values, one per --params entry: log10_A starts the mu profile, parameters other "
+                         "than log10_A and mu are held there during it; the local fit starts from the best "
+                         "profile point")
+    ap.add_argument("--mu-profile", default=",".join(f"{m:g}" for m in MU_PROFILE),
+                    help="friction coefficients of the global stage (comma list), or 'none' to skip it")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--write-study", default="studies/fig4_bare_li_calibrated.toml")
     ap.add_argument("--loo-only", action="store_true",
@@ -275,11 +370,13 @@ def main(argv=None) -> int:
         print(json.dumps(loo, indent=1))
         return 0
     try:
-        res = calibrate(Path(a.base), Path(a.measured), Path(a.out), params, x0, a.jobs)
+        mus = [] if a.mu_profile == "none" else [float(v) for v in a.mu_profile.split(",")]
+        res = calibrate(Path(a.base), Path(a.measured), Path(a.out), params, x0, a.jobs, mu_profile=mus)
     except KeyboardInterrupt:
         print("calibration interrupted; cached FE runs are kept, rerun to continue", file=sys.stderr)
         return 130
-    pressures = sorted({m["pressure_MPa"] for m in read_measured(Path(a.measured)) if m["sample"] == "bare_li"})
+    pressures = sorted({m["pressure_MPa"] for m in read_measured(Path(a.measured)) if m["sample"] == "bare_li"}
+                       | set(CURVE_PRESSURES_MPA))
     write_calibrated_study(Path(a.base), res, Path(a.write_study), pressures)
     f = res["fit"]
     print("\nfitted: " + ", ".join(f"{k} = {v:.4g} +- {f['sd'][k]:.2g}" for k, v in f["x"].items())
@@ -289,6 +386,10 @@ def main(argv=None) -> int:
     for t in res["fit_table"]:
         print(f"  {t['pressure_MPa']:g} MPa: dD {t['pred_diameter_pct']:.2f} (meas {t['meas_diameter_pct']:.2f}), "
               f"dt {t['pred_thickness_pct']:.2f} (meas {t['meas_thickness_pct']:.2f})")
+    if res["mu_profile"]["rows"]:
+        print("mu profile (log10_A refitted): " + ", ".join(f"{r['mu']:g}: {r['chi2']:.3g}"
+                                                         for r in res["mu_profile"]["rows"])
+              + f"; mu range {res['mu_profile']['mu_range']}")
     loo = res["leave_one_out"]
     if loo["error_pp"] is None:
         print(f"leave-one-out: {loo['note']}")

@@ -68,3 +68,18 @@ def test_shipped_studies_validate():
         p = subprocess.run([sys.executable, "-m", "fem", "check", str(f)], capture_output=True, text=True,
                            cwd=ROOT, timeout=120)
         assert p.returncode == 0, (f, p.stderr)
+
+
+def test_blind_prediction_studies_use_the_calibrated_li_parameters():
+    """The G-LiCFC studies are a blind prediction with the bare-Li calibration: their creep law and
+    platen friction must be the ones `make calibrate` wrote (copies drifted once: the composite
+    studies kept the fit of an earlier calibration)."""
+    import tomllib
+    cal = tomllib.loads((ROOT / "studies" / "fig4_bare_li_calibrated.toml").read_text())
+    keys = [("li", "creep_A"), ("li", "creep_n"), ("li", "threshold_stress_MPa"), ("platen", "mu")]
+    studies = sorted((ROOT / "studies").glob("composite_*.toml"))
+    assert studies
+    for f in studies:
+        d = tomllib.loads(f.read_text())
+        for table, key in keys:
+            assert d[table].get(key, 0.0) == cal[table].get(key, 0.0), (f.name, table, key)
