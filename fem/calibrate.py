@@ -248,14 +248,14 @@ def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0
         table.append({"pressure_MPa": m["pressure_MPa"],
                       "pred_diameter_pct": s["diameter_change_pct"], "meas_diameter_pct": m["diameter_change_pct"],
                       "pred_thickness_pct": s["thickness_change_pct"], "meas_thickness_pct": m["thickness_change_pct"]})
-    loo = leave_one_out(cal, full, pressures, stream)
     m, p = 2 * len(cal.meas), len(params)
     s2 = max(1.0, full["chi2"] / (m - p)) if m > p else 1.0
+    mu_range = profile_interval(profile, min(full["chi2"], min(r["chi2"] for r in profile)), s2) if profile else None
+    loo = leave_one_out(cal, full, pressures, stream, mu_range)
     result = {
         "fitted_parameters": params, "fit": full,
         "mu_profile": {"rows": profile, "held": {k: v for k, v in zip(params, x0) if k not in ("mu", "log10_A")},
-                       "mu_range": profile_interval(profile, min(full["chi2"], min(r["chi2"] for r in profile)), s2)
-                       if profile else None,
+                       "mu_range": mu_range,
                        "note": "log10_A refitted at each mu; mu_range: profile chi2 <= min + max(1, chi2/(m-p)), "
                                "linear interpolation on the grid"},
         "creep_A": 10 ** full["x"]["log10_A"] if "log10_A" in full["x"] else None,
@@ -273,28 +273,44 @@ def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0
     return result
 
 
-def leave_one_out(cal: Calibrator, full: dict, pressures: list[float], stream=sys.stdout) -> dict:
+def _predict_error(cal: Calibrator, x: dict, P: float) -> dict:
+    """Prediction at pressure P with parameters x, and its error against the measured point."""
+    s = cal.predict(x, [P])[P]
+    m = [m for m in cal.meas if m["pressure_MPa"] == P][0]
+    if s is None:  # the FE run did not finish
+        return {"predicted_at_MPa": P, "error_pp": None,
+                "note": f"the FE run at {P:g} MPa with the leave-one-out parameters did not finish"}
+    return {"predicted_at_MPa": P,
+            "prediction_pct": {"diameter": s["diameter_change_pct"], "thickness": s["thickness_change_pct"]},
+            "error_pp": {"diameter": s["diameter_change_pct"] - m["diameter_change_pct"],
+                         "thickness": s["thickness_change_pct"] - m["thickness_change_pct"]}}
+
+
+def leave_one_out(cal: Calibrator, full: dict, pressures: list[float], stream=sys.stdout,
+                  mu_range: list[float] | None = None) -> dict:
     """Fit on the lowest pressure only, predict the highest one. Only the creep prefactor is refitted
     (mu and sigma_y held at the full-fit values): its two measured values then over-determine one
     parameter. Refitting A and mu together on one pressure slid along the A-mu ridge (A 3.7, mu 0.64
-    after 90 evaluations, not converged) and its 17.79 MPa run folded over."""
+    after 90 evaluations, not converged) and its 17.79 MPa run folded over.
+    Holding mu at the full fit lets the 17.79 MPa data in through mu, so two more checks are added:
+    `reverse` (A fitted on the highest pressure, the lowest predicted) and `mu_held_at` (the main
+    check repeated with mu at the ends of the profile range of mu)."""
     lo, hi = pressures[0], pressures[-1]
     loo_params = ["log10_A"]
     fixed = {p: v for p, v in full["x"].items() if p not in loo_params}
+    on = lambda P: [m for m in cal.meas if m["pressure_MPa"] == P]  # noqa: E731
     print(f"leave-one-out: fit {', '.join(loo_params)} on {lo:g} MPa ({', '.join(fixed)} fixed), "
           f"predict {hi:g} MPa", file=stream, flush=True)
-    loo = cal.fit([full["x"][p] for p in loo_params], meas=[m for m in cal.meas if m["pressure_MPa"] == lo],
-                  params=loo_params, fixed=fixed)
-    s_hi = cal.predict(loo["x"], [hi])[hi]
-    m_hi = [m for m in cal.meas if m["pressure_MPa"] == hi][0]
-    loo["predicted_at_MPa"] = hi
-    if s_hi is None:  # the FE run did not finish (e.g. rim fold-over at large deformation)
-        loo["error_pp"] = None
-        loo["note"] = f"the FE run at {hi:g} MPa with the leave-one-out parameters did not finish"
-    else:
-        loo["prediction_pct"] = {"diameter": s_hi["diameter_change_pct"], "thickness": s_hi["thickness_change_pct"]}
-        loo["error_pp"] = {"diameter": s_hi["diameter_change_pct"] - m_hi["diameter_change_pct"],
-                           "thickness": s_hi["thickness_change_pct"] - m_hi["thickness_change_pct"]}
+    loo = cal.fit([full["x"][p] for p in loo_params], meas=on(lo), params=loo_params, fixed=fixed)
+    loo.update(_predict_error(cal, loo["x"], hi))
+    a_rev, _ = cal.fit_log10_A(full["x"]["log10_A"], fixed, meas=on(hi))
+    loo["reverse"] = {"fitted_on_MPa": hi, "log10_A": a_rev, **_predict_error(cal, {**fixed, "log10_A": a_rev}, lo)}
+    loo["mu_held_at"] = []
+    if mu_range and "mu" in fixed:
+        for mu in mu_range:
+            f = {**fixed, "mu": mu}
+            a, _ = cal.fit_log10_A(full["x"]["log10_A"], f, meas=on(lo))
+            loo["mu_held_at"].append({"mu": mu, "log10_A": a, **_predict_error(cal, {**f, "log10_A": a}, hi)})
     return loo
 
 
@@ -362,7 +378,8 @@ def main(argv=None) -> int:
             return 2
         cal = Calibrator(Path(res["base_study"]), Path(a.measured), Path(a.out), res["fitted_parameters"], a.jobs)
         pressures = sorted({m["pressure_MPa"] for m in cal.meas})
-        res["leave_one_out"] = leave_one_out(cal, res["fit"], pressures)
+        res["leave_one_out"] = leave_one_out(cal, res["fit"], pressures,
+                                             mu_range=(res.get("mu_profile") or {}).get("mu_range"))
         res["blind_prediction_g_licfc"] = ("make sweep STUDY=studies/composite_glicfc.toml (3D composite with these "
                                            "Li parameters, no further fitting; 3 and 6 mm modelled discs)")
         atomic_write_text(path, json.dumps(res, indent=2) + "\n")
@@ -396,6 +413,11 @@ def main(argv=None) -> int:
     else:
         print(f"leave-one-out ({loo['predicted_at_MPa']:g} MPa predicted from the other pressure): "
               f"diameter {loo['error_pp']['diameter']:+.2f} pp, thickness {loo['error_pp']['thickness']:+.2f} pp")
+    for label, r in [(f"reverse (A fitted on {loo['reverse']['fitted_on_MPa']:g} MPa)", loo["reverse"])] + \
+            [(f"mu held at {r['mu']:.4g}", r) for r in loo["mu_held_at"]]:
+        e = r["error_pp"]
+        print(f"  {label}: {r['predicted_at_MPa']:g} MPa " + (r["note"] if e is None else
+              f"diameter {e['diameter']:+.2f} pp, thickness {e['thickness']:+.2f} pp"))
     print(f"G-LiCFC blind prediction: {res['blind_prediction_g_licfc']}")
     print(f"written: {a.out}/calibration.json, {a.write_study}")
     return 0

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from .io import atomic_write_text
 from .report import case_points, read_history, read_measured
 from .sweep import case_dir, is_finished, load_sweep, run_sweep
 
@@ -88,8 +89,8 @@ def main(argv=None) -> int:
             print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {pv:8.2f} {v:8.2f} {diff:+8.2f}  {status}")
     out = Path(a.results) / "check.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"tolerance_pp": a.tolerance_pp, "rows": rows,
-                               "wall_time_s": time.perf_counter() - t0}, indent=2) + "\n")
+    atomic_write_text(out, json.dumps({"tolerance_pp": a.tolerance_pp, "rows": rows,
+                                     "wall_time_s": time.perf_counter() - t0}, indent=2) + "\n")
     print(f"\n{bad} point(s) out of tolerance; wall time {time.perf_counter() - t0:.1f} s; written {out}")
     return 1 if bad else 0
 

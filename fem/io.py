@@ -21,6 +21,18 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def atomic_output(path: str | Path, write) -> None:
+    """Call write(tmp_path) to make a file (a figure, a screenshot), then rename it into place.
+    The temporary name keeps the suffix, so writers that go by it (matplotlib, VTK) still work."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
+    try:
+        write(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_history_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")

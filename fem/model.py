@@ -37,6 +37,12 @@ from .linalg import FreeBlockLU
 from .materials import LiCreep
 from .platen import PlatenContact, PlatenFace, PlatenSpec
 
+# FFCx JIT options of every form. A process that finds another one compiling the same form waits
+# for it up to `timeout` seconds (default 10 s). The composite Jacobian takes longer than that to
+# compile, so two sweep cases started together on a cold cache failed with "JIT compilation timed
+# out" (seen 2026-12-02, make sweep of studies/composite_glicfc.toml with JOBS=2).
+JIT_OPTIONS = {"timeout": 1800}
+
 TWO_PI = 2.0 * math.pi
 PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
 
@@ -196,8 +202,8 @@ class AxisymDiscModel(DiscModelBase):
         R = (ufl.inner(self.law.P, axisym_grad(v, x)) * r * self.dx
              + self.law.volumetric_residual(p) * q * r * self.dx)
         dw = ufl.TrialFunction(self.W)
-        self.R_form = fem.form(R)
-        self.J_form = fem.form(ufl.derivative(R, self.w, dw))
+        self.R_form = fem.form(R, jit_options=JIT_OPTIONS)
+        self.J_form = fem.form(ufl.derivative(R, self.w, dw), jit_options=JIT_OPTIONS)
         self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
         self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
         self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)

@@ -51,7 +51,7 @@ from meshes.disc_3d import Disc3DGeometry
 from .constitutive import (CreepLaw, GelLaw, LawConstants, SoftVoidLaw, TowLaw, solve_creep_increment,
                            von_mises)
 from .materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
-from .model import DiscModelBase, NewtonFailure
+from .model import JIT_OPTIONS, DiscModelBase, NewtonFailure
 from .platen import PlatenSpec
 
 
@@ -129,9 +129,10 @@ class Disc3DModel(DiscModelBase):
                 R = R + law.volumetric_residual(p) * q * dxp
                 up_measure = dxp if up_measure is None else up_measure + dxp
         self.law = self.laws[self.creep_phase]
-        self._up_indicator = fem.form(q * up_measure)
-        self.R_form = fem.form(R)
-        self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)))
+        self._up_indicator = fem.form(q * up_measure, jit_options=JIT_OPTIONS)
+        self.R_form = fem.form(R, jit_options=JIT_OPTIONS)
+        self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)),
+                               jit_options=JIT_OPTIONS)
         self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
         self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
         self.vm_expr = fem.Expression(self.law.von_mises, self.qpoints)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_output
 from .sweep import case_dir, load_sweep
 
 
@@ -91,7 +92,7 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
                            (axes[1], "thickness_change_pct", "thickness reduction (%)")):
         for g in groups:
             gp = sorted((p for p in points if p.group == g), key=lambda p: p.pressure_MPa)
-            ax.plot([p.pressure_MPa for p in gp], [getattr(p, key) for p in gp], "-o", ms=3, label=f"model: {g}")
+            ax.plot([p.pressure_MPa for p in gp], [getattr(p, key) for p in gp], "-o", ms=3, label=f"model ({name})" if g == "model" else f"model: {g}")
         for sample, marker, color in (("bare_li", "s", "k"), ("g_licfc", "D", "tab:red")):
             rows = [m for m in meas if m["sample"] == sample and m[key] is not None]
             if rows:
@@ -105,7 +106,7 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
     axes[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{name}: predicted vs measured (paper Fig. 4c/4d)")
     fig.tight_layout()
-    fig.savefig(out / "change_vs_pressure.png", dpi=130)
+    atomic_output(out / "change_vs_pressure.png", lambda f: fig.savefig(f, dpi=130))
     plt.close(fig)
 
     # ---- time histories
@@ -120,7 +121,7 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(out / "histories.png", dpi=130)
+    atomic_output(out / "histories.png", lambda f: fig.savefig(f, dpi=130))
     plt.close(fig)
 
     # ---- renderings of the most deformed case
@@ -245,7 +246,7 @@ def render_case(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
     pl.view_xy()
     pl.add_text(f"top view; dashed = initial {diameter_mm:g} mm", font_size=10)
     f1 = out / "render_top.png"
-    pl.screenshot(str(f1))
+    atomic_output(f1, pl.screenshot)
     pl.close()
     files.append(f1)
     # cross-section, z exaggerated so that the thin disc fills the picture
@@ -260,7 +261,7 @@ def render_case(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
     pl.camera.zoom(1.6)
     pl.add_text(f"(r, z) section, deformed; z x{zx:g}; axis at left, mid-plane at bottom", font_size=10)
     f2 = out / "render_section.png"
-    pl.screenshot(str(f2))
+    atomic_output(f2, pl.screenshot)
     pl.close()
     files.append(f2)
     return files
@@ -302,6 +303,6 @@ def render_case_3d(case_out: Path, out: Path, diameter_mm: float) -> list[Path]:
     pl.view_xz()
     pl.add_text(f"creep strain, cut at y = {0.25 * R0:.3g} mm; z x{zx:g}", font_size=10)
     f = out / "render_3d.png"
-    pl.screenshot(str(f))
+    atomic_output(f, pl.screenshot)
     pl.close()
     return [f]

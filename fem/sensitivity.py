@@ -14,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from .io import atomic_output, atomic_write_text
 from .study import parse_study
 from .sweep import Case, first_values, is_finished, run_cases
 
@@ -98,8 +99,8 @@ def main(argv=None) -> int:
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "tornado.png", dpi=130)
-    (out / "sensitivity.json").write_text(json.dumps({"rows": table, "failed": failed}, indent=2) + "\n")
+    atomic_output(out / "tornado.png", lambda f: fig.savefig(f, dpi=130))
+    atomic_write_text(out / "sensitivity.json", json.dumps({"rows": table, "failed": failed}, indent=2) + "\n")
     for r in sorted(table, key=lambda r: (r["pressure_MPa"], -max(abs(r["dt_low_pp"]), abs(r["dt_high_pp"])))):
         print(f"{r['pressure_MPa']:6.2f} MPa {r['factor']:14s} {r['move']:14s} dD {r['dD_low_pp']:+7.2f}/{r['dD_high_pp']:+7.2f} pp"
               f"   dt {r['dt_low_pp']:+7.2f}/{r['dt_high_pp']:+7.2f} pp")
