@@ -147,6 +147,8 @@ def build_model(study: Study):
         extra["pressure_space"] = study.pressure_space
     model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
                   theta=INTEGRATORS[study.time.integrator], **extra)
+    if study.model != "axisymmetric":
+        model.linear_solver = study.linear_solver
     return model, mesh_report, t_mesh, time.perf_counter() - t_setup
 
 
@@ -341,6 +343,9 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "mpi_processes": comm.size,
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
+        **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.krylov_iterations)),
+                                  "max": int(np.max(model.krylov_iterations)), "solver": model.linear_solver}}
+           if getattr(model, "linear_solver", "mumps") != "mumps" and model.krylov_iterations else {}),
         "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
         **({"volume": model.volume_check()} if hasattr(model, "volume_check") else {}),
         **({"phases": model.phase_results()} if hasattr(model, "phase_results") else {}),

@@ -156,6 +156,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quadrature_degree": Key(None, int, lo=2, hi=8, doc="default 4 (axisymmetric), 2 (3d: 4 points per tet)"),
         "pressure_space": Key(None, str, choices=("P1+P0", "P1"),
                               doc="default P1+P0 (axisymmetric: enriched Taylor-Hood), P1 (3d, composite)"),
+        "linear_solver": Key("mumps", str, choices=("mumps", "gamg"),
+                             doc="3d/composite: mumps (direct) or gamg (FGMRES, Schur field split, GAMG on u); "
+                                 "axisymmetric: mumps only. Not part of the fingerprint (same result to the "
+                                 "solver tolerance)"),
     },
     "output": {
         "fields": Key(True, bool),
@@ -188,6 +192,7 @@ class Study:
     time: TimeSettings = field(default_factory=TimeSettings)
     quadrature_degree: int = 4
     pressure_space: str = "P1+P0"
+    linear_solver: str = "mumps"
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
@@ -201,7 +206,8 @@ class Study:
             "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
             "time": asdict(self.time),
-            "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space},
+            "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space,
+                         "linear_solver": self.linear_solver},
             "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
         }
 
@@ -215,6 +221,7 @@ class Study:
         """Hash of everything that changes the computed result (used to validate a resume)."""
         d = self.to_dict()
         d.pop("description"); d.pop("name")
+        d["numerics"].pop("linear_solver")   # a finished case stays finished when only the solver changes
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -332,11 +339,15 @@ def parse_study(data: dict, name: str = "study") -> Study:
     if model != "axisymmetric" and num["pressure_space"] == "P1+P0":
         raise StudyError(f"[numerics] pressure_space = 'P1+P0' is not allowed with [geometry] model = "
                          f"'{model}': must be P1 (the enriched space is implemented on the axisymmetric path only)")
+    if model == "axisymmetric" and num["linear_solver"] != "mumps":
+        raise StudyError(f"[numerics] linear_solver = '{num['linear_solver']}' is not allowed with [geometry] "
+                         f"model = 'axisymmetric': must be mumps (the axisymmetric path is serial and direct)")
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
                  platen=platen, load=steps, time=tm, materials=materials,
                  quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
                  pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
+                 linear_solver=num["linear_solver"],
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
 
 

@@ -27,6 +27,8 @@ BAD = [
     ("coulomb without mu", GOOD.replace("mu = 0.2\n", ""), ["mu", "coulomb"]),
     ("gap larger than disc", GOOD.replace("pressure_MPa = 5.19", "gap_mm = 0.7"), ["gap_mm", "thickness_mm"]),
     ("wrong model", GOOD.replace('model = "axisymmetric"', 'model = "4d"'), ["model", "axisymmetric"]),
+    ("unknown linear solver", GOOD + '[numerics]\nlinear_solver = "cg"\n', ["linear_solver", "mumps, gamg"]),
+    ("gamg on the axisymmetric path", GOOD + '[numerics]\nlinear_solver = "gamg"\n', ["linear_solver", "mumps"]),
 ]
 
 

@@ -72,3 +72,31 @@ def test_3d_coulomb_matches_axisymmetric(tmp_path):
     assert 1.0 < ra["thickness_change_pct"] < 5.0   # friction-dominated, not free flow (67 %)
     for k in ("thickness_change_pct", "diameter_change_pct"):
         assert r3[k] == pytest.approx(ra[k], rel=1e-2), (k, r3[k], ra[k])
+
+
+@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")
+def test_gamg_under_mpi_gives_the_mumps_summary(tmp_path):
+    """Requirement: the iterative solver ([numerics] linear_solver = "gamg": FGMRES, Schur field
+    split, GAMG with rigid-body near-nullspace) on 2 MPI processes gives the serial MUMPS summary
+    to 1e-6 relative (3D, Coulomb platen, creep), and reports its Krylov iterations."""
+    toml = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
+        "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1").replace(
+        "hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
+    out = {}
+    for solver, n in (("mumps", 1), ("gamg", 2)):
+        study = tmp_path / f"{solver}.toml"
+        study.write_text(toml + f'linear_solver = "{solver}"\n')
+        cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(tmp_path / solver), "--quiet"]
+        if n > 1:
+            cmd = [_mpiexec(), "-n", str(n)] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+                           timeout=900)
+        assert p.returncode == 0, p.stderr[-2000:]
+        out[solver] = json.loads((tmp_path / solver / "summary.json").read_text())
+    assert "krylov_iterations" not in out["mumps"]
+    k = out["gamg"]["krylov_iterations"]
+    assert k["solver"] == "gamg" and 0 < k["per_solve_mean"] <= k["max"]
+    assert out["gamg"]["mpi_processes"] == 2 and out["gamg"]["time_steps"] == out["mumps"]["time_steps"]
+    for key in ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_equivalent_creep_strain"):
+        assert out["gamg"][key] == pytest.approx(out["mumps"][key], rel=1e-6, abs=1e-12), key
+    assert out["mumps"]["thickness_change_pct"] > 0.0
