@@ -514,6 +514,7 @@ class Disc3DModel(DiscModelBase):
         Sp = M.createSubMatrix(is_pp, is_pp)
         dd = Sp.getDiagonal()
         dd.array[:] = np.where(dd.array == 0.0, 1.0, 0.0)
+        Sp.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)   # composite: tow/pore p rows are empty
         Sp.setDiagonal(dd, addv=PETSc.InsertMode.ADD_VALUES)
         pc.setFieldSplitSchurPreType(PETSc.PC.SchurPreType.USER, Sp)
         opts = PETSc.Options()

@@ -73,13 +73,13 @@ def test_shipped_studies_validate():
 
 
 def test_blind_prediction_studies_use_the_calibrated_li_parameters():
-    """The G-LiCFC studies are a blind prediction with the bare-Li calibration: their creep law and
+    """The G-LiCFC studies (and the 3D bare-Li check) use the bare-Li calibration: their creep law and
     platen friction must be the ones `make calibrate` wrote (copies drifted once: the composite
     studies kept the fit of an earlier calibration)."""
     import tomllib
     cal = tomllib.loads((ROOT / "studies" / "fig4_bare_li_calibrated.toml").read_text())
     keys = [("li", "creep_A"), ("li", "creep_n"), ("li", "threshold_stress_MPa"), ("platen", "mu")]
-    studies = sorted((ROOT / "studies").glob("composite_*.toml"))
+    studies = sorted((ROOT / "studies").glob("composite_*.toml")) + [ROOT / "studies" / "fig4_bare_li_3d_calibrated.toml"]
     assert studies
     for f in studies:
         d = tomllib.loads(f.read_text())
