@@ -56,7 +56,6 @@ from .platen import PlatenSpec
 
 
 class Disc3DModel(DiscModelBase):
-    linear_solver = "mumps"   # or "gamg" ([numerics] linear_solver)
     KRYLOV_RTOL = 1e-8        # relative (FGMRES: unpreconditioned residual); Newton checks the residual itself
     KRYLOV_MAX_IT = 1000
     debug = False
@@ -64,13 +63,14 @@ class Disc3DModel(DiscModelBase):
 
     def __init__(self, mesh, facet_tags, geo, mat: LiCreep, platen: PlatenSpec,
                  quadrature_degree: int = 4, theta: float = 1.0, cell_tags=None, phases: dict | None = None,
-                 fibre_direction: dict | None = None):
+                 fibre_direction: dict | None = None, linear_solver: str = "mumps"):
         """geo: Disc3DGeometry or CompositeGeometry (height_mm, thickness_mm, radius_mm, diameter_mm,
         quarter, use_symmetry). Bare Li: cell_tags = phases = None. Composite: phases maps a phase
         name to (cell tags, material) with material LiCreep (one phase, the creeping one),
         TowElastic, GelNeoHookean or SoftVoid; fibre_direction maps a tow cell tag to a callable
         x -> (3, n) unit fibre direction (meshes.composite.tangent_function)."""
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
+        self.linear_solver = linear_solver
         self.comm = mesh.comm
         self._setup_spaces(mesh, 3, quadrature_degree)
         tdim = mesh.topology.dim
@@ -114,6 +114,7 @@ class Disc3DModel(DiscModelBase):
         R = 0
         up_measure = None   # the cells where the pressure field is an unknown (u-p phases)
         schur = None
+        p_t = ufl.TrialFunctions(self.W)[1]
         self.fibre_dir = None
         for name, (tags, m) in phases.items():
             dxp = self.dx if tags is None else sum((dxm(int(t)) for t in tags[1:]), dxm(int(tags[0])))
@@ -134,7 +135,6 @@ class Disc3DModel(DiscModelBase):
                 up_measure = dxp if up_measure is None else up_measure + dxp
                 # Schur-complement preconditioner of the iterative solver: -(1/K + 1/G) M_p
                 c = getattr(law, "c", law)
-                p_t = ufl.TrialFunctions(self.W)[1]
                 schur_form = -(1.0 / c.K + 1.0 / c.mu) * p_t * q * dxp
                 schur = schur_form if schur is None else schur + schur_form
         self.law = self.laws[self.creep_phase]
@@ -158,7 +158,7 @@ class Disc3DModel(DiscModelBase):
         self._ksp = None
         self.timings = defaultdict(float)
         self.linear_solves = 0
-        self.krylov_iterations = []   # per linear solve (0 for the direct solver)
+        self.krylov_iterations = []   # per linear solve (reported in summary.json for gamg only)
 
     def _owned_cells(self, tags):
         if tags is None:
@@ -221,6 +221,7 @@ class Disc3DModel(DiscModelBase):
         mask[self.constrained] = False
         is_p = np.zeros(n, dtype=bool)
         is_p[mp] = True
+        self.is_pressure_dof = is_p   # local dofs (ghosts included) of the pressure field
         owned = np.arange(n) < self.n_owned
         self.free_u_owned = np.flatnonzero(mask & ~is_p & owned)
         self.free_p_owned = np.flatnonzero(mask & is_p & owned)
@@ -464,12 +465,9 @@ class Disc3DModel(DiscModelBase):
         EXPERIMENTAL: correct (same results as MUMPS), but 60-150 iterations per solve and slower
         than MUMPS on the problems measured so far; see README."""
         n_own = self.n_owned
-        _, mp = self.W.sub(1).collapse()
-        mp = np.asarray(mp).ravel()
-        is_p = np.zeros(self.w.x.array.size, dtype=bool)
-        is_p[mp] = True
+        is_p = self.is_pressure_dof[:n_own]
         own = np.arange(n_own)
-        u_loc, p_loc = own[~is_p[:n_own]], own[is_p[:n_own]]
+        u_loc, p_loc = own[~is_p], own[is_p]
         off = self.global_offset
         is_u = PETSc.IS().createGeneral((u_loc + off).astype(PETSc.IntType), comm=self.comm)
         is_pp = PETSc.IS().createGeneral((p_loc + off).astype(PETSc.IntType), comm=self.comm)

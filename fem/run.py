@@ -145,10 +145,10 @@ def build_model(study: Study):
     t_setup = time.perf_counter()
     if study.model == "axisymmetric":
         extra["pressure_space"] = study.pressure_space
+    else:
+        extra["linear_solver"] = study.linear_solver
     model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
                   theta=INTEGRATORS[study.time.integrator], **extra)
-    if study.model != "axisymmetric":
-        model.linear_solver = study.linear_solver
     return model, mesh_report, t_mesh, time.perf_counter() - t_setup
 
 
