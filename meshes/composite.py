@@ -68,15 +68,30 @@ defaults (R = 7.5, p = 1) no tow is dropped; modelled diameters such as 4 mm do 
 other tows get thicker to hold the carbon.
 
 Meshing: linear tetrahedra (Delaunay 2D and 3D), size `mesh_size_mm` everywhere, optionally finer
-in the tows (`mesh_size_tow_mm`) and in the pores (`mesh_size_pore_mm`). Tow tips (radius of
+in the tows (`mesh_size_tow_mm`) and in the pores (`mesh_size_pore_mm`).
+Tow sections are built from two half-ellipses joined at the tips, so each swept tow piece has an
+upper and a lower face and the sharp tow edges (tips) are model curves. With one closed ellipse per
+section (MESH_CACHE_VERSION 1) the lateral face was one periodic BSpline face whose tips (radius of
+curvature ~6 um) the 2D Delaunay in the parametric plane could not follow at sizes above the tow height:
+triangles straddled the tips ("elements remain invalid" warnings on most tow faces) and at the
+section planes x or y = (i + 1/2) p, where the tow pieces join, some faces got a triangle with all
+three nodes on the end ellipse, i.e. the same triangle as the planar section face: Gmsh 3D then failed
+with "overlapping facets" (15 mm and 9 mm quarter discs at 0.3 mm, 15 mm also at 0.2 mm), and some tow
+faces were over-refined (thousands of triangles). With the split sections these warnings are gone.
+Fallback: if Gmsh still fails (seen: 15 mm disc at mesh_size 0.4, "a segment and a facet intersect":
+the chordal error of facets ~0.4 mm long on the crimped tows exceeds the tow_gap_mm film between
+crossing tows), `build_msh` rebuilds in a fresh Gmsh session with the tow size times
+MESH_RETRY_TOW_FACTOR (0.8), up to MESH_RETRIES (2) times; report["mesh_attempts"] lists the tries. Tow tips (radius of
 curvature (h/2)^2/(w/2), a few um) are not resolved, so the MESHED tow volume is smaller than the
 geometric one: about -3 % (size 0.1), -2 % (tow size 0.07), -1 % (tow size 0.05), -10 % (0.2);
 the meshed Li is larger by the same amount, the meshed pores are 2-10 % small. The report gives
 `mesh_volumes_mm3` and `mesh_rel_error` so a solver can correct (e.g. scale the tow fibre volume
 fraction). A handful of sliver tets remain (min SICN ~0.02); `optimize_netgen=True` removes most of
 them at 2-2.5x the meshing time. Timings on a shared (loaded) 2-core machine: full quarter disc with
-the defaults 318k tets in 34 s wall / 25 s CPU (fragment 15 s, mesh 17 s); coarse test setting
-(diameter_mm=5, mesh_size_mm=0.2) 14k tets in 3 s.
+the defaults 318k tets in 34 s wall / 25 s CPU (fragment 15 s, mesh 17 s; measured with
+MESH_CACHE_VERSION 1). With the split tow sections and void_fraction = 0.01: 15 mm quarter disc at
+mesh_size 0.3 / 0.25 / 0.2 / 0.15: 34k / 59k / 75k / 127k tets, 19 / 20 / 24 / 24 s wall (fragment
+12-14 s); 6 mm at 0.3: 5.5k tets in 3 s; 3 mm at 0.3: 1.5k tets in 2 s; 5 mm at 0.2: 8.5k tets in 3 s.
 """
 from __future__ import annotations
 
@@ -101,7 +116,9 @@ CELL_NAMES = {LI: "li", CARBON_WARP: "carbon_warp", GPE: "gpe", VOID: "void", CA
 FACET_NAMES = {BOTTOM: "bottom", TOP: "top", RIM: "rim", SYM_X: "sym_x", SYM_Y: "sym_y", VOID_SURFACE: "void_surface"}
 
 RIM_MIN_ANGLE_DEG = 10.0  # tows cut by the rim at a smaller angle are left out (see _tow_extent)
-MESH_CACHE_VERSION = 1  # bump when the builder changes so old cached meshes are not reused
+MESH_CACHE_VERSION = 2  # bump when the builder changes so old cached meshes are not reused
+MESH_RETRIES = 2             # build_msh: extra meshing attempts after a Gmsh failure ...
+MESH_RETRY_TOW_FACTOR = 0.8  # ... each with the tow element size times this factor
 
 # GPE = PVDF-HFP : LiTFSI : EMITFSI = 5 : 5 : 7 by mass (paper, Section 4.1). Component densities are
 # ASSUMPTIONS (typical handbook/vendor values, not in the paper): PVDF-HFP 1.77, LiTFSI 1.33, EMITFSI 1.52 g/cm3.
@@ -422,12 +439,16 @@ def _tow_extent(c: float, w: float, R: float, p: float, quarter: bool) -> tuple[
 
 
 def _tow_section(occ, family: int, c: float, t: float, zc: float, w: float, h: float) -> int:
-    """Closed wire of the vertical elliptical section at position t along a tow (offset c)."""
+    """Closed wire of the vertical elliptical section at position t along a tow (offset c), made of
+    the upper and the lower half-ellipse (split at the tips y = c +- w/2)."""
     if family == CARBON_WARP:
-        e = occ.addEllipse(t, c, zc, 0.5 * w, 0.5 * h, zAxis=[1, 0, 0], xAxis=[0, 1, 0])
+        centre, axes = (t, c, zc), dict(zAxis=[1, 0, 0], xAxis=[0, 1, 0])
     else:
-        e = occ.addEllipse(c, t, zc, 0.5 * w, 0.5 * h, zAxis=[0, 1, 0], xAxis=[1, 0, 0])
-    return occ.addWire([e])
+        centre, axes = (c, t, zc), dict(zAxis=[0, 1, 0], xAxis=[1, 0, 0])
+    # two half-ellipse arcs joined at the tips (not one closed ellipse): the sweep then has two faces
+    # (upper, lower) per tow piece and the sharp tow edges are model curves, see the module docstring
+    arcs = [occ.addEllipse(*centre, 0.5 * w, 0.5 * h, angle1=a0, angle2=a0 + math.pi, **axes) for a0 in (0.0, math.pi)]
+    return occ.addWire(arcs)
 
 
 def _add_tows(occ, geo: CompositeGeometry, w: float, h: float, a: float, z_mid: float):
@@ -626,8 +647,41 @@ def geometry_report(geo: CompositeGeometry) -> dict:
     return report
 
 
+class _GmshMeshError(RuntimeError):
+    """gmsh.model.mesh.generate failed (the message is Gmsh's)."""
+
+
 def build_msh(geo: CompositeGeometry, path: Path | None) -> dict:
-    """Build, tag and mesh the composite; write it to `path` (.msh) unless None. Returns the report."""
+    """Build, tag and mesh the composite; write it to `path` (.msh) unless None. Returns the report.
+
+    When Gmsh fails to mesh (e.g. "overlapping facets" or "a segment and a facet intersect"), the
+    build is repeated in a fresh Gmsh session with the tow element size times MESH_RETRY_TOW_FACTOR,
+    at most MESH_RETRIES times (report["mesh_attempts"] lists the tries; report["mesh_sizes_mm"]["tow"]
+    is the size used). A fresh session is needed because Gmsh stays locked ("I'm busy") after a failed
+    generate, so there is no retry when the caller initialised Gmsh (the error is raised at once)."""
+    import gmsh
+
+    h_tow = min(geo.mesh_size_tow_mm or geo.mesh_size_mm, geo.mesh_size_mm)
+    attempts = []
+    for attempt in range(MESH_RETRIES + 1):
+        h_t = h_tow * MESH_RETRY_TOW_FACTOR ** attempt
+        fresh_session = not gmsh.isInitialized()
+        t0 = time.perf_counter()
+        try:
+            report = _build_msh_once(geo, path, h_t)
+        except _GmshMeshError as e:
+            attempts.append({"mesh_size_tow_mm": h_t, "error": str(e), "s": time.perf_counter() - t0})
+            if attempt == MESH_RETRIES or not fresh_session:
+                raise RuntimeError(f"composite mesh failed: {attempts}") from e
+            continue
+        attempts.append({"mesh_size_tow_mm": h_t, "error": None, "s": time.perf_counter() - t0})
+        report["mesh_attempts"] = attempts
+        return report
+
+
+def _build_msh_once(geo: CompositeGeometry, path: Path | None, h_tow: float) -> dict:
+    """One try of build_msh with the tow element size h_tow (<= mesh_size_mm); raises _GmshMeshError
+    when Gmsh fails to mesh."""
     import gmsh
 
     with gmsh_model("composite"):
@@ -647,7 +701,6 @@ def build_msh(geo: CompositeGeometry, path: Path | None) -> dict:
             if faces.get(tag_id):
                 gmsh.model.addPhysicalGroup(2, faces[tag_id], tag_id, name=name)
         hmax = geo.mesh_size_mm
-        h_tow = min(geo.mesh_size_tow_mm or hmax, hmax)
         r_pore = min(s["pore_radius_mm"], s["pore_half_height_mm"])
         h_pore = geo.mesh_size_pore_mm or max(2.0 * math.pi * r_pore / 24.0, hmax / 3.0)
         h_pore = min(h_pore, hmax) if groups[VOID] else hmax
@@ -673,9 +726,15 @@ def build_msh(geo: CompositeGeometry, path: Path | None) -> dict:
         gmsh.option.setNumber("Mesh.Algorithm3D", 1)
         gmsh.option.setNumber("Mesh.OptimizeNetgen", int(geo.optimize_netgen))
         t0 = time.perf_counter()
-        gmsh.model.mesh.generate(3)
+        try:
+            gmsh.model.mesh.generate(3)
+        except Exception as e:  # Gmsh raises a bare Exception carrying its error message
+            raise _GmshMeshError(str(e)) from e
         report["gmsh_mesh_s"] = time.perf_counter() - t0
         types, tags, _ = gmsh.model.mesh.getElements(3)
+        if not any(et == 4 and len(t) for et, t in zip(types, tags)):
+            # e.g. Gmsh locked ("I'm busy") by an earlier failed generate in a caller-owned session
+            raise _GmshMeshError("Gmsh produced no tetrahedra")
         tet_tags = np.concatenate([t for et, t in zip(types, tags) if et == 4])
         report["n_tets"] = int(len(tet_tags))
         q = gmsh.model.mesh.getElementQualities(tet_tags, "minSICN")

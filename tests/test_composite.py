@@ -108,7 +108,7 @@ from fem.sweep import run_sweep, to_toml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# smallest composite that builds quickly: 3 mm quarter disc, 1536 tets (~7k dofs)
+# smallest composite that builds quickly: 3 mm quarter disc, ~1.5k tets (~7k dofs)
 COARSE = {"model": "composite", "diameter_mm": 3.0, "mesh_size_mm": 0.3}
 LI = {"youngs_modulus_MPa": 7820.0, "poisson_ratio": 0.381, "creep_A": 0.955, "creep_n": 6.56,
       "threshold_stress_MPa": 0.28}
