@@ -156,6 +156,7 @@ class Disc3DModel(DiscModelBase):
         self._K = None
         self._Kf = None
         self._ksp = None
+        self._pmg = None
         self.timings = defaultdict(float)
         self.linear_solves = 0
         self.krylov_iterations = []   # per linear solve (reported in summary.json for gamg only)
@@ -446,6 +447,8 @@ class Disc3DModel(DiscModelBase):
         if self._ksp is None:
             self._ksp = self._make_gamg_ksp() if self.linear_solver == "gamg" else self._make_mumps_ksp()
         self._ksp.setOperators(A)
+        if self.linear_solver == "gamg" and self._pmg is not None:
+            self._update_pmg()
         return self._ksp
 
     def _make_mumps_ksp(self):
@@ -458,12 +461,16 @@ class Disc3DModel(DiscModelBase):
 
     def _make_gamg_ksp(self):
         """Iterative solver of the u-p saddle point system: FGMRES on a Schur-complement field split
-        (full factorisation). u block: one V-cycle of smoothed-aggregation AMG (GAMG) with the six
-        rigid-body modes as its near-nullspace; Schur block: one Jacobi sweep on the 'selfp'
-        approximation A_pp - A_pu diag(A_uu)^-1 A_up (default) or on the scaled pressure mass matrix
-        -(1/K + 1/G) M_p (Sp, elastic moduli of each u-p phase). Tolerance: KRYLOV_RTOL.
-        EXPERIMENTAL: correct (same results as MUMPS), but 60-150 iterations per solve and slower
-        than MUMPS on the problems measured so far; see README."""
+        (upper block-triangular factorisation). u block (P2 displacement): one cycle of a two-level
+        p-multigrid (`_make_p1_coarse_space`, `_update_pmg`): 3 Chebyshev/Jacobi sweeps on P2, and on
+        the P1 coarse level (Galerkin operator) one V-cycle of smoothed-aggregation AMG (GAMG) with the
+        six rigid-body modes as near-nullspace. "-li3d_pmg 0" (PETSC_OPTIONS) puts GAMG directly on the
+        P2 block instead. Schur block: one Jacobi sweep on the 'selfp' approximation
+        A_pp - A_pu diag(A_uu)^-1 A_up (default) or on the scaled pressure mass matrix -(1/K + 1/G) M_p
+        (Sp, elastic moduli of each u-p phase). Tolerance: KRYLOV_RTOL. Options prefix "li3d_".
+        NOT THE DEFAULT: correct (same results as MUMPS), but measured 2026-12-02: 53 iterations per
+        solve on the creeping bare-Li quarter disc, ~265 on the composite (tow/GPE stiffness contrast
+        ~1e5), slower than MUMPS at these sizes; see README."""
         n_own = self.n_owned
         is_p = self.is_pressure_dof[:n_own]
         own = np.arange(n_own)
@@ -506,7 +513,7 @@ class Disc3DModel(DiscModelBase):
         pc.setType("fieldsplit")
         pc.setFieldSplitIS(("u", is_u), ("p", is_pp))
         pc.setFieldSplitType(PETSc.PC.CompositeType.SCHUR)
-        pc.setFieldSplitSchurFactType(PETSc.PC.SchurFactType.FULL)
+        pc.setFieldSplitSchurFactType(PETSc.PC.SchurFactType.UPPER)
         M = fem_petsc.assemble_matrix(fem.form(self._schur_ufl, jit_options=JIT_OPTIONS))
         M.assemble()
         Sp = M.createSubMatrix(is_pp, is_pp)
@@ -516,21 +523,109 @@ class Disc3DModel(DiscModelBase):
         Sp.setDiagonal(dd, addv=PETSc.InsertMode.ADD_VALUES)
         pc.setFieldSplitSchurPreType(PETSc.PC.SchurPreType.USER, Sp)
         opts = PETSc.Options()
-        for k, v in {"fieldsplit_u_ksp_type": "preonly", "fieldsplit_u_pc_type": "gamg",
-                     "fieldsplit_u_pc_gamg_threshold": 0.01, "fieldsplit_u_pc_gamg_agg_nsmooths": 1,
-                     "fieldsplit_u_mg_levels_ksp_type": "chebyshev", "fieldsplit_u_mg_levels_pc_type": "jacobi",
-                     "fieldsplit_u_mg_levels_ksp_max_it": 3,
-                     "fieldsplit_p_ksp_type": "preonly", "fieldsplit_p_pc_type": "jacobi",
-                     # measured 2026-12-02 (3D bare-Li quarter disc, 14580 dofs, creeping): selfp 67 Krylov
-                     # iterations per solve; the mass matrix Sp above 145 (but 7.7 with an exact u block:
-                     # the V-cycle on the P2 u block is the weak part). "-li3d_pc_fieldsplit_schur_precondition
-                     # user" selects Sp.
-                     "pc_fieldsplit_schur_precondition": "selfp"}.items():
+        pmg = opts.getBool(prefix + "pmg", True)
+        defaults = {"fieldsplit_u_ksp_type": "preonly",
+                    "fieldsplit_p_ksp_type": "preonly", "fieldsplit_p_pc_type": "jacobi",
+                    "pc_fieldsplit_schur_fact_type": "upper",
+                    # "-li3d_pc_fieldsplit_schur_precondition user" selects Sp above
+                    "pc_fieldsplit_schur_precondition": "selfp"}
+        if pmg:   # the u split starts without a preconditioner; _update_pmg makes it the two-level cycle
+            defaults["fieldsplit_u_pc_type"] = "none"
+        else:     # plain GAMG on the P2 u block (the solver measured before 2026-12-02 evening)
+            defaults.update({"fieldsplit_u_pc_type": "gamg", "fieldsplit_u_pc_gamg_threshold": 0.01,
+                             "fieldsplit_u_pc_gamg_agg_nsmooths": 1, "fieldsplit_u_mg_levels_ksp_type": "chebyshev",
+                             "fieldsplit_u_mg_levels_pc_type": "jacobi", "fieldsplit_u_mg_levels_ksp_max_it": 3})
+        for k, v in defaults.items():
             if not opts.hasName(prefix + k):
                 opts[prefix + k] = v
         ksp.setFromOptions()
         self._gamg_is = (is_u, is_pp, modes, Sp)   # keep them alive
+        self._pmg = self._make_p1_coarse_space(u_loc) if pmg else None
         return ksp
+
+    def _make_p1_coarse_space(self, u_loc):
+        """p-multigrid for the P2 displacement block: the P1 vector space on the same mesh as the
+        coarse level. P (rows: the owned u dofs of W in the order of the u split; columns: P1 dofs)
+        is the P1 -> P2 interpolation with the rows of constrained dofs removed, and the coarse
+        near-nullspace holds the six rigid-body modes of the P1 nodes."""
+        V1 = fem.functionspace(self.mesh, ("Lagrange", 1, (3,)))
+        Iv = fem_petsc.interpolation_matrix(V1, self.V_u)
+        Iv.assemble()
+        ai, aj, av = Iv.getValuesCSR()
+        w2v = np.full(self.w.x.array.size, -1, dtype=np.int64)
+        for c in range(3):
+            w2v[self.node_dofs[:, c]] = 3 * np.arange(len(self.node_dofs)) + c
+        rows = w2v[u_loc]
+        n_v_owned = Iv.getLocalSize()[0]
+        assert rows.min(initial=0) >= 0 and rows.max(initial=-1) < n_v_owned, "P2 u dof not owned by its W owner"
+        cons = np.zeros(self.w.x.array.size, dtype=bool)
+        cons[self.constrained] = True
+        length = np.where(cons[u_loc], 0, ai[rows + 1] - ai[rows])
+        ptr = np.concatenate([[0], np.cumsum(length)]).astype(PETSc.IntType)
+        take = np.repeat(ai[rows], length) + (np.arange(ptr[-1]) - np.repeat(ptr[:-1], length))
+        n1 = Iv.getLocalSize()[1]
+        P = PETSc.Mat().createAIJ(size=((len(u_loc), PETSc.DECIDE), (n1, PETSc.DECIDE)),
+                                  bsize=(1, 3), csr=(ptr, aj[take].astype(PETSc.IntType), av[take]), comm=self.comm)
+        P.assemble()
+        X1 = V1.tabulate_dof_coordinates()[: n1 // 3]
+        modes = []
+        for k in range(6):
+            a = np.zeros((n1 // 3, 3))
+            if k < 3:
+                a[:, k] = 1.0
+            else:
+                i, j = [(1, 2), (2, 0), (0, 1)][k - 3]
+                a[:, i] = -X1[:, j]
+                a[:, j] = X1[:, i]
+            v = PETSc.Vec().createMPI((n1, PETSc.DECIDE), bsize=3, comm=self.comm)
+            v.array[:] = a.ravel()
+            modes.append(v)
+        for i, v in enumerate(modes):
+            for w in modes[:i]:
+                v.axpy(-v.dot(w), w)
+            v.scale(1.0 / v.norm())
+        return {"P": P, "modes": modes, "nns": PETSc.NullSpace().create(vectors=modes, comm=self.comm),
+                "Ac": None, "V1": V1}
+
+    def _update_pmg(self):
+        """After each new system matrix: let the field split extract the u block A_uu, form the coarse
+        operator A_c = P^T A_uu P (the Galerkin product, with the rigid-body near-nullspace for GAMG),
+        and (first call) make the u split a two-level PCMG: Chebyshev/Jacobi smoothing on P2, one
+        GAMG V-cycle on P1 as the coarse solve."""
+        pmg, ksp = self._pmg, self._ksp
+        pc = ksp.getPC()
+        pc.setUp()
+        ksp_u = pc.getFieldSplitSchurGetSubKSP()[0]   # the A00 solve of the factorisation
+        Auu = ksp_u.getOperators()[0]
+        if pmg["Ac"] is None:
+            Ac = Auu.ptap(pmg["P"])
+            Ac.setNearNullSpace(pmg["nns"])
+            pmg["Ac"] = Ac
+            pc_u = ksp_u.getPC()
+            pc_u.setType("mg")
+            pc_u.setMGLevels(2)
+            pc_u.setMGType(PETSc.PC.MGType.MULTIPLICATIVE)
+            pc_u.setMGInterpolation(1, pmg["P"])
+            coarse = pc_u.getMGCoarseSolve()
+            coarse.setOperators(Ac)
+            opts = PETSc.Options()
+            pre = ksp_u.getOptionsPrefix()
+            for k, v in {"mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi",
+                         "mg_levels_ksp_max_it": 3,
+                         "mg_coarse_ksp_type": "preonly", "mg_coarse_pc_type": "gamg",
+                         "mg_coarse_pc_gamg_threshold": 0.01, "mg_coarse_pc_gamg_agg_nsmooths": 1,
+                         "mg_coarse_mg_levels_ksp_type": "chebyshev", "mg_coarse_mg_levels_pc_type": "jacobi",
+                         "mg_coarse_mg_levels_ksp_max_it": 3}.items():
+                if not opts.hasName(pre + k):
+                    opts[pre + k] = v
+            # the field split re-reads the u split's options at every setup: make them say PCMG
+            opts[pre + "pc_type"] = "mg"
+            pc_u.setFromOptions()
+            coarse.setFromOptions()
+            pmg["coarse"] = coarse
+        else:
+            Auu.ptap(pmg["P"], result=pmg["Ac"])
+            pmg["coarse"].setOperators(pmg["Ac"])
 
     # ------------------------------------------------------------------ Newton
     def _newton(self, dt, x_n, control, target, x_guess, delta_guess, max_it, eps_scale):
