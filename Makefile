@@ -53,6 +53,7 @@ gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to cha
 bench: $(STAMP)  ## benchmark suite (not a test): axisymmetric + CalculiX, then 3D serial vs MPI
 	$(PY) bench/bench_axisym.py
 	$(PY) bench/bench_3d.py
+	$(PY) bench/bench_linear.py
 	$(PY) bench/bench_composite_convergence.py
 
 clean:
