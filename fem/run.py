@@ -167,8 +167,9 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     # under MPI every process keeps its own part of the state in its own checkpoint file
     ckpt_path = out_dir / ("checkpoint.npz" if comm.size == 1 else f"checkpoint.rank{comm.rank}.npz")
     show = _progress_printer(progress and root)
-    # field output: VTK of the r-z section (axisymmetric) or of the 3D body (serial runs only)
-    write_fields = study.write_fields and (study.model == "axisymmetric" or comm.size == 1)
+    # field output: VTK of the r-z section (axisymmetric) or of the 3D body (also under MPI: process 0
+    # gathers the parts and writes the files)
+    write_fields = study.write_fields
 
     from .model import NewtonFailure, StepTooLarge
     model, mesh_report, t_mesh, t_setup = build_model(study)
@@ -362,8 +363,10 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     }
     if root:
         write_history_csv(out_dir / "history.csv", HISTORY_COLUMNS, st.history)
+    if write_fields:
+        write_fields_vtk(out_dir, model, st.snapshots)   # collective: every process sends its part
+    if root:
         if write_fields:
-            write_fields_vtk(out_dir, model, st.snapshots)
             summary["fields"] = "fields.pvd"
         summary["timings_s"]["io"] = time.perf_counter() - t_io
         atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")

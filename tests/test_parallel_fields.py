@@ -1,0 +1,81 @@
+"""3D field output (fem/io.py write_fields_vtk) under MPI: process 0 gathers the owned parts and
+writes the same VTU/PVD files as a serial run (coarse bare-Li quarter disc, few steps).
+
+Units: mm, N, MPa, s.
+"""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import BASE_TOML
+
+
+def _mpiexec():
+    cand = Path(sys.executable).parent / "mpiexec"
+    return str(cand) if cand.exists() else shutil.which("mpiexec")
+
+
+def _order(keys):
+    """Row order that sorts the rows of keys (n, 3) lexicographically."""
+    return np.lexsort(np.asarray(keys).T[::-1])
+
+
+@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")
+def test_fields_on_two_processes_match_serial(tmp_path):
+    """Requirement: `python -m fem run` with [output] fields = true under `mpiexec -n 2` writes
+    fields.pvd + fields/*.vtu with the serial mesh and values: same points and cells, displacement
+    at each point to 1e-6 relative, the cell arrays to 1e-6, the same time steps."""
+    meshio = pytest.importorskip("meshio")
+    toml = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
+        "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1").replace(
+        'friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
+        "ramp_s = 1.0", "ramp_s = 0.0").replace(
+        "hold_s = 600.0", "hold_s = 0.05") + "[numerics]\nquadrature_degree = 2\n[output]\nfields = true\n"
+    study = tmp_path / "s.toml"
+    study.write_text(toml)
+    out = {}
+    for n in (1, 2):
+        cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(tmp_path / f"n{n}"), "--quiet"]
+        if n > 1:
+            cmd = [_mpiexec(), "-n", str(n)] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+                           timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+        d = tmp_path / f"n{n}"
+        pvd = (d / "fields.pvd").read_text()
+        files = re.findall(r'file="([^"]+)"', pvd)
+        assert files and all((d / f).is_file() for f in files)
+        assert not list(d.glob(".staging*")) and not list(d.glob(".old*"))
+        out[n] = (re.findall(r'timestep="([^"]+)"', pvd), meshio.read(d / files[-1]))
+    (t1, a), (t2, b) = out[1], out[2]
+    assert len(t1) == len(t2) > 1
+    assert np.allclose(np.array(t1, float), np.array(t2, float), rtol=1e-9)
+    assert len(a.points) == len(b.points)
+    assert len(a.cells) == len(b.cells) == 1 and a.cells[0].type == b.cells[0].type == "tetra"
+    assert len(a.cells[0].data) == len(b.cells[0].data)
+
+    # points matched by their (rounded) reference coordinates
+    ia, ib = _order(np.round(a.points, 9)), _order(np.round(b.points, 9))
+    np.testing.assert_allclose(b.points[ib], a.points[ia], atol=1e-12)
+    ua, ub = a.point_data["displacement"][ia], b.point_data["displacement"][ib]
+    scale = np.abs(ua).max()
+    assert scale > 0.0
+    np.testing.assert_allclose(ub, ua, rtol=1e-6, atol=1e-6 * scale)
+    pa, pb = a.point_data["hydrostatic_pressure_MPa"][ia], b.point_data["hydrostatic_pressure_MPa"][ib]
+    np.testing.assert_allclose(pb, pa, rtol=1e-6, atol=1e-6 * np.abs(pa).max())
+
+    # cells: the same tetrahedra (matched by centroid), carrying the same cell values
+    ca, cb = a.points[a.cells[0].data].mean(axis=1), b.points[b.cells[0].data].mean(axis=1)
+    ja, jb = _order(np.round(ca, 9)), _order(np.round(cb, 9))
+    np.testing.assert_allclose(cb[jb], ca[ja], atol=1e-12)
+    for k in ("material_id", "von_mises_MPa", "equivalent_creep_strain"):
+        va, vb = a.cell_data[k][0], b.cell_data[k][0]
+        np.testing.assert_allclose(np.sort(vb), np.sort(va), rtol=1e-6, atol=1e-6 * np.abs(va).max(), err_msg=k)
+        np.testing.assert_allclose(vb[jb], va[ja], rtol=1e-6, atol=1e-6 * np.abs(va).max(), err_msg=k)
+    assert np.all(a.cell_data["material_id"][0] == 1)
+    assert a.cell_data["von_mises_MPa"][0].max() > 0.0
