@@ -1,5 +1,7 @@
 import copy
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,6 +46,29 @@ pressure_MPa = 5.19
 ramp_s = 1.0
 hold_s = 600.0
 """
+
+
+# the coarse 3D quarter disc of the MPI tests (0.75 mm, one layer; BASE_TOML otherwise)
+BASE_3D_TOML = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
+    "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1")
+
+
+def mpiexec():
+    """The MPI launcher of the venv (or on PATH), None if there is none."""
+    cand = Path(sys.executable).parent / "mpiexec"
+    return str(cand) if cand.exists() else shutil.which("mpiexec")
+
+
+def run_cli(study: Path, out: Path, processes: int = 1, timeout: float = 900) -> Path:
+    """`python -m fem run STUDY --out OUT --quiet`, under `mpiexec -n processes` when > 1; asserts
+    exit status 0 and returns OUT."""
+    cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(out), "--quiet"]
+    if processes > 1:
+        cmd = [mpiexec(), "-n", str(processes)] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+                       timeout=timeout)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return out
 
 
 def merge(base: dict, over: dict) -> dict:

@@ -3,14 +3,10 @@
 Units: mm, N, MPa, s.
 """
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import BASE_TOML, make_study
+from conftest import BASE_3D_TOML, make_study, mpiexec, run_cli
 from fem.run import run_case
 
 GEO3D = {"model": "3d", "mesh_size_mm": 0.5, "layers": 2}
@@ -30,30 +26,15 @@ def test_3d_frictionless_creep_matches_axisymmetric(tmp_path):
     assert r3["platen_force_N"] == pytest.approx(ra["platen_force_N"], rel=1e-6)
 
 
-def _mpiexec():
-    cand = Path(sys.executable).parent / "mpiexec"
-    return str(cand) if cand.exists() else shutil.which("mpiexec")
-
-
-@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")
+@pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
 def test_mpi_two_processes_give_the_serial_summary(tmp_path):
     """Requirement: `python -m fem run` under `mpiexec -n 2` gives the serial summary numbers to
     1e-6 relative (3D, sticking platen, creep)."""
-    toml = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
-        "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1").replace(
-        'friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
+    toml = BASE_3D_TOML.replace('friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
         "hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
     study = tmp_path / "s.toml"
     study.write_text(toml)
-    out = {}
-    for n in (1, 2):
-        cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(tmp_path / f"n{n}"), "--quiet"]
-        if n > 1:
-            cmd = [_mpiexec(), "-n", str(n)] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
-                           timeout=900)
-        assert p.returncode == 0, p.stderr[-2000:]
-        out[n] = json.loads((tmp_path / f"n{n}" / "summary.json").read_text())
+    out = {n: json.loads((run_cli(study, tmp_path / f"n{n}", n) / "summary.json").read_text()) for n in (1, 2)}
     assert out[2]["mpi_processes"] == 2
     assert out[1]["time_steps"] == out[2]["time_steps"]
     for k in ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_equivalent_creep_strain"):
@@ -74,25 +55,17 @@ def test_3d_coulomb_matches_axisymmetric(tmp_path):
         assert r3[k] == pytest.approx(ra[k], rel=1e-2), (k, r3[k], ra[k])
 
 
-@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")
+@pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
 def test_gamg_under_mpi_gives_the_mumps_summary(tmp_path):
     """Requirement: the iterative solver ([numerics] linear_solver = "gamg": FGMRES, Schur field
     split, GAMG with rigid-body near-nullspace) on 2 MPI processes gives the serial MUMPS summary
     to 1e-6 relative (3D, Coulomb platen, creep), and reports its Krylov iterations."""
-    toml = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
-        "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1").replace(
-        "hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
+    toml = BASE_3D_TOML.replace("hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
     out = {}
     for solver, n in (("mumps", 1), ("gamg", 2)):
         study = tmp_path / f"{solver}.toml"
         study.write_text(toml + f'linear_solver = "{solver}"\n')
-        cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(tmp_path / solver), "--quiet"]
-        if n > 1:
-            cmd = [_mpiexec(), "-n", str(n)] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
-                           timeout=900)
-        assert p.returncode == 0, p.stderr[-2000:]
-        out[solver] = json.loads((tmp_path / solver / "summary.json").read_text())
+        out[solver] = json.loads((run_cli(study, tmp_path / solver, n) / "summary.json").read_text())
     assert "krylov_iterations" not in out["mumps"]
     k = out["gamg"]["krylov_iterations"]
     assert k["solver"] == "gamg" and 0 < k["per_solve_mean"] <= k["max"]

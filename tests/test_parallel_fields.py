@@ -4,20 +4,11 @@ writes the same VTU/PVD files as a serial run (coarse bare-Li quarter disc, few 
 Units: mm, N, MPa, s.
 """
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import BASE_TOML
-
-
-def _mpiexec():
-    cand = Path(sys.executable).parent / "mpiexec"
-    return str(cand) if cand.exists() else shutil.which("mpiexec")
+from conftest import BASE_3D_TOML, mpiexec, run_cli
 
 
 def _order(keys):
@@ -25,28 +16,20 @@ def _order(keys):
     return np.lexsort(np.asarray(keys).T[::-1])
 
 
-@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")
+@pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
 def test_fields_on_two_processes_match_serial(tmp_path):
     """Requirement: `python -m fem run` with [output] fields = true under `mpiexec -n 2` writes
     fields.pvd + fields/*.vtu with the serial mesh and values: same points and cells, displacement
     at each point to 1e-6 relative, the cell arrays to 1e-6, the same time steps."""
     meshio = pytest.importorskip("meshio")
-    toml = BASE_TOML.replace('model = "axisymmetric"', 'model = "3d"').replace(
-        "mesh_size_mm = 0.125", "mesh_size_mm = 0.75\nlayers = 1").replace(
-        'friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
+    toml = BASE_3D_TOML.replace('friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
         "ramp_s = 1.0", "ramp_s = 0.0").replace(
         "hold_s = 600.0", "hold_s = 0.05") + "[numerics]\nquadrature_degree = 2\n[output]\nfields = true\n"
     study = tmp_path / "s.toml"
     study.write_text(toml)
     out = {}
     for n in (1, 2):
-        cmd = [sys.executable, "-m", "fem", "run", str(study), "--out", str(tmp_path / f"n{n}"), "--quiet"]
-        if n > 1:
-            cmd = [_mpiexec(), "-n", str(n)] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
-                           timeout=600)
-        assert p.returncode == 0, p.stderr[-2000:]
-        d = tmp_path / f"n{n}"
+        d = run_cli(study, tmp_path / f"n{n}", n, timeout=600)
         pvd = (d / "fields.pvd").read_text()
         files = re.findall(r'file="([^"]+)"', pvd)
         assert files and all((d / f).is_file() for f in files)
