@@ -30,7 +30,8 @@ row by row (PETSc, in parallel: a node's dofs are owned by one process).
 
 Newton: the bordering algorithm of the axisymmetric model (two solves per factorisation: the
 residual and a unit platen motion) enforces the platen force exactly. Linear solver: MUMPS
-(distributed LU). Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
+(distributed LU, default) or linear_solver = "gamg" (FGMRES + Schur field split + p-multigrid with
+GAMG on the P1 level, `_make_gamg_ksp`). Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
 """
 from __future__ import annotations
 
