@@ -127,19 +127,18 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
             raise ValueError(f"snapshot cell arrays have {len(vm)}/{len(peq)} values for {n_cells} owned cells")
         return disp.copy(), -p_nodal[:n_own], vm, peq
 
-    def assemble_mesh(parts):
-        P = np.zeros((n_glob, pts.shape[1]), dtype=pts.dtype)
-        for off, p, _, _ in parts:
-            P[off:off + len(p)] = p
-        C = np.concatenate([c for _, _, c, _ in parts]).astype(conn_dtype)
-        mid = None if parts[0][3] is None else np.concatenate([m for _, _, _, m in parts])
-        return P, C, mid
-
     def to_global(parts, offsets, k, shape):
+        """Array of global P1 nodes from the k-th entry (owned nodes) of each process's part."""
         a = np.zeros(shape)
         for off, part in zip(offsets, parts):
             a[off:off + len(part[k])] = part[k]
         return a
+
+    def assemble_mesh(parts, offsets):
+        P = to_global(parts, offsets, 1, (n_glob, pts.shape[1]))
+        C = np.concatenate([c for _, _, c, _ in parts]).astype(conn_dtype)
+        mid = None if parts[0][3] is None else np.concatenate([m for _, _, _, m in parts])
+        return P, C, mid
 
     out_dir = Path(out_dir)
     staging = out_dir / f".staging{os.getpid()}"
@@ -148,8 +147,8 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     try:
         if root:
             (staging / "fields").mkdir(parents=True, exist_ok=True)
-            pts_g, conn_g, mid_g = assemble_mesh(mesh_parts)
             offsets = [mp[0] for mp in mesh_parts]
+            pts_g, conn_g, mid_g = assemble_mesh(mesh_parts, offsets)
             entries = []
     except Exception as e:   # noqa: BLE001  (reported to every process below)
         status, cause = f"field output: {type(e).__name__}: {e}", e

@@ -479,30 +479,14 @@ class Disc3DModel(DiscModelBase):
         off = self.global_offset
         is_u = PETSc.IS().createGeneral((u_loc + off).astype(PETSc.IntType), comm=self.comm)
         is_pp = PETSc.IS().createGeneral((p_loc + off).astype(PETSc.IntType), comm=self.comm)
-        # rigid-body modes on the owned u dofs, in the order of is_u
+        # P2 node and displacement component of each local dof of W (-1: pressure dof)
         comp = np.full(self.w.x.array.size, -1, dtype=np.int64)
         node = np.full(self.w.x.array.size, -1, dtype=np.int64)
         for c in range(3):
             comp[self.node_dofs[:, c]] = c
             node[self.node_dofs[:, c]] = np.arange(len(self.node_dofs))
-        xyz = self.node_coords[node[u_loc]]
-        cu = comp[u_loc]
-        modes = []
-        for k in range(6):
-            v = PETSc.Vec().createMPI((len(u_loc), PETSc.DECIDE), comm=self.comm)
-            a = np.zeros(len(u_loc))
-            if k < 3:
-                a[cu == k] = 1.0
-            else:   # rotation about axis k-3: (e_k x x)
-                i, j = [(1, 2), (2, 0), (0, 1)][k - 3]
-                a[cu == i] = -xyz[cu == i, j]
-                a[cu == j] = xyz[cu == j, i]
-            v.array[:] = a
-            modes.append(v)
-        for i, v in enumerate(modes):    # orthonormalise (modified Gram-Schmidt)
-            for w in modes[:i]:
-                v.axpy(-v.dot(w), w)
-            v.scale(1.0 / v.norm())
+        # rigid-body modes on the owned u dofs, in the order of is_u
+        modes = _rigid_body_modes(self.node_coords[node[u_loc]], comp[u_loc], self.comm)
         is_u.compose("nearnullspace", PETSc.NullSpace().create(vectors=modes, comm=self.comm))
         ksp = PETSc.KSP().create(self.comm)
         prefix = "li3d_"   # PETSC_OPTIONS="-li3d_ksp_monitor ..." overrides or adds settings
@@ -541,22 +525,19 @@ class Disc3DModel(DiscModelBase):
                 opts[prefix + k] = v
         ksp.setFromOptions()
         self._gamg_is = (is_u, is_pp, modes, Sp)   # keep them alive
-        self._pmg = self._make_p1_coarse_space(u_loc) if pmg else None
+        self._pmg = self._make_p1_coarse_space(3 * node[u_loc] + comp[u_loc], u_loc) if pmg else None
         return ksp
 
-    def _make_p1_coarse_space(self, u_loc):
+    def _make_p1_coarse_space(self, rows, u_loc):
         """p-multigrid for the P2 displacement block: the P1 vector space on the same mesh as the
-        coarse level. P (rows: the owned u dofs of W in the order of the u split; columns: P1 dofs)
-        is the P1 -> P2 interpolation with the rows of constrained dofs removed, and the coarse
-        near-nullspace holds the six rigid-body modes of the P1 nodes."""
+        coarse level. P (rows: the owned u dofs of W in the order of the u split, u_loc; `rows`: their
+        dofs 3 node + component in the collapsed P2 space V_u; columns: P1 dofs) is the P1 -> P2
+        interpolation with the rows of constrained dofs removed, and the coarse near-nullspace holds
+        the six rigid-body modes of the P1 nodes."""
         V1 = fem.functionspace(self.mesh, ("Lagrange", 1, (3,)))
         Iv = fem_petsc.interpolation_matrix(V1, self.V_u)
         Iv.assemble()
         ai, aj, av = Iv.getValuesCSR()
-        w2v = np.full(self.w.x.array.size, -1, dtype=np.int64)
-        for c in range(3):
-            w2v[self.node_dofs[:, c]] = 3 * np.arange(len(self.node_dofs)) + c
-        rows = w2v[u_loc]
         n_v_owned = Iv.getLocalSize()[0]
         assert rows.min(initial=0) >= 0 and rows.max(initial=-1) < n_v_owned, "P2 u dof not owned by its W owner"
         cons = np.zeros(self.w.x.array.size, dtype=bool)
@@ -569,22 +550,7 @@ class Disc3DModel(DiscModelBase):
                                   bsize=(1, 3), csr=(ptr, aj[take].astype(PETSc.IntType), av[take]), comm=self.comm)
         P.assemble()
         X1 = V1.tabulate_dof_coordinates()[: n1 // 3]
-        modes = []
-        for k in range(6):
-            a = np.zeros((n1 // 3, 3))
-            if k < 3:
-                a[:, k] = 1.0
-            else:
-                i, j = [(1, 2), (2, 0), (0, 1)][k - 3]
-                a[:, i] = -X1[:, j]
-                a[:, j] = X1[:, i]
-            v = PETSc.Vec().createMPI((n1, PETSc.DECIDE), bsize=3, comm=self.comm)
-            v.array[:] = a.ravel()
-            modes.append(v)
-        for i, v in enumerate(modes):
-            for w in modes[:i]:
-                v.axpy(-v.dot(w), w)
-            v.scale(1.0 / v.norm())
+        modes = _rigid_body_modes(np.repeat(X1, 3, axis=0), np.tile(np.arange(3), n1 // 3), self.comm, bsize=3)
         return {"P": P, "modes": modes, "nns": PETSc.NullSpace().create(vectors=modes, comm=self.comm),
                 "Ac": None, "V1": V1}
 
@@ -754,6 +720,29 @@ class Disc3DModel(DiscModelBase):
         D = 2.0 * self._max_radius(self.meas_nodes)
         return {"gap_mm": h, "diameter_mm": D, "thickness_change_pct": 100.0 * (h0 - h) / h0,
                 "diameter_change_pct": 100.0 * (D - D0) / D0}
+
+
+def _rigid_body_modes(xyz, comp, comm, bsize=None) -> list:
+    """The six rigid-body displacement modes (translations e_k, rotations e_k x x), orthonormalised by
+    modified Gram-Schmidt, as PETSc vectors over the owned displacement dofs whose node coordinates
+    are xyz (n, 3) and components comp (n,) (the near-nullspace of GAMG)."""
+    modes = []
+    for k in range(6):
+        a = np.zeros(len(comp))
+        if k < 3:
+            a[comp == k] = 1.0
+        else:   # rotation about axis k-3: (e_k x x)
+            i, j = [(1, 2), (2, 0), (0, 1)][k - 3]
+            a[comp == i] = -xyz[comp == i, j]
+            a[comp == j] = xyz[comp == j, i]
+        v = PETSc.Vec().createMPI((len(comp), PETSc.DECIDE), bsize=bsize, comm=comm)
+        v.array[:] = a
+        modes.append(v)
+    for i, v in enumerate(modes):
+        for w in modes[:i]:
+            v.axpy(-v.dot(w), w)
+        v.scale(1.0 / v.norm())
+    return modes
 
 
 class _Values:
