@@ -157,7 +157,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "pressure_space": Key(None, str, choices=("P1+P0", "P1"),
                               doc="default P1+P0 (axisymmetric: enriched Taylor-Hood), P1 (3d, composite)"),
         "linear_solver": Key("mumps", str, choices=("mumps", "gamg"),
-                             doc="3d/composite: mumps (direct) or gamg (FGMRES, Schur field split, GAMG on u); "
+                             doc="3d/composite: mumps (direct) or gamg (FGMRES, Schur field split, p-multigrid + GAMG on u); "
                                  "axisymmetric: mumps only. Not part of the fingerprint (same result to the "
                                  "solver tolerance)"),
     },
