@@ -57,9 +57,9 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     One unstructured grid per time carries all arrays, so any ParaView opens it with no reader
     choice and 'Warp By Vector' (displacement) + colouring by creep strain work on one object.
     Coordinates are the reference (r, z) section (z = 0 is the mid-plane with symmetry), or the
-    reference 3D body; the hydrostatic pressure is the u-p pressure field,
-    which is 0 outside the u-p phases (tows, pores) of a composite (with the enriched P1 + P0 pressure,
-    the P1 part plus the cell constants averaged over the cells around each node; serial runs only).
+    reference 3D body; the hydrostatic pressure is the u-p pressure field, which is 0 outside the
+    u-p phases (tows, pores) of a composite (on a Li/gel interface node: the mean of the two
+    phases' pressure fields; with the enriched P1 + P0 pressure: the P1 part plus the cell constants averaged over the cells around each node; serial runs only).
     The whole series is written to a staging folder and then moved into place.
 
     Collective under MPI (every process must call it): each process interpolates its part into P1
@@ -78,7 +78,8 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     cell = msh.basix_cell().name
     gdim = msh.geometry.dim
     tdim = msh.topology.dim
-    extra_pressure = tuple(getattr(model, "pressure_parts", (1,))[1:])
+    phase_pressure = tuple(getattr(model, "phase_pressure", {}).values())   # 3D: one P1 field per u-p phase
+    extra_pressure = () if phase_pressure else tuple(getattr(model, "pressure_parts", (1,))[1:])
     if extra_pressure and comm.size > 1:
         raise RuntimeError("field output: the P1 + P0 pressure average (pressure_space = 'P1+P0') is serial "
                            "only; run without MPI or with pressure_space = 'P1'")
@@ -105,14 +106,30 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     u = fem.Function(V1)
     pres = fem.Function(S1)
     w = fem.Function(model.W)
+    support = None
+    if len(phase_pressure) > 1:
+        # several phase pressure fields, each 0 outside its phase: a node on a phase interface
+        # shows the mean of the fields it belongs to (support: how many of them, from the free dofs)
+        w.x.array[:] = 0.0
+        w.x.array[model.is_pressure_dof] = 1.0
+        w.x.array[model.constrained] = 0.0
+        support = np.zeros(pres.x.array.size)
+        for i in phase_pressure:
+            pres.interpolate(w.sub(i))
+            support += pres.x.array
+        support = np.maximum(support, 1.0)
 
     def gather(obj):
         return [obj] if comm.size == 1 else comm.gather(obj, root=0)
 
     def local_part(snap):
         u.interpolate(w.sub(0))
-        pres.interpolate(w.sub(1))
-        p_nodal = pres.x.array.copy()
+        p_nodal = np.zeros(pres.x.array.size)
+        for i in phase_pressure or (1,):
+            pres.interpolate(w.sub(i))
+            p_nodal += pres.x.array
+        if support is not None:
+            p_nodal /= support
         for i in extra_pressure:   # serial only (checked above)
             # P1 + P0: add the cell constants, averaged over the cells around each node
             f0 = w.sub(i).collapse()

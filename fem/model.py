@@ -107,16 +107,22 @@ class DiscModelBase:
         res.iterations = its
         return res
 
-    def _setup_spaces(self, mesh, u_components: int, qd: int, pressure_space: str = "P1") -> None:
+    def _setup_spaces(self, mesh, u_components: int, qd: int, pressure_space: str = "P1",
+                      pressure_fields: int = 1) -> None:
         """Mixed u-p space W (P2 displacement with u_components; pressure P1, or P1 + P0 with one
         extra constant per cell), the matching dx, and the quadrature spaces of the state (scalar Qs,
-        3x3 tensor Qt) at degree qd. self.pressure_parts: the sub-space indices of the pressure."""
+        3x3 tensor Qt) at degree qd. self.pressure_parts: the sub-space indices of the pressure.
+        pressure_fields > 1 (P1 only; the 3D composite): that many separate P1 fields, one per u-p
+        phase, so the pressure can jump at a phase interface (fem/model3d.py)."""
         if pressure_space not in PRESSURE_SPACES:
             raise ValueError(f"pressure_space = {pressure_space!r}: must be one of {', '.join(PRESSURE_SPACES)}")
+        if pressure_fields > 1 and pressure_space != "P1":
+            raise ValueError("several pressure fields need pressure_space = 'P1'")
         cell = mesh.basix_cell()
         P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(u_components,))
         P1 = basix.ufl.element("Lagrange", cell.name, 1)
-        elements = [P2, P1] + ([basix.ufl.element("DG", cell.name, 0)] if pressure_space == "P1+P0" else [])
+        elements = [P2] + [P1] * max(pressure_fields, 1)
+        elements += [basix.ufl.element("DG", cell.name, 0)] if pressure_space == "P1+P0" else []
         self.pressure_space = pressure_space
         self.pressure_parts = tuple(range(1, len(elements)))
         self.W = fem.functionspace(mesh, basix.ufl.mixed_element(elements))

@@ -7,10 +7,12 @@ sources in fem/materials.py):
   * Li: the creep law (CreepLaw), u-p mixed form;
   * carbon tows (warp and weft tags): transversely isotropic St Venant-Kirchhoff (TowLaw) about the
     local fibre direction (DG0 field from meshes.composite.tow_tangent), displacement form;
-  * GPE skins: nearly incompressible neo-Hookean (GelLaw), u-p mixed form sharing the pressure field;
+  * GPE skins: nearly incompressible neo-Hookean (GelLaw), u-p mixed form with its own pressure field;
   * pores: soft compressible neo-Hookean (SoftVoidLaw), displacement form.
-The P1 pressure unknowns that belong to no u-p cell (inside tows and pores) have no equation and
-are fixed at 0. Without mid-plane symmetry (the composite's default: a weave is not mirror
+Each u-p phase has its own P1 pressure field (W = P2^3 x P1 x P1 for Li + gel), so the pressure
+can jump at a Li/gel interface and each phase satisfies its own discrete volume balance
+int_phase (J - 1) dV0 = int_phase p/K dV0. The unknowns of a pressure field outside its phase
+(tows, pores, the other u-p phase) have no equation and are fixed at 0. Without mid-plane symmetry (the composite's default: a weave is not mirror
 symmetric) z = 0 is the fixed bottom platen, with the same friction condition as the top one.
 
 Discretisation: Taylor-Hood u-p (P2 displacement, P1 hydrostatic pressure) on the mesh of
@@ -55,6 +57,8 @@ from .materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 from .model import JIT_OPTIONS, DiscModelBase, NewtonFailure
 from .platen import PlatenSpec
 
+UP_MATERIALS = (LiCreep, GelNeoHookean)   # phases in the u-p mixed form (one pressure field each)
+
 
 class Disc3DModel(DiscModelBase):
     KRYLOV_RTOL = 1e-8        # relative (FGMRES: unpreconditioned residual); Newton checks the residual itself
@@ -73,13 +77,19 @@ class Disc3DModel(DiscModelBase):
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
         self.linear_solver = linear_solver
         self.comm = mesh.comm
-        self._setup_spaces(mesh, 3, quadrature_degree)
         tdim = mesh.topology.dim
         n_owned_cells = mesh.topology.index_map(tdim).size_local
         self.all_cells = np.arange(n_owned_cells, dtype=np.int32)
         if phases is None:
             phases = {"li": (None, mat)}
         self.phases = phases
+        # one P1 pressure field per u-p phase (Li, gel), zero outside it: the pressure may jump at a
+        # Li/gel interface, and each phase's volume balance  int_phase (J - 1) = int_phase p/K  holds
+        # on its own (one field shared by Li and gel let them trade volume through the interface
+        # nodes: the 6 mm disc at 30 MPa gained 1.37 % Li volume that way).
+        up = [k for k, (_, m) in phases.items() if isinstance(m, UP_MATERIALS)]
+        self.phase_pressure = {k: i + 1 for i, k in enumerate(up)}   # phase -> sub-space of W
+        self._setup_spaces(mesh, 3, quadrature_degree, pressure_fields=len(up))
         creep = [k for k, (_, m) in phases.items() if isinstance(m, LiCreep)]
         if len(creep) != 1:
             raise ValueError(f"phases: exactly one creeping (LiCreep) phase is needed, got {creep}")
@@ -107,18 +117,19 @@ class Disc3DModel(DiscModelBase):
         self.theta = theta
         self.delta = 0.0
 
-        u, p = ufl.split(self.w)
-        v, q = ufl.TestFunctions(self.W)
+        parts, tests, trials = ufl.split(self.w), ufl.TestFunctions(self.W), ufl.TrialFunctions(self.W)
+        u, v = parts[0], tests[0]
         F = ufl.Identity(3) + ufl.grad(u)
         dxm = ufl.Measure("dx", domain=mesh, subdomain_data=cell_tags, metadata=self.dx.metadata())
         self.laws = {}
         R = 0
-        up_measure = None   # the cells where the pressure field is an unknown (u-p phases)
+        self._up_indicator = {}   # sub-space -> form q_k dx over its phase: where that pressure is an unknown
         schur = None
-        p_t = ufl.TrialFunctions(self.W)[1]
         self.fibre_dir = None
         for name, (tags, m) in phases.items():
             dxp = self.dx if tags is None else sum((dxm(int(t)) for t in tags[1:]), dxm(int(tags[0])))
+            k = self.phase_pressure.get(name)
+            p, q, p_t = (parts[k], tests[k], trials[k]) if k is not None else (None, None, None)
             if isinstance(m, LiCreep):
                 law = CreepLaw(LawConstants(mesh, m), F, self.Cc_inv_n, self.dp_f, self.dt_A, p, self.dp_explicit)
             elif isinstance(m, GelNeoHookean):
@@ -131,15 +142,15 @@ class Disc3DModel(DiscModelBase):
                 raise TypeError(f"phase {name}: unknown material {type(m).__name__}")
             self.laws[name] = law
             R = R + ufl.inner(law.P, ufl.grad(v)) * dxp
-            if hasattr(law, "volumetric_residual"):
+            if k is not None:
+                law.pressure_over_K = p / getattr(law, "c", law).K   # p/K: the phase's elastic volume change
                 R = R + law.volumetric_residual(p) * q * dxp
-                up_measure = dxp if up_measure is None else up_measure + dxp
+                self._up_indicator[k] = fem.form(q * dxp, jit_options=JIT_OPTIONS)
                 # Schur-complement preconditioner of the iterative solver: -(1/K + 1/G) M_p
                 c = getattr(law, "c", law)
                 schur_form = -(1.0 / c.K + 1.0 / c.mu) * p_t * q * dxp
                 schur = schur_form if schur is None else schur + schur_form
         self.law = self.laws[self.creep_phase]
-        self._up_indicator = fem.form(q * up_measure, jit_options=JIT_OPTIONS)
         self._schur_ufl = schur   # compiled only for linear_solver = "gamg"
         self.R_form = fem.form(R, jit_options=JIT_OPTIONS)
         self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)),
@@ -209,13 +220,18 @@ class Disc3DModel(DiscModelBase):
             cons += [m[top, 0], m[top, 1]]
             if bottom_platen:
                 cons += [m[bottom, 0], m[bottom, 1]]
-        # pressure dofs outside the u-p phases (tows, pores) have no equation: fixed at 0
-        ind = fem.assemble_vector(self._up_indicator)
-        ind.scatter_reverse(la.InsertMode.add)
-        ind.scatter_forward()
-        _, mp = self.W.sub(1).collapse()
-        mp = np.asarray(mp).ravel()
-        cons.append(mp[ind.array[mp] == 0.0])
+        # the dofs of each phase's pressure field outside that phase (tows, pores, the other u-p
+        # phase) have no equation: fixed at 0
+        mp_all = []
+        for k, form in self._up_indicator.items():
+            ind = fem.assemble_vector(form)
+            ind.scatter_reverse(la.InsertMode.add)
+            ind.scatter_forward()
+            _, mp = self.W.sub(k).collapse()
+            mp = np.asarray(mp).ravel()
+            cons.append(mp[ind.array[mp] == 0.0])
+            mp_all.append(mp)
+        mp = np.concatenate(mp_all)
         self.constrained = np.unique(np.concatenate(cons))
         self.constrained_owned = self.constrained[self.constrained < self.n_owned]
         n = self.w.x.array.size
@@ -249,17 +265,17 @@ class Disc3DModel(DiscModelBase):
     def _setup_phase_outputs(self):
         """Expressions and index sets for the per-phase results (phase_results) and fields."""
         self.phase_nodes, self.phase_qp_volume, self.phase_exprs = {}, {}, {}
-        n_owned_nodes = self.node_dofs[:, 0] < self.n_owned
         self.material_id = np.zeros(self.all_cells.size, dtype=np.int32)
         for name, (tags, _) in self.phases.items():
             cells = self.phase_cells[name]
-            nodes = np.unique(self.V_u.dofmap.list[cells].ravel()) if cells.size else np.zeros(0, np.int64)
-            self.phase_nodes[name] = nodes[n_owned_nodes[nodes]]
+            self.phase_nodes[name] = self._owned_nodes_of(self.V_u.dofmap.list[cells])
             self.phase_qp_volume[name] = self._qp_volume(cells) if cells.size else np.zeros(0)
             law = self.laws[name]
             ex = {"J": law.J, "von_mises": von_mises(law.sigma)}
             if hasattr(law, "fibre_stress"):
                 ex["fibre_stress"] = law.fibre_stress
+            if hasattr(law, "pressure_over_K"):
+                ex["p_over_K"] = law.pressure_over_K
             self.phase_exprs[name] = {k: fem.Expression(v, self.qpoints) for k, v in ex.items()}
         if self.cell_tags is None:
             self.material_id[:] = 1
@@ -270,8 +286,18 @@ class Disc3DModel(DiscModelBase):
         self.phase_volume0 = {k: self._sum(v.sum()) for k, v in self.phase_qp_volume.items()}
         # P2 nodes at the mesh vertices (basix orders a tet's 4 vertex dofs first), for the
         # vertex-only outline, a distortion check
-        verts = np.unique(self.V_u.dofmap.list[:, :4].ravel())
-        self.vertex_nodes = verts[n_owned_nodes[verts]]
+        self.vertex_nodes = self._owned_nodes_of(self.V_u.dofmap.list[self.all_cells, :4])
+
+    def _owned_nodes_of(self, cell_nodes):
+        """The owned P2 nodes (V_u node indices) that belong to the given local cells' node lists,
+        on every process: a node owned here may sit only in cells owned by another process (no
+        ghost cells), so the marks are summed across processes (scatter_reverse) first."""
+        imap = self.V_u.dofmap.index_map
+        mark = la.vector(imap, 1)
+        mark.array[:] = 0.0
+        mark.array[np.asarray(cell_nodes).ravel()] = 1.0
+        mark.scatter_reverse(la.InsertMode.add)
+        return np.flatnonzero(mark.array[:imap.size_local] > 0.0)
 
     def _eval_phase(self, name, key):
         cells = self.phase_cells[name]
@@ -296,6 +322,11 @@ class Disc3DModel(DiscModelBase):
                  "max_radius_mm": r, "max_radius_change_pct": 100.0 * (r / self.geo.radius_mm - 1.0),
                  "max_von_mises_MPa": self._max(vm.max(initial=0.0)),
                  "mean_von_mises_MPa": self._sum(np.dot(self.phase_qp_volume[name], vm)) / V0}
+            if "p_over_K" in self.phase_exprs[name]:
+                # u-p phase: the volume change its pressure implies, int p/K dV0 / V0; the discrete
+                # volume balance makes volume_change_pct equal to it (to the Newton tolerance)
+                pk = self._eval_phase(name, "p_over_K")
+                d["pressure_volume_change_pct"] = 100.0 * self._sum(np.dot(self.phase_qp_volume[name], pk)) / V0
             if isinstance(m, TowElastic):
                 fs = self._eval_phase(name, "fibre_stress")
                 d["max_fibre_tension_MPa"] = self._max(fs.max(initial=-np.inf))

@@ -170,6 +170,11 @@ def test_composite_creep_run_with_phase_results(tmp_path):
     assert ph["outline"]["diameter_change_vertices_pct"] == pytest.approx(s["diameter_change_pct"], rel=0.2)
     assert ph["li"]["max_equivalent_creep_strain"] > 0.0
     assert ph["void"]["void_closure_pct"] > 0.0
+    # each u-p phase has its own pressure field, so its volume change is the one its pressure
+    # implies, int p/K dV0 / V0 (a shared Li/gel field let them trade volume: 1e-2 pp here)
+    for name in ("li", "gpe"):
+        assert ph[name]["volume_change_pct"] == pytest.approx(ph[name]["pressure_volume_change_pct"], abs=1e-5), name
+    assert ph["li"]["pressure_volume_change_pct"] < 0.0 and ph["gpe"]["pressure_volume_change_pct"] < 0.0
     # the stiff cloth keeps its outline: its rim moves far less than the Li and gel around it
     assert ph["carbon"]["max_radius_change_pct"] < ph["gpe"]["max_radius_change_pct"]
     fr = s["composite"]["volume_fractions"]

@@ -21,10 +21,54 @@ def test_fields_on_two_processes_match_serial(tmp_path):
     """Requirement: `python -m fem run` with [output] fields = true under `mpiexec -n 2` writes
     fields.pvd + fields/*.vtu with the serial mesh and values: same points and cells, displacement
     at each point to 1e-6 relative, the cell arrays to 1e-6, the same time steps."""
-    meshio = pytest.importorskip("meshio")
     toml = BASE_3D_TOML.replace('friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
         "ramp_s = 1.0", "ramp_s = 0.0").replace(
         "hold_s = 600.0", "hold_s = 0.05") + "[numerics]\nquadrature_degree = 2\n[output]\nfields = true\n"
+    a = _serial_vs_two_processes(tmp_path, toml)
+    assert np.all(a.cell_data["material_id"][0] == 1)
+    assert a.cell_data["von_mises_MPa"][0].max() > 0.0
+
+
+COMPOSITE_TOML = """
+[geometry]
+model = "composite"
+diameter_mm = 3.0
+mesh_size_mm = 0.3
+[composite]
+void_fraction = 0.01
+[li]
+youngs_modulus_MPa = 7820.0
+poisson_ratio = 0.381
+creep_A = 0.955
+creep_n = 6.56
+threshold_stress_MPa = 0.28
+[platen]
+friction = "frictionless"
+[[load]]
+pressure_MPa = 5.19
+ramp_s = 0.0
+hold_s = 0.05
+[output]
+fields = true
+"""
+
+
+@pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
+def test_composite_fields_and_phase_pressures_on_two_processes(tmp_path):
+    """The composite (coarse 3 mm quarter disc: five phases, separate Li and gel pressure fields,
+    fixed pressure dofs outside each phase, ghosts on the phase interfaces) under `mpiexec -n 2`:
+    the same fields and per-phase results as the serial run (1e-6)."""
+    a = _serial_vs_two_processes(tmp_path, COMPOSITE_TOML, phases=True)
+    assert set(np.unique(a.cell_data["material_id"][0])) == {1, 2, 3, 4, 5}
+    p = a.point_data["hydrostatic_pressure_MPa"]
+    assert p.max() > 0.0   # compression (the field is -p, positive in compression)
+
+
+def _serial_vs_two_processes(tmp_path, toml, phases=False):
+    """Run the study serially and on 2 processes; compare the last field files (and with phases the
+    per-phase summary); return the serial mesh."""
+    import json
+    meshio = pytest.importorskip("meshio")
     study = tmp_path / "s.toml"
     study.write_text(toml)
     out = {}
@@ -60,5 +104,10 @@ def test_fields_on_two_processes_match_serial(tmp_path):
         va, vb = a.cell_data[k][0], b.cell_data[k][0]
         np.testing.assert_allclose(np.sort(vb), np.sort(va), rtol=1e-6, atol=1e-6 * np.abs(va).max(), err_msg=k)
         np.testing.assert_allclose(vb[jb], va[ja], rtol=1e-6, atol=1e-6 * np.abs(va).max(), err_msg=k)
-    assert np.all(a.cell_data["material_id"][0] == 1)
-    assert a.cell_data["von_mises_MPa"][0].max() > 0.0
+    if phases:
+        sa, sb = (json.loads((tmp_path / f"n{n}" / "summary.json").read_text())["phases"] for n in (1, 2))
+        assert set(sa) == set(sb)
+        for name in sa:
+            for k, v in sa[name].items():
+                assert sb[name][k] == pytest.approx(v, rel=1e-6, abs=1e-9), (name, k)
+    return a
