@@ -58,6 +58,8 @@ def _solve_variants(model, A, solver_of) -> list[dict]:
         for k in list(opts.getAll()):
             if k.startswith("li3d_"):
                 opts.delValue(k)
+        if solver == "gamg":   # BENCH_LINEAR_OPTIONS="fieldsplit_u_pc_type=lu,...": extra li3d_ options (experiments)
+            extra = {**extra, **dict(kv.split("=", 1) for kv in os.environ.get("BENCH_LINEAR_OPTIONS", "").split(",") if kv)}
         for k, v in extra.items():
             opts["li3d_" + k] = v
         model._ksp, model._pmg, model.linear_solver = None, None, solver

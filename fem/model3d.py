@@ -32,8 +32,9 @@ row by row (PETSc, in parallel: a node's dofs are owned by one process).
 
 Newton: the bordering algorithm of the axisymmetric model (two solves per factorisation: the
 residual and a unit platen motion) enforces the platen force exactly. Linear solver: MUMPS
-(distributed LU, default) or linear_solver = "gamg" (FGMRES + Schur field split + p-multigrid with
-GAMG on the P1 level, `_make_gamg_ksp`). Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
+(distributed LU) or linear_solver = "gamg" (FGMRES + Schur field split + p-multigrid with
+GAMG on the P1 level, `_make_gamg_ksp`); the default "auto" picks one by size and phases
+(`choose_linear_solver`, measured break-even) and falls back to MUMPS if a Krylov solve fails. Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
 """
 from __future__ import annotations
 
@@ -59,6 +60,26 @@ from .platen import PlatenSpec
 
 UP_MATERIALS = (LiCreep, GelNeoHookean)   # phases in the u-p mixed form (one pressure field each)
 
+# linear_solver = "auto" (the default): the iterative solver from this many unknowns on, for a
+# single-phase (bare-Li) disc; MUMPS below it and for the composite. Measured 2026-12-02 (bench/
+# bench_linear.py, one Newton system = one factorisation or setup + two solves, serial):
+#   bare Li 14 580 dofs: MUMPS 0.42 s, p-multigrid 0.14 + 2 x 0.28 s (53 its)    -> MUMPS 1.7x faster
+#   bare Li 99 494 dofs: MUMPS 9.2 + 2 x 0.08 s, p-multigrid 1.4 + 2 x 3.5 s (64 its) -> iterative 1.1x faster
+# (MUMPS time grows ~ N^1.6, the p-multigrid ~ N^1.2, and its memory linearly). The composite stays
+# direct at any size: 260-290 Krylov iterations per solve, and still 92 with an exact (LU)
+# displacement block, because the Schur-complement approximation fails at the 1:1e5 stiffness
+# contrast of its phases.
+AUTO_ITERATIVE_MIN_DOFS = 100_000
+
+
+def choose_linear_solver(requested: str, n_dofs: int, n_phases: int) -> str:
+    """The linear solver a run uses: `requested` unless it is "auto" (see AUTO_ITERATIVE_MIN_DOFS)."""
+    if requested not in ("auto", "mumps", "gamg"):
+        raise ValueError(f"linear_solver = {requested!r}: must be auto, mumps or gamg")
+    if requested != "auto":
+        return requested
+    return "gamg" if n_phases == 1 and n_dofs >= AUTO_ITERATIVE_MIN_DOFS else "mumps"
+
 
 class Disc3DModel(DiscModelBase):
     KRYLOV_RTOL = 1e-8        # relative (FGMRES: unpreconditioned residual); Newton checks the residual itself
@@ -68,14 +89,13 @@ class Disc3DModel(DiscModelBase):
 
     def __init__(self, mesh, facet_tags, geo, mat: LiCreep, platen: PlatenSpec,
                  quadrature_degree: int = 4, theta: float = 1.0, cell_tags=None, phases: dict | None = None,
-                 fibre_direction: dict | None = None, linear_solver: str = "mumps"):
+                 fibre_direction: dict | None = None, linear_solver: str = "auto"):
         """geo: Disc3DGeometry or CompositeGeometry (height_mm, thickness_mm, radius_mm, diameter_mm,
         quarter, use_symmetry). Bare Li: cell_tags = phases = None. Composite: phases maps a phase
         name to (cell tags, material) with material LiCreep (one phase, the creeping one),
         TowElastic, GelNeoHookean or SoftVoid; fibre_direction maps a tow cell tag to a callable
         x -> (3, n) unit fibre direction (meshes.composite.tangent_function)."""
         self.mesh, self.geo, self.mat, self.platen_spec = mesh, geo, mat, platen
-        self.linear_solver = linear_solver
         self.comm = mesh.comm
         tdim = mesh.topology.dim
         n_owned_cells = mesh.topology.index_map(tdim).size_local
@@ -164,6 +184,10 @@ class Disc3DModel(DiscModelBase):
         self.total_volume = self.comm.allreduce(float(self.qp_volume.sum()), op=MPI.SUM)
         self.symmetry_factor = 4.0 if geo.quarter else 1.0
         self._setup_dofs()
+        n_dofs = self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs
+        self.linear_solver_requested = linear_solver
+        self.linear_solver = choose_linear_solver(linear_solver, n_dofs, len(phases))
+        self.linear_solver_fallback = None   # why an "auto" run switched from gamg to MUMPS
         self._setup_phase_outputs()
         self._K = None
         self._Kf = None
@@ -702,6 +726,18 @@ class Disc3DModel(DiscModelBase):
                 ksp.solve(rhs_a, sol_a)
                 self.linear_solves += 1
                 self.krylov_iterations.append(ksp.getIterationNumber())
+                if (ksp.getConvergedReason() < 0 and self.linear_solver == "gamg"
+                        and self.linear_solver_requested == "auto"):
+                    # the automatic choice failed: MUMPS from here on (this solve included)
+                    self.linear_solver_fallback = (f"Krylov solve failed (reason {ksp.getConvergedReason()}, "
+                                                   f"{ksp.getIterationNumber()} its): switched to MUMPS")
+                    if self.comm.rank == 0:
+                        print(f"linear solver: {self.linear_solver_fallback}", flush=True)
+                    self._ksp, self._pmg, self.linear_solver = None, None, "mumps"
+                    ksp = self._solver(A)
+                    ksp.setUp()
+                    ksp.solve(rhs_a, sol_a)
+                    self.linear_solves += 1
                 if ksp.getConvergedReason() < 0:
                     raise NewtonFailure(f"linear solve failed (reason {ksp.getConvergedReason()})")
                 a = sol_a.array.copy()

@@ -344,6 +344,9 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "mpi_processes": comm.size,
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
+        **({"linear_solver": model.linear_solver, "linear_solver_requested": model.linear_solver_requested,
+            **({"linear_solver_fallback": model.linear_solver_fallback} if model.linear_solver_fallback else {})}
+           if hasattr(model, "linear_solver_requested") else {}),
         **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.krylov_iterations)),
                                   "max": int(np.max(model.krylov_iterations)), "solver": model.linear_solver}}
            if getattr(model, "linear_solver", "mumps") != "mumps" and model.krylov_iterations else {}),

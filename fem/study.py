@@ -156,10 +156,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quadrature_degree": Key(None, int, lo=2, hi=8, doc="default 4 (axisymmetric), 2 (3d: 4 points per tet)"),
         "pressure_space": Key(None, str, choices=("P1+P0", "P1"),
                               doc="default P1+P0 (axisymmetric: enriched Taylor-Hood), P1 (3d, composite)"),
-        "linear_solver": Key("mumps", str, choices=("mumps", "gamg"),
-                             doc="3d/composite: mumps (direct) or gamg (FGMRES, Schur field split, p-multigrid + GAMG on u); "
-                                 "axisymmetric: mumps only. Not part of the fingerprint (same result to the "
-                                 "solver tolerance)"),
+        "linear_solver": Key("auto", str, choices=("auto", "mumps", "gamg"),
+                             doc="3d/composite: auto (default: gamg for a bare-Li disc from 100k unknowns, else "
+                                 "mumps; fem/model3d.py AUTO_ITERATIVE_MIN_DOFS), mumps (direct) or gamg (FGMRES, "
+                                 "Schur field split, p-multigrid + GAMG on u); axisymmetric: auto or mumps (serial "
+                                 "direct). Not part of the fingerprint (same result to the solver tolerance)"),
     },
     "output": {
         "fields": Key(True, bool),
@@ -192,7 +193,7 @@ class Study:
     time: TimeSettings = field(default_factory=TimeSettings)
     quadrature_degree: int = 4
     pressure_space: str = "P1+P0"
-    linear_solver: str = "mumps"
+    linear_solver: str = "auto"
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
@@ -339,9 +340,9 @@ def parse_study(data: dict, name: str = "study") -> Study:
     if model != "axisymmetric" and num["pressure_space"] == "P1+P0":
         raise StudyError(f"[numerics] pressure_space = 'P1+P0' is not allowed with [geometry] model = "
                          f"'{model}': must be P1 (the enriched space is implemented on the axisymmetric path only)")
-    if model == "axisymmetric" and num["linear_solver"] != "mumps":
+    if model == "axisymmetric" and num["linear_solver"] == "gamg":
         raise StudyError(f"[numerics] linear_solver = '{num['linear_solver']}' is not allowed with [geometry] "
-                         f"model = 'axisymmetric': must be mumps (the axisymmetric path is serial and direct)")
+                         f"model = 'axisymmetric': must be auto or mumps (the axisymmetric path is serial and direct)")
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
                  platen=platen, load=steps, time=tm, materials=materials,

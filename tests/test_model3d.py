@@ -73,3 +73,34 @@ def test_gamg_under_mpi_gives_the_mumps_summary(tmp_path):
     for key in ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_equivalent_creep_strain"):
         assert out["gamg"][key] == pytest.approx(out["mumps"][key], rel=1e-6, abs=1e-12), key
     assert out["mumps"]["thickness_change_pct"] > 0.0
+
+
+def test_auto_linear_solver_choice():
+    """The default linear_solver = "auto": MUMPS for small discs and for the composite, the
+    iterative solver for a bare-Li disc from AUTO_ITERATIVE_MIN_DOFS unknowns on (measured break-even)."""
+    from fem.model3d import AUTO_ITERATIVE_MIN_DOFS as N, choose_linear_solver as choose
+    assert choose("auto", 14580, 1) == "mumps"
+    assert choose("auto", N, 1) == "gamg"
+    assert choose("auto", 10 * N, 5) == "mumps"
+    assert choose("gamg", 100, 5) == "gamg" and choose("mumps", 10 * N, 1) == "mumps"
+    with pytest.raises(ValueError, match="linear_solver"):
+        choose("cg", 100, 1)
+
+
+def test_auto_falls_back_to_mumps_when_krylov_fails(tmp_path, monkeypatch):
+    """With "auto" the run survives a failing Krylov solve: it switches to MUMPS (and says so in the
+    summary), giving the MUMPS result. Forced here: the iterative solver chosen for a small disc
+    and allowed 2 iterations."""
+    from fem import model3d
+    load = [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.002}]
+    num = {"quadrature_degree": 2}
+    ref = run_case(make_study("m", geometry=GEO3D, load=load, numerics={**num, "linear_solver": "mumps"}),
+                   tmp_path / "m", progress=False)
+    monkeypatch.setattr(model3d, "AUTO_ITERATIVE_MIN_DOFS", 0)
+    monkeypatch.setattr(model3d.Disc3DModel, "KRYLOV_MAX_IT", 2)
+    r = run_case(make_study("a", geometry=GEO3D, load=load, numerics=num), tmp_path / "a", progress=False)
+    assert ref["linear_solver"] == "mumps" and ref["linear_solver_requested"] == "mumps"
+    assert r["linear_solver_requested"] == "auto" and r["linear_solver"] == "mumps"
+    assert "switched to MUMPS" in r["linear_solver_fallback"]
+    for k in ("thickness_change_pct", "diameter_change_pct", "platen_force_N"):
+        assert r[k] == pytest.approx(ref[k], rel=1e-6), k
