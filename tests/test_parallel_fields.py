@@ -29,36 +29,16 @@ def test_fields_on_two_processes_match_serial(tmp_path):
     assert a.cell_data["von_mises_MPa"][0].max() > 0.0
 
 
-COMPOSITE_TOML = """
-[geometry]
-model = "composite"
-diameter_mm = 3.0
-mesh_size_mm = 0.3
-[composite]
-void_fraction = 0.01
-[li]
-youngs_modulus_MPa = 7820.0
-poisson_ratio = 0.381
-creep_A = 0.955
-creep_n = 6.56
-threshold_stress_MPa = 0.28
-[platen]
-friction = "frictionless"
-[[load]]
-pressure_MPa = 5.19
-ramp_s = 0.0
-hold_s = 0.05
-[output]
-fields = true
-"""
-
-
 @pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
 def test_composite_fields_and_phase_pressures_on_two_processes(tmp_path):
     """The composite (coarse 3 mm quarter disc: five phases, separate Li and gel pressure fields,
     fixed pressure dofs outside each phase, ghosts on the phase interfaces) under `mpiexec -n 2`:
     the same fields and per-phase results as the serial run (1e-6)."""
-    a = _serial_vs_two_processes(tmp_path, COMPOSITE_TOML, phases=True)
+    from fem.sweep import to_toml
+    from test_composite import _study
+    d = _study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.05}], output={"fields": True},
+               as_dict=True)
+    a = _serial_vs_two_processes(tmp_path, to_toml(d), phases=True)
     assert set(np.unique(a.cell_data["material_id"][0])) == {1, 2, 3, 4, 5}
     p = a.point_data["hydrostatic_pressure_MPa"]
     assert p.max() > 0.0   # compression (the field is -p, positive in compression)
