@@ -9,7 +9,7 @@ that one system with a random right-hand side (zero on the constrained rows) by:
 at KRYLOV_RTOL (fem/model3d.py), and records iterations, setup and solve seconds and the true
 relative residual. Cases (studies built from studies/fig4_bare_li_3d_calibrated.toml and case F of
 bench/bench_3d.py): bare-Li quarter disc at 0.5 mm / 2 layers and at 0.25 mm / 4 layers (17.79 MPa
-ramp), the 3 mm composite quarter disc (5.19 MPa). Serial. Writes
+ramp), the 3 mm and the 15 mm composite quarter disc (5.19 MPa). Serial. Writes
 results/bench/<date>/bench_linear.{json,md}. BENCH_LINEAR_CASES selects cases by name (comma list).
 """
 from __future__ import annotations
@@ -44,8 +44,12 @@ def _composite() -> str:
     return COMPOSITE.format(solver="mumps", **_calibrated())
 
 
+def _composite_15mm() -> str:
+    return _composite().replace("diameter_mm = 3.0", "diameter_mm = 15.0")
+
+
 CASES = {"bare_li_h0.5_l2": (lambda: _bare(0.5, 2), 8), "bare_li_h0.25_l4": (lambda: _bare(0.25, 4), 8),
-         "composite_3mm_h0.3": (_composite, 60)}
+         "composite_3mm_h0.3": (_composite, 60), "composite_15mm_h0.3": (_composite_15mm, 4)}
 VARIANTS = [("mumps", {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}, "mumps"),
             ("gamg p-multigrid", {}, "gamg"), ("gamg on P2 (-li3d_pmg 0)", {"pmg": "0"}, "gamg")]
 

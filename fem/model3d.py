@@ -66,9 +66,9 @@ UP_MATERIALS = (LiCreep, GelNeoHookean)   # phases in the u-p mixed form (one pr
 #   bare Li 14 580 dofs: MUMPS 0.42 s, p-multigrid 0.14 + 2 x 0.28 s (53 its)    -> MUMPS 1.7x faster
 #   bare Li 99 494 dofs: MUMPS 9.2 + 2 x 0.08 s, p-multigrid 1.4 + 2 x 3.5 s (64 its) -> iterative 1.1x faster
 # (MUMPS time grows ~ N^1.6, the p-multigrid ~ N^1.2, and its memory linearly). The composite stays
-# direct at any size: 260-290 Krylov iterations per solve, and still 92 with an exact (LU)
-# displacement block, because the Schur-complement approximation fails at the 1:1e5 stiffness
-# contrast of its phases.
+# direct at any size: 3 mm disc 267 Krylov iterations per solve (still 92 with an exact (LU)
+# displacement block: the Schur-complement approximation fails at the 1:1e5 stiffness contrast of
+# its phases); 15 mm disc, 163k dofs: MUMPS 20.0 + 0.35 s, p-multigrid 759 its, 2.6 + 81.9 s.
 AUTO_ITERATIVE_MIN_DOFS = 100_000
 
 
