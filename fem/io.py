@@ -59,7 +59,8 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     Coordinates are the reference (r, z) section (z = 0 is the mid-plane with symmetry), or the
     reference 3D body; the hydrostatic pressure is the u-p pressure field, which is 0 outside the
     u-p phases (tows, pores) of a composite (on a Li/gel interface node: the mean of the two
-    phases' pressure fields; with the enriched P1 + P0 pressure: the P1 part plus the cell constants averaged over the cells around each node; serial runs only).
+    phases' pressure fields; with the enriched P1 + P0 pressure: the P1 part plus the cell
+    constants averaged over the cells around each node; serial runs only).
     The whole series is written to a staging folder and then moved into place.
 
     Collective under MPI (every process must call it): each process interpolates its part into P1

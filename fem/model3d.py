@@ -12,8 +12,8 @@ sources in fem/materials.py):
 Each u-p phase has its own P1 pressure field (W = P2^3 x P1 x P1 for Li + gel), so the pressure
 can jump at a Li/gel interface and each phase satisfies its own discrete volume balance
 int_phase (J - 1) dV0 = int_phase p/K dV0. The unknowns of a pressure field outside its phase
-(tows, pores, the other u-p phase) have no equation and are fixed at 0. Without mid-plane symmetry (the composite's default: a weave is not mirror
-symmetric) z = 0 is the fixed bottom platen, with the same friction condition as the top one.
+(tows, pores, the other u-p phase) have no equation and are fixed at 0. Without mid-plane
+symmetry (the composite's default: a weave is not mirror symmetric) z = 0 is the fixed bottom platen, with the same friction condition as the top one.
 
 Discretisation: Taylor-Hood u-p (P2 displacement, P1 hydrostatic pressure) on the mesh of
 meshes/disc_3d.py; internal variables at quadrature points; the same CreepLaw
@@ -34,7 +34,8 @@ Newton: the bordering algorithm of the axisymmetric model (two solves per factor
 residual and a unit platen motion) enforces the platen force exactly. Linear solver: MUMPS
 (distributed LU) or linear_solver = "gamg" (FGMRES + Schur field split + p-multigrid with
 GAMG on the P1 level, `_make_gamg_ksp`); the default "auto" picks one by size and phases
-(`choose_linear_solver`, measured break-even) and falls back to MUMPS if a Krylov solve fails. Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
+(`choose_linear_solver`, measured break-even) and falls back to MUMPS if a Krylov solve fails.
+Platen force = 4 x the quarter's reaction. Units: mm, N, MPa, s.
 """
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ class Disc3DModel(DiscModelBase):
         self.laws = {}
         R = 0
         self._up_indicator = {}   # sub-space -> form q_k dx over its phase: where that pressure is an unknown
+        self._p_over_K = {}       # u-p phase -> p/K (UFL): the elastic volume change its pressure implies
         schur = None
         self.fibre_dir = None
         for name, (tags, m) in phases.items():
@@ -163,11 +165,11 @@ class Disc3DModel(DiscModelBase):
             self.laws[name] = law
             R = R + ufl.inner(law.P, ufl.grad(v)) * dxp
             if k is not None:
-                law.pressure_over_K = p / getattr(law, "c", law).K   # p/K: the phase's elastic volume change
+                c = getattr(law, "c", law)   # the law's constants K, mu
+                self._p_over_K[name] = p / c.K
                 R = R + law.volumetric_residual(p) * q * dxp
                 self._up_indicator[k] = fem.form(q * dxp, jit_options=JIT_OPTIONS)
                 # Schur-complement preconditioner of the iterative solver: -(1/K + 1/G) M_p
-                c = getattr(law, "c", law)
                 schur_form = -(1.0 / c.K + 1.0 / c.mu) * p_t * q * dxp
                 schur = schur_form if schur is None else schur + schur_form
         self.law = self.laws[self.creep_phase]
@@ -195,7 +197,7 @@ class Disc3DModel(DiscModelBase):
         self._pmg = None
         self.timings = defaultdict(float)
         self.linear_solves = 0
-        self.krylov_iterations = []   # per linear solve (reported in summary.json for gamg only)
+        self.krylov_iterations = []   # per iterative (gamg) solve, reported in summary.json
 
     def _owned_cells(self, tags):
         if tags is None:
@@ -298,8 +300,8 @@ class Disc3DModel(DiscModelBase):
             ex = {"J": law.J, "von_mises": von_mises(law.sigma)}
             if hasattr(law, "fibre_stress"):
                 ex["fibre_stress"] = law.fibre_stress
-            if hasattr(law, "pressure_over_K"):
-                ex["p_over_K"] = law.pressure_over_K
+            if name in self._p_over_K:
+                ex["p_over_K"] = self._p_over_K[name]
             self.phase_exprs[name] = {k: fem.Expression(v, self.qpoints) for k, v in ex.items()}
         if self.cell_tags is None:
             self.material_id[:] = 1
@@ -725,7 +727,7 @@ class Disc3DModel(DiscModelBase):
                 sol_a = A.createVecRight()
                 ksp.solve(rhs_a, sol_a)
                 self.linear_solves += 1
-                self.krylov_iterations.append(ksp.getIterationNumber())
+                self._record_krylov(ksp)
                 if (ksp.getConvergedReason() < 0 and self.linear_solver == "gamg"
                         and self.linear_solver_requested == "auto"):
                     # the automatic choice failed: MUMPS from here on (this solve included)
@@ -746,7 +748,7 @@ class Disc3DModel(DiscModelBase):
                     sol_b = A.createVecRight()
                     ksp.solve(rhs_b, sol_b)
                     self.linear_solves += 1
-                    self.krylov_iterations.append(ksp.getIterationNumber())
+                    self._record_krylov(ksp)
                     b = sol_b.array.copy()
                     # dF/du . v = -factor * sum over the top z rows of (K v)
                     va, vb = K.createVecRight(), K.createVecRight()
@@ -769,6 +771,11 @@ class Disc3DModel(DiscModelBase):
             x[self.top_z] = -delta
         raise NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
                             f"|F-F*|={f_err:.3e} N)")
+
+    def _record_krylov(self, ksp):
+        """Keep the iteration count of an iterative solve (summary.json; also after an auto fallback)."""
+        if self.linear_solver == "gamg":
+            self.krylov_iterations.append(ksp.getIterationNumber())
 
     def commit_state(self, rate=None):
         t0 = time.perf_counter()

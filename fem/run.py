@@ -348,8 +348,8 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
             **({"linear_solver_fallback": model.linear_solver_fallback} if model.linear_solver_fallback else {})}
            if hasattr(model, "linear_solver_requested") else {}),
         **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.krylov_iterations)),
-                                  "max": int(np.max(model.krylov_iterations)), "solver": model.linear_solver}}
-           if getattr(model, "linear_solver", "mumps") != "mumps" and model.krylov_iterations else {}),
+                                  "max": int(np.max(model.krylov_iterations)), "solver": "gamg"}}
+           if getattr(model, "krylov_iterations", None) else {}),
         "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
         **({"volume": model.volume_check()} if hasattr(model, "volume_check") else {}),
         **({"phases": model.phase_results()} if hasattr(model, "phase_results") else {}),

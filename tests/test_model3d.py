@@ -102,5 +102,6 @@ def test_auto_falls_back_to_mumps_when_krylov_fails(tmp_path, monkeypatch):
     assert ref["linear_solver"] == "mumps" and ref["linear_solver_requested"] == "mumps"
     assert r["linear_solver_requested"] == "auto" and r["linear_solver"] == "mumps"
     assert "switched to MUMPS" in r["linear_solver_fallback"]
+    assert r["krylov_iterations"]["max"] == 2 and "krylov_iterations" not in ref   # the failed gamg solve(s) only
     for k in ("thickness_change_pct", "diameter_change_pct", "platen_force_N"):
         assert r[k] == pytest.approx(ref[k], rel=1e-6), k
