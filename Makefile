@@ -36,16 +36,16 @@ report: $(STAMP) ## predicted-vs-measured report of a finished sweep: make repor
 	$(PY) -m fem report $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY))
 
 check: $(STAMP)  ## regression check of the calibrated model against the measured strain (exit 1 when out of tolerance)
-	$(PY) -m fem.check --jobs $(JOBS)
+	$(PY) -m fem.workflows.regression --jobs $(JOBS)
 
 calibrate: $(STAMP) ## fit A and mu (sigma_y on request) to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
-	$(PY) -m fem.calibrate --jobs $(JOBS)
+	$(PY) -m fem.workflows.calibrate --jobs $(JOBS)
 
 sensitivity: $(STAMP) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
-	$(PY) -m fem.sensitivity --jobs $(JOBS)
+	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS)
 
 paraview: $(STAMP) ## ParaView script + PNG for a run: make paraview STUDY=studies/x.toml CASE=name, or RUN=results/demo_bare_li
-	$(PY) -m fem.paraview $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))
+	$(PY) -m fem.workflows.paraview $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))
 
 gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to change; see tests/gold_cases.py)
 	$(PY) tools/update_gold.py

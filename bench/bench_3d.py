@@ -7,7 +7,7 @@ speed-up, the largest relative difference of the summary numbers between the two
 error against the exact homogeneous solution. Writes results/bench/<date>/bench_3d.{json,md}.
 Environment: BENCH3D_MESH (in-plane size, mm; default 0.5) and BENCH3D_LAYERS (default 2).
 
-Case F: the G-LiCFC composite (meshes/composite.py defaults from the paper's masses, fem/model3d.py
+Case F: the G-LiCFC composite (meshes/composite.py defaults from the paper's masses, fem/models/solid3d.py
 multi-material), 3 mm quarter disc, mesh 0.3 mm, 5.19 MPa (1 s ramp, 60 s hold), Li creep law and
 friction read from studies/fig4_bare_li_calibrated.toml: cells, dofs, peak memory, Gmsh time, steps,
 Newton iterations per step, Krylov iterations per solve, wall time and its split. Serial, once per
@@ -56,9 +56,9 @@ KEYS = ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_eq
 
 def main():
     import dolfinx_solver  # noqa: F401
-    from fem import analytic
-    from fem.io import atomic_write_text
-    from fem.materials import LiCreep
+    from fem.verification import analytic
+    from fem.stepping.outputs import atomic_write_text
+    from fem.physics.materials import LiCreep
 
     out = ROOT / "results" / "bench" / datetime.date.today().isoformat()
     out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,7 @@ def _calibrated() -> dict:
 def composite():
     import resource
 
-    from fem.io import atomic_write_text
+    from fem.stepping.outputs import atomic_write_text
 
     out = ROOT / "results" / "bench" / datetime.date.today().isoformat()
     out.mkdir(parents=True, exist_ok=True)

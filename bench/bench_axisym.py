@@ -36,9 +36,9 @@ import dolfinx_solver  # noqa: E402,F401
 
 import numpy as np  # noqa: E402
 
-from fem import analytic  # noqa: E402
-from fem.io import atomic_write_text  # noqa: E402
-from fem.run import run_case  # noqa: E402
+from fem.verification import analytic  # noqa: E402
+from fem.stepping.outputs import atomic_write_text  # noqa: E402
+from fem.stepping.run import run_case  # noqa: E402
 from fem.study import parse_study  # noqa: E402
 
 P, HOLD, A_REF = 5.0, 600.0, 1e-5
@@ -78,7 +78,7 @@ def run(s, out):
 def cold_jit_seconds() -> float:
     """Setup time of a first model with an empty form cache (fresh subprocess)."""
     code = ("import sys; sys.path.insert(0, %r); import dolfinx_solver, json, time\n"
-            "from fem.run import run_case\nfrom fem.study import parse_study\n"
+            "from fem.stepping.run import run_case\nfrom fem.study import parse_study\n"
             "d = {'geometry': {'model': 'axisymmetric', 'diameter_mm': 15.0, 'thickness_mm': 0.5, 'mesh_size_mm': 0.25},"
             " 'li': {'youngs_modulus_MPa': 7820.0, 'poisson_ratio': 0.381, 'creep_A': 1e-5, 'creep_n': 6.56},"
             " 'platen': {'friction': 'frictionless'}, 'load': [{'pressure_MPa': 5.0, 'ramp_s': 0.0, 'hold_s': 0.0}],"

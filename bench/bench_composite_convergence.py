@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 def main():
     import dolfinx_solver  # noqa: F401
-    from fem.io import atomic_write_text
-    from fem.run import run_case
+    from fem.stepping.outputs import atomic_write_text
+    from fem.stepping.run import run_case
     from fem.study import parse_study
 
     out = ROOT / "results" / "bench" / datetime.date.today().isoformat()

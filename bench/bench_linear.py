@@ -6,7 +6,7 @@ that one system with a random right-hand side (zero on the constrained rows) by:
   * MUMPS (LU; "setup" = factorisation),
   * linear_solver = "gamg" (FGMRES, Schur field split, p-multigrid on the P2 displacement block),
   * the same with "-li3d_pmg 0" (GAMG directly on the P2 block),
-at KRYLOV_RTOL (fem/model3d.py), and records iterations, setup and solve seconds and the true
+at KRYLOV_RTOL (fem/models/solid3d.py), and records iterations, setup and solve seconds and the true
 relative residual. Cases (studies built from studies/fig4_bare_li_3d_calibrated.toml and case F of
 bench/bench_3d.py): bare-Li quarter disc at 0.5 mm / 2 layers and at 0.25 mm / 4 layers (17.79 MPa
 ramp), the 3 mm and the 15 mm composite quarter disc (5.19 MPa). Serial. Writes
@@ -87,8 +87,8 @@ def _solve_variants(model, A, solver_of) -> list[dict]:
 
 
 def run_case(name: str, tmp: Path) -> dict:
-    from fem import model3d
-    from fem.run import run_case as run
+    from fem.models import solid3d as model3d
+    from fem.stepping.run import run_case as run
     from fem.study import load_study
     text, call = CASES[name]
     study = tmp / f"{name}.toml"
@@ -116,7 +116,7 @@ def run_case(name: str, tmp: Path) -> dict:
 
 
 def main():
-    from fem.io import atomic_write_text
+    from fem.stepping.outputs import atomic_write_text
     out = ROOT / "results" / "bench" / datetime.date.today().isoformat()
     tmp = out / "linear"
     tmp.mkdir(parents=True, exist_ok=True)

@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--measured", default="studies/data/fig4_measured.csv")
     args = ap.parse_args(argv)
 
-    from .study import StudyError, load_study
+    from fem.study import StudyError, load_study
     if args.cmd == "check":
-        from .sweep import load_sweep
+        from fem.workflows.sweep import load_sweep
         try:
             _, cases = load_sweep(args.study)
         except StudyError as e:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.study}: ok" + (f" ({len(cases)} cases)" if len(cases) > 1 else ""))
         return 0
     if args.cmd in ("sweep", "report"):
-        from .sweep import load_sweep
+        from fem.workflows.sweep import load_sweep
         try:
             load_sweep(args.study)
             if args.cmd == "sweep" and args.jobs < 1:
@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         if args.cmd == "sweep":
-            from .sweep import run_sweep
+            from fem.workflows.sweep import run_sweep
             return run_sweep(args.study, jobs=args.jobs, force=args.force, root=Path(args.results))
-        from .report import write_report
+        from fem.workflows.report import write_report
         try:
             path = write_report(args.study, root=Path(args.results), measured=Path(args.measured))
         except FileNotFoundError as e:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and not out.is_dir():
         print(f"error: --out {out}: exists and is not a directory", file=sys.stderr)
         return 2
-    from .run import Interrupted, run_case
+    from fem.stepping.run import Interrupted, run_case
     try:
         s = run_case(study, out, progress=not args.quiet, restart=args.restart)
     except Interrupted as e:

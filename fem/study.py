@@ -16,8 +16,8 @@ from meshes.composite import CompositeGeometry
 from meshes.disc_3d import Disc3DGeometry, GeometryError
 from meshes.disc_axisym import AxisymDiscGeometry
 
-from .materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
-from .platen import FRICTION_MODES, LoadStep, PlatenSpec
+from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+from fem.physics.platen import FRICTION_MODES, LoadStep, PlatenSpec
 
 REQUIRED = object()
 INF = math.inf
@@ -101,7 +101,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mesh_size_pore_mm": Key(_default(CompositeGeometry, "mesh_size_pore_mm"), float, hi=100.0, **POS),
         "optimize_netgen": Key(_default(CompositeGeometry, "optimize_netgen"), bool),
     },
-    "carbon": {  # homogenised carbon tow (fem/materials.py TowElastic, CARBON_SOURCES)
+    "carbon": {  # homogenised carbon tow (fem/physics/materials.py TowElastic, CARBON_SOURCES)
         "E_L_MPa": Key(_default(TowElastic, "E_L_MPa"), float, hi=1e7, **POS),
         "E_T_MPa": Key(_default(TowElastic, "E_T_MPa"), float, hi=1e7, **POS),
         "G_LT_MPa": Key(_default(TowElastic, "G_LT_MPa"), float, hi=1e7, **POS),
@@ -158,7 +158,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               doc="default P1+P0 (axisymmetric: enriched Taylor-Hood), P1 (3d, composite)"),
         "linear_solver": Key("auto", str, choices=("auto", "mumps", "gamg"),
                              doc="3d/composite: auto (default: gamg for a bare-Li disc from 100k unknowns, else "
-                                 "mumps; fem/model3d.py AUTO_ITERATIVE_MIN_DOFS), mumps (direct) or gamg (FGMRES, "
+                                 "mumps; fem/models/solid3d.py AUTO_ITERATIVE_MIN_DOFS), mumps (direct) or gamg (FGMRES, "
                                  "Schur field split, p-multigrid + GAMG on u); axisymmetric: auto or mumps (serial "
                                  "direct). Not part of the fingerprint (same result to the solver tolerance)"),
     },

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import BASE_TOML
-from fem.calibrate import Calibrator, write_calibrated_study
-from fem.sweep import load_sweep
+from fem.workflows.calibrate import Calibrator, write_calibrated_study
+from fem.workflows.sweep import load_sweep
 
 BASE = BASE_TOML.replace("ramp_s = 1.0", "ramp_s = 0.0").replace("hold_s = 600.0", "hold_s = 2.0")
 MEAS = """# test data
@@ -61,7 +61,7 @@ def test_fit_log10_A_recovers_the_prefactor_of_synthetic_data(tmp_path):
 
 
 def test_profile_interval():
-    from fem.calibrate import profile_interval
+    from fem.workflows.calibrate import profile_interval
     rows = [{"mu": m, "chi2": c} for m, c in ((0.0, 20.0), (0.01, 8.0), (0.02, 2.0), (0.04, 6.0), (0.08, 30.0))]
     lo, hi = profile_interval(rows, 2.0, 2.0)   # level 4: between 0.01 and 0.02, and 0.02 and 0.04
     assert lo == pytest.approx(0.01 + 4 / 6 * 0.01) and hi == pytest.approx(0.02 + 0.5 * 0.02)

@@ -1,9 +1,9 @@
-"""`make check` (fem/check.py): the measured-strain regression check fails loudly when a point is out
+"""`make check` (fem/workflows/regression.py): the measured-strain regression check fails loudly when a point is out
 of tolerance, reuses finished reference cases, and never fails on the G-LiCFC blind prediction."""
 import json
 from pathlib import Path
 
-from fem import check
+from fem.workflows import regression as check
 
 ROOT = Path(__file__).resolve().parent.parent
 

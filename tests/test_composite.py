@@ -7,8 +7,8 @@ import ufl
 from dolfinx import fem, mesh as dmesh
 from mpi4py import MPI
 
-from fem.constitutive import GelLaw, SoftVoidLaw, TowLaw
-from fem.materials import GelNeoHookean, SoftVoid, TowElastic
+from fem.physics.laws import GelLaw, SoftVoidLaw, TowLaw
+from fem.physics.materials import GelNeoHookean, SoftVoid, TowElastic
 
 VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
 
@@ -101,10 +101,10 @@ import meshio  # noqa: E402
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from fem.report import write_report  # noqa: E402
-from fem.run import run_case  # noqa: E402
+from fem.workflows.report import write_report  # noqa: E402
+from fem.stepping.run import run_case  # noqa: E402
 from fem.study import parse_study  # noqa: E402
-from fem.sweep import run_sweep, to_toml  # noqa: E402
+from fem.workflows.sweep import run_sweep, to_toml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import make_study
-from fem.run import run_case
+from fem.stepping.run import run_case
 from gold_cases import COLUMNS, GOLD_CASES
 
 GOLD = Path(__file__).parent / "gold"

@@ -1,4 +1,4 @@
-"""The 3D path (fem/model3d.py) against the axisymmetric one, and serial vs MPI (coarse meshes).
+"""The 3D path (fem/models/solid3d.py) against the axisymmetric one, and serial vs MPI (coarse meshes).
 
 Units: mm, N, MPa, s.
 """
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import BASE_3D_TOML, make_study, mpiexec, run_cli
-from fem.run import run_case
+from fem.stepping.run import run_case
 
 GEO3D = {"model": "3d", "mesh_size_mm": 0.5, "layers": 2}
 
@@ -78,7 +78,7 @@ def test_gamg_under_mpi_gives_the_mumps_summary(tmp_path):
 def test_auto_linear_solver_choice():
     """The default linear_solver = "auto": MUMPS for small discs and for the composite, the
     iterative solver for a bare-Li disc from AUTO_ITERATIVE_MIN_DOFS unknowns on (measured break-even)."""
-    from fem.model3d import AUTO_ITERATIVE_MIN_DOFS as N, choose_linear_solver as choose
+    from fem.models.solid3d import AUTO_ITERATIVE_MIN_DOFS as N, choose_linear_solver as choose
     assert choose("auto", 14580, 1) == "mumps"
     assert choose("auto", N, 1) == "gamg"
     assert choose("auto", 10 * N, 5) == "mumps"
@@ -91,7 +91,7 @@ def test_auto_falls_back_to_mumps_when_krylov_fails(tmp_path, monkeypatch):
     """With "auto" the run survives a failing Krylov solve: it switches to MUMPS (and says so in the
     summary), giving the MUMPS result. Forced here: the iterative solver chosen for a small disc
     and allowed 2 iterations."""
-    from fem import model3d
+    from fem.models import solid3d as model3d
     load = [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.002}]
     num = {"quadrature_degree": 2}
     ref = run_case(make_study("m", geometry=GEO3D, load=load, numerics={**num, "linear_solver": "mumps"}),

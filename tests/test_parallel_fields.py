@@ -1,4 +1,4 @@
-"""3D field output (fem/io.py write_fields_vtk) under MPI: process 0 gathers the owned parts and
+"""3D field output (fem/stepping/outputs.py write_fields_vtk) under MPI: process 0 gathers the owned parts and
 writes the same VTU/PVD files as a serial run (coarse bare-Li quarter disc, few steps).
 
 Units: mm, N, MPa, s.
@@ -34,7 +34,7 @@ def test_composite_fields_and_phase_pressures_on_two_processes(tmp_path):
     """The composite (coarse 3 mm quarter disc: five phases, separate Li and gel pressure fields,
     fixed pressure dofs outside each phase, ghosts on the phase interfaces) under `mpiexec -n 2`:
     the same fields and per-phase results as the serial run (1e-6)."""
-    from fem.sweep import to_toml
+    from fem.workflows.sweep import to_toml
     from test_composite import _study
     d = _study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.05}], output={"fields": True},
                as_dict=True)

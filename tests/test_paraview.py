@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import make_study
-from fem.run import run_case
+from fem.stepping.run import run_case
 
 PV_SCRIPT = r"""
 import json, sys
@@ -47,7 +47,7 @@ def test_paraview_opens_fields(tmp_path):
 @pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("xvfb-run") is None,
                     reason="ParaView pvbatch or xvfb-run not installed")
 def test_paraview_view_script_renders_png(tmp_path):
-    from fem.paraview import render, write_script
+    from fem.workflows.paraview import render, write_script
     s = make_study("pv", output={"fields": True}, load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}])
     run_case(s, tmp_path / "pv", progress=False)
     script = write_script(tmp_path / "pv")

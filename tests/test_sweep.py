@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BASE_TOML
 from fem.study import StudyError
-from fem.sweep import load_sweep
+from fem.workflows.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ import pytest
 from scipy.optimize import brentq
 
 from conftest import make_study
-from fem.constitutive import solve_creep_increment
-from fem.run import Interrupted, run_case
+from fem.physics.laws import solve_creep_increment
+from fem.stepping.run import Interrupted, run_case
 
 
 def test_creep_increment_matches_bracketed_root():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import make_study
-from fem import analytic
-from fem.platen import nominal_force_N
-from fem.run import run_case
+from fem.verification import analytic
+from fem.physics.platen import nominal_force_N
+from fem.stepping.run import run_case
 
 
 def _run(tmp_path, name, **over):
@@ -47,7 +47,7 @@ def test_elastic_law_is_equivalent_to_hencky_at_stack_pressures():
     isotropic Hencky elasticity: at 30 MPa the uniaxial elastic thickness and diameter changes
     agree with Hencky's within 0.3 % of themselves."""
     from scipy.optimize import brentq
-    from fem.materials import LiCreep
+    from fem.physics.materials import LiCreep
     m = LiCreep()
     P = 30.0
     lr, lz = analytic.elastic_uniaxial_stretches(m, P)
@@ -163,7 +163,7 @@ def test_platen_force_equals_target_and_midplane_reaction(tmp_path):
     """Requirement: at every converged step the platen force equals its target to 1e-6 relative,
     and the mid-plane reaction balances it (global equilibrium, independent of the constraint)."""
     from meshes.disc_axisym import BOTTOM, load_mesh
-    from fem.model import AxisymDiscModel
+    from fem.models.axisym import AxisymDiscModel
     from dolfinx import fem as dfem
 
     s = make_study("eq", platen={"friction": "coulomb", "mu": 0.2},

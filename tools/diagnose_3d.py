@@ -15,7 +15,7 @@ import dolfinx_solver  # noqa: E402,F401
 import numpy as np  # noqa: E402
 from dolfinx import mesh as dm  # noqa: E402
 
-from fem.run import build_model  # noqa: E402
+from fem.stepping.run import build_model  # noqa: E402
 from fem.study import load_study  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import make_study  # noqa: E402
-from fem.run import run_case  # noqa: E402
+from fem.stepping.run import run_case  # noqa: E402
 from gold_cases import COLUMNS, GOLD_CASES  # noqa: E402
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Material parameters, each with its source. Units: MPa, s, K, J/mol.
 
-The constitutive *law* that uses these numbers lives in `fem/constitutive.py`.
+The constitutive *law* that uses these numbers lives in `fem/physics/laws.py`.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from scipy.optimize import fsolve
 
-from .materials import LiCreep
+from fem.physics.materials import LiCreep
 
 
 def elastic_uniaxial_stretches(mat: LiCreep, pressure_MPa: float) -> tuple[float, float]:
@@ -32,7 +32,7 @@ def elastic_uniaxial_stretches(mat: LiCreep, pressure_MPa: float) -> tuple[float
 
 
 def _kirchhoff_rr_zz(mat: LiCreep, lr: float, lz: float) -> tuple[float, float]:
-    """Radial and axial Kirchhoff stress of the package's elastic law (fem/constitutive.py) for
+    """Radial and axial Kirchhoff stress of the package's elastic law (fem/physics/laws.py) for
     the homogeneous elastic stretches (lr, lr, lz)."""
     mu, K = mat.shear_modulus_MPa, mat.bulk_modulus_MPa
     J = lr * lr * lz

@@ -9,7 +9,7 @@ Elasticity: Hencky (logarithmic) in the deviatoric part, U(J) = K/2 (J - 1)^2 in
 pressure U'(J) is replaced by an independent field p that satisfies p = U'(J) weakly.
 Why this U: the weak pressure equation is then *linear* in J, so for every pressure test function q
 it states exactly  int (J - 1) q dV0 = int p/K q dV0.  With q = 1 that is the discrete volume balance,
-and with the element-wise constants of the enriched pressure space (P1 + P0, fem/model.py) it holds
+and with the element-wise constants of the enriched pressure space (P1 + P0, fem/models/axisym.py) it holds
 cell by cell. Simo's U'(J) = K/2 (J - 1/J), used before 2026-12, is nonlinear in J: where the
 discrete J scatters pointwise (large creep strain on coarse meshes) its weak form lets the volume
 drift by int (J - 1)^2 / 2 - the calibrated 17.79 MPa bare-Li run gained 12.8 % volume that way.
@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 import ufl
 
-from .materials import LiCreep
+from fem.physics.materials import LiCreep
 
 
 LOG_SERIES_LIMIT = 0.6   # max Frobenius norm of be_bar_tr - I for which the log series is used
@@ -186,7 +186,7 @@ def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: f
 
 
 # ---------------------------------------------------------------------- composite phases
-# The laws of the other G-LiCFC phases (parameters and sources: fem/materials.py). Each gives the
+# The laws of the other G-LiCFC phases (parameters and sources: fem/physics/materials.py). Each gives the
 # first Piola-Kirchhoff stress P (MPa) and the Cauchy stress sigma of a deformation gradient F.
 
 class GelLaw:

@@ -1,6 +1,6 @@
 """Time-step error control for the creep integration (one place for the step-size logic).
 
-The creep strain obeys dp/dt = pdot(t) pointwise. With the theta-method of `fem/constitutive.py`
+The creep strain obeys dp/dt = pdot(t) pointwise. With the theta-method of `fem/physics/laws.py`
 the local truncation error (LTE) of one step is estimated from the creep rates at the end of
 this step, the start of it and the start of the previous one (pdot_{n+1}, pdot_n, pdot_{n-1}):
 

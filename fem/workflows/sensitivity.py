@@ -14,9 +14,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .io import atomic_output, atomic_write_text
-from .study import parse_study
-from .sweep import Case, first_values, is_finished, run_cases
+from fem.stepping.outputs import atomic_output, atomic_write_text
+from fem.study import parse_study
+from fem.workflows.sweep import Case, first_values, is_finished, run_cases
 
 # name: (table, key, how to move it, label of the move)
 FACTORS = {
@@ -31,7 +31,7 @@ PRESSURES = (5.19, 17.79)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fem.sensitivity")
+    ap = argparse.ArgumentParser(prog="python -m fem.workflows.sensitivity")
     ap.add_argument("--base", default="studies/fig4_bare_li_calibrated.toml")
     ap.add_argument("--out", default="results/sensitivity")
     ap.add_argument("--jobs", type=int, default=2)

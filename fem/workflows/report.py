@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_output
-from .sweep import case_dir, load_sweep
+from fem.stepping.outputs import atomic_output
+from fem.workflows.sweep import case_dir, load_sweep
 
 
 @dataclass
@@ -69,7 +69,7 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_write_text
+    from fem.stepping.outputs import atomic_write_text
 
     name, cases = load_sweep(study_path)
     out = Path(root) / name

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import read_measured
-from .study import StudyError, parse_study
-from .sweep import Case, first_values, is_finished, run_cases
+from fem.workflows.report import read_measured
+from fem.study import StudyError, parse_study
+from fem.workflows.sweep import Case, first_values, is_finished, run_cases
 
 # pressures of the calibrated study besides the measured ones, so that `make report` draws the
 # calibrated Fig. 4c/4d curves (the pressures of studies/fig4_bare_li.toml); make check compares
@@ -226,7 +226,7 @@ def profile_interval(rows: list[dict], chi2_min: float, s2: float) -> list[float
 
 def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0: list[float],
               jobs: int = 2, stream=sys.stdout, mu_profile=MU_PROFILE) -> dict:
-    from .io import atomic_write_text
+    from fem.stepping.outputs import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     cal = Calibrator(base_study, measured, out, params, jobs, stream)
@@ -317,8 +317,8 @@ def leave_one_out(cal: Calibrator, full: dict, pressures: list[float], stream=sy
 def write_calibrated_study(base_study: Path, result: dict, path: Path, pressures: list[float]) -> None:
     """The calibration base study with the fitted values filled in, swept over the measured
     bare-Li pressures (the reference study of `make check`)."""
-    from .io import atomic_write_text
-    from .sweep import to_toml
+    from fem.stepping.outputs import atomic_write_text
+    from fem.workflows.sweep import to_toml
 
     d = tomllib.loads(Path(base_study).read_text())
     d["study"] = {"name": path.stem, "description": "bare Li with the parameters fitted by make calibrate ("
@@ -340,7 +340,7 @@ def write_calibrated_study(base_study: Path, result: dict, path: Path, pressures
 
 def main(argv=None) -> int:
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m fem.calibrate")
+    ap = argparse.ArgumentParser(prog="python -m fem.workflows.calibrate")
     ap.add_argument("--base", default="studies/calibration_base.toml")
     ap.add_argument("--measured", default="studies/data/fig4_measured.csv")
     ap.add_argument("--out", default="results/calibration")
@@ -369,7 +369,7 @@ def main(argv=None) -> int:
         print(f"error: --x0 needs {len(params)} values, one per parameter", file=sys.stderr)
         return 2
     if a.loo_only:
-        from .io import atomic_write_text
+        from fem.stepping.outputs import atomic_write_text
         path = Path(a.out) / "calibration.json"
         try:
             res = json.loads(path.read_text())

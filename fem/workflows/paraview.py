@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = '''# ParaView view of {pvd} (written by python -m fem.paraview). Units: mm, MPa.
+SCRIPT = '''# ParaView view of {pvd} (written by python -m fem.workflows.paraview). Units: mm, MPa.
 from paraview.simple import *
 reader = PVDReader(FileName=r"{pvd}")
 times = reader.TimestepValues
@@ -65,7 +65,7 @@ def render(script: Path) -> int | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fem.paraview")
+    ap = argparse.ArgumentParser(prog="python -m fem.workflows.paraview")
     ap.add_argument("run_dir", help="a run or case folder holding fields.pvd")
     ap.add_argument("--zscale", type=float, default=10.0)
     a = ap.parse_args(argv)

@@ -1,9 +1,9 @@
 """3D disc model (quarter disc by default): the same law, platens and measurements as the
-axisymmetric model (fem/model.py), on tetrahedra, MPI-parallel through PETSc. Bare Li
+axisymmetric model (fem/models/axisym.py), on tetrahedra, MPI-parallel through PETSc. Bare Li
 (meshes/disc_3d.py) or the multi-material G-LiCFC composite (meshes/composite.py).
 
-Phases (composite; cells by tag, bonded interfaces, laws in fem/constitutive.py, numbers and
-sources in fem/materials.py):
+Phases (composite; cells by tag, bonded interfaces, laws in fem/physics/laws.py, numbers and
+sources in fem/physics/materials.py):
   * Li: the creep law (CreepLaw), u-p mixed form;
   * carbon tows (warp and weft tags): transversely isotropic St Venant-Kirchhoff (TowLaw) about the
     local fibre direction (DG0 field from meshes.composite.tow_tangent), displacement form;
@@ -17,7 +17,7 @@ symmetry (the composite's default: a weave is not mirror symmetric) z = 0 is the
 
 Discretisation: Taylor-Hood u-p (P2 displacement, P1 hydrostatic pressure) on the mesh of
 meshes/disc_3d.py; internal variables at quadrature points; the same CreepLaw
-(fem/constitutive.py) with F = I + grad u.
+(fem/physics/laws.py) with F = I + grad u.
 
 Constraints (by node coordinates of the P2 displacement nodes):
   * top platen face z = H: u_z = -delta (delta = platen displacement, one global unknown);
@@ -25,7 +25,7 @@ Constraints (by node coordinates of the P2 displacement nodes):
   * mid-plane z = 0 (symmetry) or fixed bottom platen face: u_z = 0 (the bottom platen carries
     the same friction condition as the top one);
   * symmetry planes x = 0: u_x = 0, and y = 0: u_y = 0 (quarter disc).
-Coulomb friction acts node-wise on the top face as in fem/platen.py: N_k is the (signed) reaction
+Coulomb friction acts node-wise on the top face as in fem/physics/platen.py: N_k is the (signed) reaction
 of the u_z constraint, f_k = -mu N_k s_k / sqrt(|s_k|^2 + eps^2) with the in-plane slip s_k of the
 step, eps = max(v_reg dt, slip_floor_mm); the linearisation includes dN/du (rows of K) and is added to the matrix
 row by row (PETSc, in parallel: a node's dofs are owned by one process).
@@ -53,11 +53,11 @@ from petsc4py import PETSc
 
 from meshes.disc_3d import Disc3DGeometry
 
-from .constitutive import (CreepLaw, GelLaw, LawConstants, SoftVoidLaw, TowLaw, solve_creep_increment,
+from fem.physics.laws import (CreepLaw, GelLaw, LawConstants, SoftVoidLaw, TowLaw, solve_creep_increment,
                            von_mises)
-from .materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
-from .model import JIT_OPTIONS, DiscModelBase, NewtonFailure
-from .platen import PlatenSpec
+from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+from fem.models.axisym import JIT_OPTIONS, DiscModelBase, NewtonFailure
+from fem.physics.platen import PlatenSpec
 
 UP_MATERIALS = (LiCreep, GelNeoHookean)   # phases in the u-p mixed form (one pressure field each)
 
@@ -380,7 +380,7 @@ class Disc3DModel(DiscModelBase):
         return self._max(r.max(initial=0.0))
 
     def snapshot(self, t: float) -> dict:
-        """Field values for output (fem/io.py): cell averages over all owned cells."""
+        """Field values for output (fem/stepping/outputs.py): cell averages over all owned cells."""
         vm = np.zeros(self.all_cells.size)
         for name in self.phases:
             cells = self.phase_cells[name]

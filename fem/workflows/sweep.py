@@ -24,7 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .study import SCHEMA, Study, StudyError, parse_study
+from fem.study import SCHEMA, Study, StudyError, parse_study
 
 RESULTS_ROOT = Path("results")
 
@@ -169,7 +169,7 @@ def run_cases(name: str, cases: list[tuple[Case, Path]], jobs: int = 1, force: b
               stream=sys.stdout, timeout_s: float | None = None) -> int:
     """Run cases (each into its own folder) in `jobs` worker processes, skipping finished ones.
     A case running longer than timeout_s is stopped and recorded as failed in its run.log."""
-    from .io import atomic_write_text
+    from fem.stepping.outputs import atomic_write_text
 
     todo, done = [], []
     for c, out in cases:

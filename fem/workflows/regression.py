@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from .io import atomic_write_text
-from .report import case_points, read_history, read_measured
-from .sweep import case_dir, is_finished, load_sweep, run_sweep
+from fem.stepping.outputs import atomic_write_text
+from fem.workflows.report import case_points, read_history, read_measured
+from fem.workflows.sweep import case_dir, is_finished, load_sweep, run_sweep
 
 TOLERANCE_PP = 5.0
 REFERENCE_STUDIES = {"bare_li": "studies/fig4_bare_li_calibrated.toml"}
@@ -42,7 +42,7 @@ def _finished_points(study: str, root: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fem.check")
+    ap = argparse.ArgumentParser(prog="python -m fem.workflows.regression")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--measured", default="studies/data/fig4_measured.csv")
     ap.add_argument("--results", default="results")

@@ -3,7 +3,7 @@
 Discretisation: P2 displacement with an enriched Taylor-Hood pressure (continuous P1 plus one
 constant per cell, "P1+P0", the default of the axisymmetric path; plain Taylor-Hood "P1" on request
 and in 3D). Both are free of volumetric locking under isochoric creep. The cell constants make the
-volume balance hold cell by cell (with the volumetric law of fem/constitutive.py, which is linear in
+volume balance hold cell by cell (with the volumetric law of fem/physics/laws.py, which is linear in
 J): plain Taylor-Hood balances volume only against continuous P1 functions, and under large creep
 strain its J scatters pointwise (0.06-7 on the 0.125 mm calibration mesh at 17.79 MPa; rms |J - 1|
 0.67, against 0.16 with P1+P0), which distorts the rim and the measured diameter
@@ -31,11 +31,11 @@ from dolfinx import fem, la
 
 from meshes.disc_axisym import AXIS, BOTTOM, TOP, AxisymDiscGeometry
 
-from .constitutive import LOG_SERIES_LIMIT, CreepLaw, LawConstants, solve_creep_increment
-from .kinematics import axisym_grad, deformation_gradient
-from .linalg import FreeBlockLU
-from .materials import LiCreep
-from .platen import PlatenContact, PlatenFace, PlatenSpec
+from fem.physics.laws import LOG_SERIES_LIMIT, CreepLaw, LawConstants, solve_creep_increment
+from fem.physics.kinematics import axisym_grad, deformation_gradient
+from fem.models.linear_solvers import FreeBlockLU
+from fem.physics.materials import LiCreep
+from fem.physics.platen import PlatenContact, PlatenFace, PlatenSpec
 
 # FFCx JIT options of every form. A process that finds another one compiling the same form waits
 # for it up to `timeout` seconds (default 10 s). The composite Jacobian takes longer than that to
@@ -113,7 +113,7 @@ class DiscModelBase:
         extra constant per cell), the matching dx, and the quadrature spaces of the state (scalar Qs,
         3x3 tensor Qt) at degree qd. self.pressure_parts: the sub-space indices of the pressure.
         pressure_fields > 1 (P1 only; the 3D composite): that many separate P1 fields, one per u-p
-        phase, so the pressure can jump at a phase interface (fem/model3d.py)."""
+        phase, so the pressure can jump at a phase interface (fem/models/solid3d.py)."""
         if pressure_space not in PRESSURE_SPACES:
             raise ValueError(f"pressure_space = {pressure_space!r}: must be one of {', '.join(PRESSURE_SPACES)}")
         if pressure_fields > 1 and pressure_space != "P1":
@@ -143,7 +143,7 @@ class DiscModelBase:
         return parts[0], p, tests[0], q
 
     def snapshot(self, t: float) -> dict:
-        """Field values for output (written as VTK by fem/io.py): the unknowns, and von Mises stress
+        """Field values for output (written as VTK by fem/stepping/outputs.py): the unknowns, and von Mises stress
         and equivalent creep strain as cell averages."""
         vm = self.cell_average(self.vm_expr.eval(self.mesh, self.cells))
         peq = self.cell_average(self.p_eq.x.array)
@@ -422,7 +422,7 @@ class AxisymDiscModel(DiscModelBase):
     # ------------------------------------------------------------------ measurements
     def measure(self) -> dict:
         """Thickness = platen gap; diameter = 2 * max deformed radius over the disc (barrelling)."""
-        from .measure import diameter_mm, thickness_mm
+        from fem.models.measure import diameter_mm, thickness_mm
         h0, D0 = self.geo.thickness_mm, self.geo.diameter_mm
         h = thickness_mm(h0, self.delta, self.geo.use_symmetry)
         D = diameter_mm(self.r_coords[:, 0], self.w.x.array[self.r_dof_all])

@@ -1,7 +1,7 @@
 """Run one case: adaptive time stepping through the load history, measurements, outputs.
 
 Time step control (per accepted step):
-  * error control (fem/timestep.py): the estimated local truncation error of the creep
+  * error control (fem/stepping/timestep.py): the estimated local truncation error of the creep
     integration per unit creep strain must stay below `time_tolerance` (the user's accuracy
     target; 0 switches it off). The integrator is `trapezoidal` (second order, default) or
     `backward_euler` (first order);
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .io import atomic_write_text, write_fields_vtk, write_history_csv
-from .platen import build_phases
-from .constitutive import LOG_SERIES_LIMIT
-from .study import Study
-from .timestep import INTEGRATORS, REJECT, first_step, local_error, step_factor
+from fem import __version__
+from fem.stepping.outputs import atomic_write_text, write_fields_vtk, write_history_csv
+from fem.physics.platen import build_phases
+from fem.physics.laws import LOG_SERIES_LIMIT
+from fem.study import Study
+from fem.stepping.timestep import INTEGRATORS, REJECT, first_step, local_error, step_factor
 
 HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressure_MPa", "gap_mm",
                    "diameter_mm", "thickness_change_pct", "diameter_change_pct", "newton_iterations",
@@ -121,7 +121,7 @@ def build_model(study: Study):
     extra, mesh_report = {}, None
     if study.model == "composite":
         from meshes import composite as C
-        from .model3d import Disc3DModel as Model
+        from fem.models.solid3d import Disc3DModel as Model
         msh, cell_tags, facet_tags, mesh_report = C.load_mesh(study.geometry)
         present = {k for k, n in mesh_report["n_tets_per_phase"].items() if n > 0}
         mats = study.materials
@@ -135,11 +135,11 @@ def build_model(study: Study):
                  "fibre_direction": {t: C.tangent_function(mesh_report, t) for t in (C.CARBON_WARP, C.CARBON_WEFT)}}
     elif study.model == "3d":
         from meshes.disc_3d import load_mesh
-        from .model3d import Disc3DModel as Model
+        from fem.models.solid3d import Disc3DModel as Model
         msh, _, facet_tags = load_mesh(study.geometry)
     else:
         from meshes.disc_axisym import load_mesh
-        from .model import AxisymDiscModel as Model
+        from fem.models.axisym import AxisymDiscModel as Model
         msh, _, facet_tags = load_mesh(study.geometry)
     t_mesh = time.perf_counter() - t_mesh
     t_setup = time.perf_counter()
@@ -171,7 +171,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     # gathers the parts and writes the files)
     write_fields = study.write_fields
 
-    from .model import NewtonFailure, StepTooLarge
+    from fem.models.axisym import NewtonFailure, StepTooLarge
     model, mesh_report, t_mesh, t_setup = build_model(study)
 
     geo, ts = study.geometry, study.time
@@ -462,7 +462,7 @@ def _load_checkpoint(path: Path, fp: str):
 
 
 def _sources(model: str = "axisymmetric") -> dict:
-    from .materials import CARBON_SOURCES, GPE_SOURCES, LI_SOURCES, VOID_SOURCES
+    from fem.physics.materials import CARBON_SOURCES, GPE_SOURCES, LI_SOURCES, VOID_SOURCES
     if model != "composite":
         return LI_SOURCES
     from meshes.composite import DEFAULT_SOURCES
