@@ -10,6 +10,8 @@ OUT    ?= results/$(basename $(notdir $(STUDY)))
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
+CASES  ?=
+comma  := ,
 .DEFAULT_GOAL := demo
 
 $(STAMP): pyproject.toml
@@ -47,8 +49,8 @@ sensitivity: $(STAMP) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold
 paraview: $(STAMP) ## ParaView script + PNG for a run: make paraview STUDY=studies/x.toml CASE=name, or RUN=results/demo_bare_li
 	$(PY) -m fem.workflows.paraview $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))
 
-gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to change; see tests/gold_cases.py)
-	$(PY) tools/update_gold.py
+gold: $(STAMP)   ## rewrite tests/gold/*.csv (only when results are meant to change; see fem/verification/gold.py); CASES=a,b for some
+	$(PY) tools/update_gold.py $(subst $(comma), ,$(CASES))
 
 bench: $(STAMP)  ## benchmark suite (not a test): axisymmetric + CalculiX, then 3D serial vs MPI
 	$(PY) bench/bench_axisym.py

@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 import dolfinx_solver  # noqa: E402,F401
 
 import numpy as np  # noqa: E402
@@ -77,14 +75,14 @@ def run(s, out):
 
 def cold_jit_seconds() -> float:
     """Setup time of a first model with an empty form cache (fresh subprocess)."""
-    code = ("import sys; sys.path.insert(0, %r); import dolfinx_solver, json, time\n"
+    code = ("import sys, dolfinx_solver, json, time\n"
             "from fem.stepping.run import run_case\nfrom fem.study import parse_study\n"
             "d = {'geometry': {'model': 'axisymmetric', 'diameter_mm': 15.0, 'thickness_mm': 0.5, 'mesh_size_mm': 0.25},"
             " 'li': {'youngs_modulus_MPa': 7820.0, 'poisson_ratio': 0.381, 'creep_A': 1e-5, 'creep_n': 6.56},"
             " 'platen': {'friction': 'frictionless'}, 'load': [{'pressure_MPa': 5.0, 'ramp_s': 0.0, 'hold_s': 0.0}],"
             " 'output': {'fields': False}}\n"
             "r = run_case(parse_study(d), sys.argv[1], progress=False)\n"
-            "print(json.dumps(r['timings_s']))\n") % str(ROOT)
+            "print(json.dumps(r['timings_s']))\n")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, XDG_CACHE_HOME=tmp)
         out = subprocess.run([sys.executable, "-c", code, str(Path(tmp) / "run")], env=env, capture_output=True,
@@ -156,11 +154,8 @@ def main():
 
     # D. CalculiX on the case-A problem, and our run at equal (or better) accuracy
     ccx_rows = []
-    try:
-        import calculix
-        have_ccx = calculix.ccx_available() and not quick and "D" in cases
-    except ImportError:
-        have_ccx = False
+    from fem.verification import calculix
+    have_ccx = calculix.ccx_available() and not quick and "D" in cases
     if have_ccx:
         nr, nz = CCX_MESH
         c = calculix.run_calculix(out / f"ccx_nr{nr}_nz{nz}_ce{CCX_CETOL:g}", nr, nz, cetol=CCX_CETOL, threads=2)

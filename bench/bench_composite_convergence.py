@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main():

@@ -6,7 +6,7 @@ that one system with a random right-hand side (zero on the constrained rows) by:
   * MUMPS (LU; "setup" = factorisation),
   * linear_solver = "gamg" (FGMRES, Schur field split, p-multigrid on the P2 displacement block),
   * the same with "-li3d_pmg 0" (GAMG directly on the P2 block),
-at KRYLOV_RTOL (fem/models/solid3d.py), and records iterations, setup and solve seconds and the true
+at KRYLOV_RTOL (fem/models/linear_solvers.py), and records iterations, setup and solve seconds and the true
 relative residual. Cases (studies built from studies/fig4_bare_li_3d_calibrated.toml and case F of
 bench/bench_3d.py): bare-Li quarter disc at 0.5 mm / 2 layers and at 0.25 mm / 4 layers (17.79 MPa
 ramp), the 3 mm and the 15 mm composite quarter disc (5.19 MPa). Serial. Writes
@@ -17,12 +17,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import dolfinx_solver  # noqa: E402,F401
 import numpy as np  # noqa: E402
@@ -40,7 +38,7 @@ def _bare(mesh: float, layers: int) -> str:
 
 
 def _composite() -> str:
-    from bench.bench_3d import COMPOSITE, _calibrated
+    from bench_3d import COMPOSITE, _calibrated   # bench/ is on sys.path: the folder of the script that runs
     return COMPOSITE.format(solver="mumps", **_calibrated())
 
 
@@ -54,21 +52,24 @@ VARIANTS = [("mumps", {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_so
             ("gamg p-multigrid", {}, "gamg"), ("gamg on P2 (-li3d_pmg 0)", {"pmg": "0"}, "gamg")]
 
 
-def _solve_variants(model, A, solver_of) -> list[dict]:
-    """solver_of: the unpatched Disc3DModel._solver (builds the KSP of model.linear_solver)."""
+def _solve_variants(solver, A, operator) -> list[dict]:
+    """solver: the model's LinearSolver; operator: the unpatched LinearSolver.operator (builds the KSP
+    of solver.kind for the matrix A)."""
+    model = solver.model
     opts = PETSc.Options()
     rows = []
-    for label, extra, solver in VARIANTS:
+    for label, extra, kind in VARIANTS:
         for k in list(opts.getAll()):
             if k.startswith("li3d_"):
                 opts.delValue(k)
-        if solver == "gamg":   # BENCH_LINEAR_OPTIONS="fieldsplit_u_pc_type=lu,...": extra li3d_ options (experiments)
+        if kind == "gamg":   # BENCH_LINEAR_OPTIONS="fieldsplit_u_pc_type=lu,...": extra li3d_ options (experiments)
             extra = {**extra, **dict(kv.split("=", 1) for kv in os.environ.get("BENCH_LINEAR_OPTIONS", "").split(",") if kv)}
         for k, v in extra.items():
             opts["li3d_" + k] = v
-        model._ksp, model._pmg, model.linear_solver = None, None, solver
+        solver._ksp, solver._pmg, solver.kind = None, None, kind
         t0 = time.perf_counter()
-        ksp = solver_of(model, A)
+        operator(solver, A)
+        ksp = solver._ksp
         ksp.setUp()
         t_setup = time.perf_counter() - t0
         b = A.createVecLeft()
@@ -87,13 +88,13 @@ def _solve_variants(model, A, solver_of) -> list[dict]:
 
 
 def run_case(name: str, tmp: Path) -> dict:
-    from fem.models import solid3d as model3d
+    from fem.models.linear_solvers import LinearSolver
     from fem.stepping.run import run_case as run
     from fem.study import load_study
     text, call = CASES[name]
     study = tmp / f"{name}.toml"
     study.write_text(text())
-    orig = model3d.Disc3DModel._solver
+    orig = LinearSolver.operator
     seen = {"n": 0}
     result = {}
 
@@ -105,13 +106,13 @@ def run_case(name: str, tmp: Path) -> dict:
             raise _Done
         return orig(self, A)
 
-    model3d.Disc3DModel._solver = patched
+    LinearSolver.operator = patched
     try:
         run(load_study(study), tmp / name, progress=False, restart=True)
     except _Done:
         pass
     finally:
-        model3d.Disc3DModel._solver = orig
+        LinearSolver.operator = orig
     return {"case": name, "newton_system": call, **result}
 
 

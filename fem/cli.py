@@ -1,4 +1,4 @@
-"""Command line: python -m fem run STUDY.toml --out DIR
+"""Command line: python -m fem run STUDY.toml --out DIR   (also: validate, sweep, report; -h lists them)
 
 Exit codes: 0 done, 2 bad input (one line on stderr, no traceback), 1 the solve failed,
 130 interrupted (a checkpoint is written; rerun the same command to resume).
@@ -11,6 +11,11 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check"]:   # renamed: `make check` is the regression check (fem/workflows/regression.py)
+        print("error: `python -m fem check` is now `python -m fem validate` (validate a study file); "
+              "the regression check against the measurements is `make check`", file=sys.stderr)
+        return 2
     ap = argparse.ArgumentParser(prog="python -m fem", description="Li anode disc under stack pressure (mm, N, MPa, s)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run one study file")
@@ -18,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", required=True, help="output directory (summary.json, history.csv, fields.pvd)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
-    c = sub.add_parser("check", help="validate a study file without running it")
+    c = sub.add_parser("validate", help="validate a study file without running it")
     c.add_argument("study")
     sw = sub.add_parser("sweep", help="run every case of a study with lists (skips finished cases)")
     sw.add_argument("study")
@@ -32,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from fem.study import StudyError, load_study
-    if args.cmd == "check":
+    if args.cmd == "validate":
         from fem.workflows.sweep import load_sweep
         try:
             _, cases = load_sweep(args.study)
@@ -85,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     from mpi4py import MPI
     if MPI.COMM_WORLD.rank != 0:   # under mpirun: one report
         return 0
-    print(f"\n{study.name}: thickness change -{s['thickness_change_pct']:.2f} %, "
-          f"diameter change +{s['diameter_change_pct']:.2f} % after {s['final_time_s']:g} s "
+    print(f"\n{study.name}: thickness change {s['thickness_change_pct']:+.2f} % (positive = thinner), "
+          f"diameter change {s['diameter_change_pct']:+.2f} % after {s['final_time_s']:g} s "
           f"(platen force {s['platen_force_N']:.2f} N = {s['nominal_pressure_MPa']:.3f} MPa nominal)")
     print(f"{s['time_steps']} steps, {s['newton_iterations']} Newton iterations "
           f"({s['newton_iterations_per_step']:.2f}/step), {s['rejected_steps']} rejected, "

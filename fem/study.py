@@ -12,12 +12,14 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from meshes.common import GeometryError
 from meshes.composite import CompositeGeometry
-from meshes.disc_3d import Disc3DGeometry, GeometryError
+from meshes.disc_3d import Disc3DGeometry
 from meshes.disc_axisym import AxisymDiscGeometry
 
 from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
-from fem.physics.platen import FRICTION_MODES, LoadStep, PlatenSpec
+from fem.physics.friction import FRICTION_MODES
+from fem.physics.platen import LoadStep, PlatenSpec
 
 REQUIRED = object()
 INF = math.inf
@@ -57,6 +59,63 @@ def _default(cls, name: str):
     return cls.__dataclass_fields__[name].default
 
 
+@dataclass
+class TimeSettings:
+    integrator: str = "trapezoidal"
+    time_tolerance: float = 1e-2
+    max_creep_increment: float = 0.05
+    max_local_creep_increment: float = 0.1
+    dt_max_s: float = 100.0
+    dt_min_s: float = 1e-12
+    min_ramp_steps: int = 10
+    max_newton_iterations: int = 12
+
+
+@dataclass
+class Study:
+    name: str
+    geometry: AxisymDiscGeometry | Disc3DGeometry
+    li: LiCreep
+    platen: PlatenSpec
+    load: list[LoadStep]
+    time: TimeSettings = field(default_factory=TimeSettings)
+    quadrature_degree: int = 4
+    pressure_space: str = "P1+P0"
+    linear_solver: str = "auto"
+    reuse_factorisation: bool = False
+    materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
+    write_fields: bool = True
+    snapshot_growth: float = 2.0
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "description": self.description,
+            "geometry": {"model": self.model, **asdict(self.geometry)},
+            "li": asdict(self.li), **{k: asdict(v) for k, v in self.materials.items()},
+            "platen": asdict(self.platen),
+            "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
+            "time": asdict(self.time),
+            "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space,
+                         "linear_solver": self.linear_solver, "reuse_factorisation": self.reuse_factorisation},
+            "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
+        }
+
+    @property
+    def model(self) -> str:
+        if isinstance(self.geometry, CompositeGeometry):
+            return "composite"
+        return "3d" if isinstance(self.geometry, Disc3DGeometry) else "axisymmetric"
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the computed result (used to validate a resume)."""
+        d = self.to_dict()
+        d.pop("description"); d.pop("name")
+        d["numerics"].pop("linear_solver")   # a finished case stays finished when only the solver changes
+        d["numerics"].pop("reuse_factorisation")   # ... or only the factorisation policy
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
 POS = dict(lo=0.0, lo_open=True)      # > 0
 NONNEG = dict(lo=0.0)                  # >= 0
 
@@ -71,13 +130,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "thickness_mm": Key(None, float, hi=100.0, **POS, doc="required for axisymmetric and 3d; "
                             "composite: derived from the masses"),
         "mesh_size_mm": Key(REQUIRED, float, hi=100.0, **POS),
-        "rim_refinement": Key(1.0, float, lo=1.0, hi=100.0),
-        "rim_zone_mm": Key(0.5, float, hi=1000.0, **POS),
-        "platen_refinement": Key(1.0, float, lo=1.0, hi=100.0),
-        "platen_zone_mm": Key(0.05, float, hi=100.0, **POS),
-        "use_symmetry": Key(True, bool),
-        "layers": Key(4, int, lo=1, hi=1000, doc="3d only: element layers across the modelled height"),
-        "quarter": Key(True, bool, doc="3d only: model the quarter disc x, y >= 0"),
+        "rim_refinement": Key(_default(AxisymDiscGeometry, "rim_refinement"), float, lo=1.0, hi=100.0),
+        "rim_zone_mm": Key(_default(AxisymDiscGeometry, "rim_zone_mm"), float, hi=1000.0, **POS),
+        "platen_refinement": Key(_default(AxisymDiscGeometry, "platen_refinement"), float, lo=1.0, hi=100.0),
+        "platen_zone_mm": Key(_default(AxisymDiscGeometry, "platen_zone_mm"), float, hi=100.0, **POS),
+        "use_symmetry": Key(_default(AxisymDiscGeometry, "use_symmetry"), bool),
+        "layers": Key(_default(Disc3DGeometry, "layers"), int, lo=1, hi=1000, doc="3d only: element layers across the modelled height"),
+        "quarter": Key(_default(Disc3DGeometry, "quarter"), bool, doc="3d only: model the quarter disc x, y >= 0"),
     },
     "composite": {  # model = "composite": meshes/composite.py CompositeGeometry (sources: DEFAULT_SOURCES)
         "reference_diameter_mm": Key(_default(CompositeGeometry, "reference_diameter_mm"), float, hi=1000.0, **POS, doc="disc on which the masses were measured"),
@@ -123,16 +182,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "poisson_ratio": Key(REQUIRED, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
         "creep_A": Key(REQUIRED, float, hi=1e12, **NONNEG, doc="MPa^-n s^-1"),
         "creep_n": Key(REQUIRED, float, lo=1.0, hi=20.0),
-        "threshold_stress_MPa": Key(0.0, float, hi=1e4, **NONNEG),
-        "activation_energy_J_per_mol": Key(37000.0, float, hi=1e7, **NONNEG),
-        "temperature_K": Key(299.0, float, hi=2000.0, **POS),
-        "reference_temperature_K": Key(299.0, float, hi=2000.0, **POS),
+        "threshold_stress_MPa": Key(_default(LiCreep, "threshold_stress_MPa"), float, hi=1e4, **NONNEG),
+        "activation_energy_J_per_mol": Key(_default(LiCreep, "activation_energy_J_per_mol"), float, hi=1e7, **NONNEG),
+        "temperature_K": Key(_default(LiCreep, "temperature_K"), float, hi=2000.0, **POS),
+        "reference_temperature_K": Key(_default(LiCreep, "reference_temperature_K"), float, hi=2000.0, **POS),
     },
     "platen": {
         "friction": Key(REQUIRED, str, choices=FRICTION_MODES),
-        "mu": Key(0.0, float, hi=10.0, **NONNEG),
-        "slip_regularization_mm_per_s": Key(1e-4, float, hi=1e3, **POS),
-        "slip_floor_mm": Key(1e-6, float, hi=1.0, **POS),
+        "mu": Key(_default(PlatenSpec, "mu"), float, hi=10.0, **NONNEG),
+        "slip_regularization_mm_per_s": Key(_default(PlatenSpec, "slip_regularization_mm_per_s"), float, hi=1e3, **POS),
+        "slip_floor_mm": Key(_default(PlatenSpec, "slip_floor_mm"), float, hi=1.0, **POS),
     },
     "load": {  # each [[load]] step
         "pressure_MPa": Key(None, float, hi=1e4, **NONNEG),
@@ -141,89 +200,38 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hold_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
     },
     "time": {
-        "integrator": Key("trapezoidal", str, choices=("trapezoidal", "backward_euler"),
+        "integrator": Key(_default(TimeSettings, "integrator"), str, choices=("trapezoidal", "backward_euler"),
                           doc="creep integration: trapezoidal (2nd order) or backward_euler (1st order)"),
-        "time_tolerance": Key(1e-2, float, hi=1.0, **NONNEG,
+        "time_tolerance": Key(_default(TimeSettings, "time_tolerance"), float, hi=1.0, **NONNEG,
                               doc="local error per unit creep strain; 0 = step by the creep caps only"),
-        "max_creep_increment": Key(0.05, float, hi=1.0, **POS, doc="volume RMS of dp per step (robustness cap)"),
-        "max_local_creep_increment": Key(0.1, float, hi=10.0, **POS, doc="pointwise max of dp per step"),
-        "dt_max_s": Key(100.0, float, hi=1e9, **POS),
-        "dt_min_s": Key(1e-12, float, hi=1e3, **POS),
-        "min_ramp_steps": Key(10, int, lo=1, hi=100000),
-        "max_newton_iterations": Key(12, int, lo=1, hi=100),
+        "max_creep_increment": Key(_default(TimeSettings, "max_creep_increment"), float, hi=1.0, **POS, doc="volume RMS of dp per step (robustness cap)"),
+        "max_local_creep_increment": Key(_default(TimeSettings, "max_local_creep_increment"), float, hi=10.0, **POS, doc="pointwise max of dp per step"),
+        "dt_max_s": Key(_default(TimeSettings, "dt_max_s"), float, hi=1e9, **POS),
+        "dt_min_s": Key(_default(TimeSettings, "dt_min_s"), float, hi=1e3, **POS),
+        "min_ramp_steps": Key(_default(TimeSettings, "min_ramp_steps"), int, lo=1, hi=100000),
+        "max_newton_iterations": Key(_default(TimeSettings, "max_newton_iterations"), int, lo=1, hi=100),
     },
     "numerics": {
         "quadrature_degree": Key(None, int, lo=2, hi=8, doc="default 4 (axisymmetric), 2 (3d: 4 points per tet)"),
         "pressure_space": Key(None, str, choices=("P1+P0", "P1"),
                               doc="default P1+P0 (axisymmetric: enriched Taylor-Hood), P1 (3d, composite)"),
-        "linear_solver": Key("auto", str, choices=("auto", "mumps", "gamg"),
+        "linear_solver": Key(_default(Study, "linear_solver"), str, choices=("auto", "mumps", "gamg"),
                              doc="3d/composite: auto (default: gamg for a bare-Li disc from 100k unknowns, else "
-                                 "mumps; fem/models/solid3d.py AUTO_ITERATIVE_MIN_DOFS), mumps (direct) or gamg (FGMRES, "
+                                 "mumps; fem/models/linear_solvers.py AUTO_ITERATIVE_MIN_DOFS), mumps (direct) or gamg (FGMRES, "
                                  "Schur field split, p-multigrid + GAMG on u); axisymmetric: auto or mumps (serial "
                                  "direct). Not part of the fingerprint (same result to the solver tolerance)"),
+        "reuse_factorisation": Key(_default(Study, "reuse_factorisation"), bool,
+                                   doc="true: Newton iterations may reuse the last factorisation (chord iterations, "
+                                       "also across steps; fem/models/newton.py); same result to the Newton tolerance, "
+                                       "not part of the fingerprint"),
     },
     "output": {
-        "fields": Key(True, bool),
-        "snapshot_growth": Key(2.0, float, lo=1.0, hi=1e6, lo_open=True,
+        "fields": Key(_default(Study, "write_fields"), bool),
+        "snapshot_growth": Key(_default(Study, "snapshot_growth"), float, lo=1.0, hi=1e6, lo_open=True,
                                doc="write fields when elapsed phase time grew by this factor"),
     },
 }
 REQUIRED_TABLES = ("geometry", "li", "platen", "load")
-
-
-@dataclass
-class TimeSettings:
-    integrator: str = "trapezoidal"
-    time_tolerance: float = 1e-2
-    max_creep_increment: float = 0.05
-    max_local_creep_increment: float = 0.1
-    dt_max_s: float = 100.0
-    dt_min_s: float = 1e-12
-    min_ramp_steps: int = 10
-    max_newton_iterations: int = 12
-
-
-@dataclass
-class Study:
-    name: str
-    geometry: AxisymDiscGeometry | Disc3DGeometry
-    li: LiCreep
-    platen: PlatenSpec
-    load: list[LoadStep]
-    time: TimeSettings = field(default_factory=TimeSettings)
-    quadrature_degree: int = 4
-    pressure_space: str = "P1+P0"
-    linear_solver: str = "auto"
-    materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
-    write_fields: bool = True
-    snapshot_growth: float = 2.0
-    description: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name, "description": self.description,
-            "geometry": {"model": self.model, **asdict(self.geometry)},
-            "li": asdict(self.li), **{k: asdict(v) for k, v in self.materials.items()},
-            "platen": asdict(self.platen),
-            "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
-            "time": asdict(self.time),
-            "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space,
-                         "linear_solver": self.linear_solver},
-            "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
-        }
-
-    @property
-    def model(self) -> str:
-        if isinstance(self.geometry, CompositeGeometry):
-            return "composite"
-        return "3d" if isinstance(self.geometry, Disc3DGeometry) else "axisymmetric"
-
-    def fingerprint(self) -> str:
-        """Hash of everything that changes the computed result (used to validate a resume)."""
-        d = self.to_dict()
-        d.pop("description"); d.pop("name")
-        d["numerics"].pop("linear_solver")   # a finished case stays finished when only the solver changes
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _check_value(table: str, name: str, key: Key, value):
@@ -348,7 +356,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
                  platen=platen, load=steps, time=tm, materials=materials,
                  quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
                  pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
-                 linear_solver=num["linear_solver"],
+                 linear_solver=num["linear_solver"], reuse_factorisation=num["reuse_factorisation"],
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
 
 

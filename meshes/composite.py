@@ -105,15 +105,12 @@ from pathlib import Path
 
 import numpy as np
 
+# tags (CARBON_WARP = 2: tows along x, CARBON_WEFT = 5: tows along y, VOID_SURFACE = 7: pore walls; all
+# tags: meshes/common.py), the geometry error and the cache/loading helpers; re-exported here
+from .common import (BOTTOM, CARBON, CARBON_WARP, CARBON_WEFT, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID,  # noqa: F401
+                     VOID_SURFACE, GeometryError, cache_dir_path, classify_boundary, on_root, read_msh)
+from .common import COMPOSITE_CELL_NAMES as CELL_NAMES, COMPOSITE_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
-from .disc_3d import (BOTTOM, CARBON, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID, GeometryError, cache_dir_path,
-                      classify_boundary, on_root, read_msh)
-
-CARBON_WARP = CARBON  # 2: tows along x
-CARBON_WEFT = 5       # tows along y
-VOID_SURFACE = 7      # facets on pore walls
-CELL_NAMES = {LI: "li", CARBON_WARP: "carbon_warp", GPE: "gpe", VOID: "void", CARBON_WEFT: "carbon_weft"}
-FACET_NAMES = {BOTTOM: "bottom", TOP: "top", RIM: "rim", SYM_X: "sym_x", SYM_Y: "sym_y", VOID_SURFACE: "void_surface"}
 
 RIM_MIN_ANGLE_DEG = 10.0  # tows cut by the rim at a smaller angle are left out (see _tow_extent)
 MESH_CACHE_VERSION = 2  # bump when the builder changes so old cached meshes are not reused

@@ -14,7 +14,7 @@ resolutions are therefore independent. With `platen_refinement` > 1 the layers i
 `platen_zone_mm` under each platen face are `platen_refinement` times thinner (shear layer).
 The mesh is conforming, linear tetrahedra; every node lies on one of the layer planes.
 
-Facet tags (also Gmsh physical groups), shared with meshes.composite:
+Facet tags (also Gmsh physical groups), shared with meshes.composite (all tags: meshes/common.py):
     1 BOTTOM  z = 0: mid-plane (symmetry) or bottom platen face
     2 TOP     z = H: top platen face
     4 RIM     r = R0: free outer edge
@@ -32,20 +32,13 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# tags, the geometry error and the cache/loading helpers are shared with meshes.composite; re-exported here
+from .common import (BOTTOM, CARBON, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID, GeometryError,  # noqa: F401
+                     cache_dir_path, classify_boundary, on_root, read_msh)
+from .common import DISC3D_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
 
-# facet tags
-BOTTOM, TOP, RIM, SYM_X, SYM_Y = 1, 2, 4, 5, 6
-# cell tags
-LI, CARBON, GPE, VOID = 1, 2, 3, 4
-FACET_NAMES = {BOTTOM: "bottom", TOP: "top", RIM: "rim", SYM_X: "sym_x", SYM_Y: "sym_y"}
-CELL_NAMES = {LI: "li", CARBON: "carbon", GPE: "gpe", VOID: "void"}
-
 MESH_CACHE_VERSION = 1  # bump when the builder changes so old cached meshes are not reused
-
-
-class GeometryError(ValueError):
-    """Invalid geometry parameter: the message names the field and its allowed range."""
 
 
 @dataclass(frozen=True)
@@ -113,25 +106,6 @@ class Disc3DGeometry:
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-def classify_boundary(gmsh, volumes, z_bottom: float, z_top: float, tol: float = 1e-5) -> dict[int, list[int]]:
-    """Sort the exterior surfaces of `volumes` into BOTTOM, TOP, SYM_X, SYM_Y and RIM by bounding box
-    (OCC pads bounding boxes by about 1e-7 mm, hence the tolerance)."""
-    out = {BOTTOM: [], TOP: [], RIM: [], SYM_X: [], SYM_Y: []}
-    for dim, tag in gmsh.model.getBoundary(volumes, combined=True, oriented=False):
-        x0, y0, z0, x1, y1, z1 = gmsh.model.getBoundingBox(dim, tag)
-        if abs(z0 - z_bottom) < tol and abs(z1 - z_bottom) < tol:
-            out[BOTTOM].append(tag)
-        elif abs(z0 - z_top) < tol and abs(z1 - z_top) < tol:
-            out[TOP].append(tag)
-        elif abs(x0) < tol and abs(x1) < tol:
-            out[SYM_X].append(tag)
-        elif abs(y0) < tol and abs(y1) < tol:
-            out[SYM_Y].append(tag)
-        else:
-            out[RIM].append(tag)
-    return out
-
-
 def add_cross_section(occ, R: float, quarter: bool, z: float = 0.0) -> tuple[int, int]:
     """Plane disc (or quarter disc x, y >= 0) of radius R at height z. Returns (surface, rim curve)."""
     if not quarter:
@@ -192,57 +166,12 @@ def build_msh(geo: Disc3DGeometry, path: Path) -> dict:
             "volume_mm3": geo.volume_mm3}
 
 
-def cache_dir_path(cache_dir: Path | None = None) -> Path:
-    """The mesh cache folder: `cache_dir`, else $FEM_MESH_CACHE, else <repo>/.cache/meshes."""
-    d = Path(cache_dir or os.environ.get("FEM_MESH_CACHE",
-                                         Path(__file__).resolve().parent.parent / ".cache" / "meshes"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
 def cached_msh(geo: Disc3DGeometry, cache_dir: Path | None = None) -> Path:
     """Return the path of the cached .msh for these parameters, building it if needed."""
     path = cache_dir_path(cache_dir) / f"disc_3d_{geo.key()}.msh"
     if not path.exists():
         build_msh(geo, path)
     return path
-
-
-def read_msh(path: Path | None, comm, gdim: int = 3):
-    """Read a .msh on rank 0 and distribute it over `comm`; returns DOLFINx MeshData."""
-    import dolfinx_solver  # noqa: F401  (must precede dolfinx)
-    import gmsh
-    from dolfinx.io import gmsh as dgmsh
-
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        if comm.rank == 0:
-            gmsh.open(str(path))
-        return dgmsh.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
-    finally:
-        gmsh.finalize()
-
-
-def on_root(comm, fn):
-    """Run fn() on rank 0 and broadcast its result; the other ranks wait without spinning a core
-    (MPICH busy-polls in a plain bcast, which would slow the Gmsh build on small machines).
-    An exception on rank 0 is re-raised on every rank."""
-    import time
-
-    result, exc = None, None
-    if comm.rank == 0:
-        try:
-            result = fn()
-        except Exception as e:  # noqa: BLE001  (re-raised on every rank below)
-            exc = e
-    req = comm.Ibarrier()
-    while not req.Test():
-        time.sleep(0.02)
-    result, exc = comm.bcast((result, exc), root=0)
-    if exc is not None:
-        raise exc
-    return result
 
 
 def load_mesh(geo: Disc3DGeometry, comm=None, cache_dir: Path | None = None):

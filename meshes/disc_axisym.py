@@ -4,7 +4,7 @@ Coordinates: x[0] = r (radial, mm), x[1] = z (axial, mm). The section is the rec
 [0, R0] x [0, H] with H = h0/2 when the mid-plane symmetry is used (z = 0 is the mid-plane)
 and H = h0 otherwise (z = 0 is the bottom platen face).
 
-Facet tags (also Gmsh physical groups):
+Facet tags (also Gmsh physical groups; all tags of all builders: meshes/common.py):
     1 BOTTOM  z = 0: mid-plane (symmetry) or bottom platen face
     2 TOP     z = H: top platen face
     3 AXIS    r = 0
@@ -19,11 +19,9 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .common import AXIS, BOTTOM, LI, RIM, TOP, cache_dir_path  # noqa: F401  (tags re-exported)
+from .common import AXISYM_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
-
-BOTTOM, TOP, AXIS, RIM = 1, 2, 3, 4
-LI = 1
-FACET_NAMES = {BOTTOM: "bottom", TOP: "top", AXIS: "axis", RIM: "rim"}
 
 MESH_CACHE_VERSION = 2  # bump when the builder changes so old cached meshes are not reused
 
@@ -111,9 +109,7 @@ def build_msh(geo: AxisymDiscGeometry, path: Path) -> None:
 
 def cached_msh(geo: AxisymDiscGeometry, cache_dir: Path | None = None) -> Path:
     """Return the path of the cached .msh for these parameters, building it if needed."""
-    cache_dir = Path(cache_dir or os.environ.get("FEM_MESH_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "meshes"))
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"disc_axisym_{geo.key()}.msh"
+    path = cache_dir_path(cache_dir) / f"disc_axisym_{geo.key()}.msh"
     if not path.exists():
         build_msh(geo, path)
     return path

@@ -9,8 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import dolfinx_solver  # noqa: E402,F401
 import numpy as np  # noqa: E402
 from dolfinx import mesh as dm  # noqa: E402
@@ -38,11 +36,9 @@ def main(run_dir: str, n: int = 8) -> None:
         print(f"  creep rate {r[c]:.3e} 1/s  creep strain {pe[c]:.3f}  at {np.round(mid[k], 4)}  "
               f"radius {np.hypot(mid[k][0], mid[k][1]):.3f} mm")
     print(f"median creep rate {np.median(r):.3g} 1/s")
-    if hasattr(model, "phase_results"):
-        print("outline:", json.dumps(model.phase_results().get("outline")))
-        if "li" in getattr(model, "phases", {}):
-            J = model._eval_phase("li", "J")
-            print(f"Li J range {J.min():.4g} .. {J.max():.4g} (an incompressible phase: far from 1 = degenerate tets)")
+    print("outline:", json.dumps(model.phase_results().get("outline")))
+    J = model.eval_phase(model.creep_phase, "J")
+    print(f"Li J range {J.min():.4g} .. {J.max():.4g} (an incompressible phase: far from 1 = degenerate tets)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Axisymmetric kinematics in the reference configuration (r, z, theta ordering), lengths in mm.
+"""Kinematics in the reference configuration, lengths in mm: the two settings a disc model can use.
 
-The displacement u = (u_r, u_z) is a function of the reference coordinates (R, Z) = (x[0], x[1]).
-Forms are per radian: integrate with the weight R (total quantities = 2 pi * form).
+* Axisymmetric (r, z, theta ordering): u = (u_r, u_z) is a function of the reference coordinates
+  (R, Z) = (x[0], x[1]); forms are per radian, integrated with the weight R (total quantities =
+  2 pi * form).
+* Solid3D: u = (u_x, u_y, u_z), F = I + grad u, weight 1.
+Both give the 3x3 reference gradient that the laws (fem/physics/laws.py) take.
 """
 from __future__ import annotations
 
@@ -18,4 +21,37 @@ def axisym_grad(v, x):
 
 
 def deformation_gradient(u, x):
+    """Axisymmetric F = I + grad u (kept for callers of the former module)."""
     return ufl.Identity(3) + axisym_grad(u, x)
+
+
+class Axisymmetric:
+    u_components = 2
+
+    @staticmethod
+    def grad(v, x):
+        return axisym_grad(v, x)
+
+    @staticmethod
+    def deformation_gradient(u, x):
+        return ufl.Identity(3) + axisym_grad(u, x)
+
+    @staticmethod
+    def weight(x):
+        return x[0]
+
+
+class Solid3D:
+    u_components = 3
+
+    @staticmethod
+    def grad(v, x):
+        return ufl.grad(v)
+
+    @staticmethod
+    def deformation_gradient(u, x):
+        return ufl.Identity(3) + ufl.grad(u)
+
+    @staticmethod
+    def weight(x):
+        return None

@@ -41,10 +41,79 @@ implicit-function derivative d(dp)/d(F), so the Jacobian is the consistent tange
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import ufl
 
-from fem.physics.materials import LiCreep
+from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+
+# ---------------------------------------------------------------------- law registry
+# Every law is chosen from its material's type (one entry per material dataclass of
+# fem/physics/materials.py); a model asks `law_class(material)` what the law needs and
+# `make_law(material, inputs)` for the law itself, never an isinstance chain. A law exposes:
+#   P, sigma, J           first Piola-Kirchhoff and Cauchy stress, volume ratio (UFL)
+#   mixed_up              True: the law takes an independent pressure field (u-p form) and
+#                         provides K, mu (fem.Constant) and volumetric_residual(p)
+#   creeping              True: the law carries the creep state (Cc^-1, dp) of the return map
+#   needs_fibre_direction True: inputs.fibre_direction must be a unit vector field
+#   kind                  creep | gel | void | tow: which per-phase results apply
+#   outputs()             extra per-phase UFL quantities for the results (name -> expression)
+# and, through `quadrature_arrays`, its stress and consistent tangent as quadrature-point arrays.
+_LAWS: dict[type, type] = {}
+
+
+def law_for(material_type: type):
+    """Class decorator: register the law of a material dataclass."""
+    def register(cls):
+        _LAWS[material_type] = cls
+        return cls
+    return register
+
+
+def law_class(material) -> type:
+    try:
+        return _LAWS[type(material)]
+    except KeyError:
+        raise TypeError(f"no constitutive law registered for material {type(material).__name__}") from None
+
+
+@dataclass
+class LawInputs:
+    """What a model hands a law: the mesh (for constants), the deformation gradient F (3x3 UFL),
+    the phase's pressure field (u-p laws, else None), the creep state (creeping laws) and the
+    fibre direction (tow laws)."""
+    mesh: Any
+    F: Any
+    pressure: Any = None
+    creep_state: Any = None        # CreepState
+    fibre_direction: Any = None
+
+
+@dataclass
+class CreepState:
+    """The quadrature-point state the Li creep law reads: Cc^-1 at t_n (3x3), the converged creep
+    increment dp*, theta dt A_eff (fem.Constant) and the explicit part (1 - theta) dt pdot_n."""
+    Cc_inv_n: Any
+    dp: Any
+    dt_A: Any
+    dp_explicit: Any
+
+
+def make_law(material, inputs: LawInputs):
+    return law_class(material).from_material(material, inputs)
+
+
+def quadrature_arrays(law, F_variable, mesh, cells, points):
+    """Stress P (n_cells, n_points, 3, 3) and consistent tangent dP/dF (n_cells, n_points, 3, 3, 3, 3)
+    of a law at the quadrature points of the given cells, where the law was built on
+    F_variable = ufl.variable(F). A hook for kernels that work on quadrature-point arrays."""
+    from dolfinx import fem
+    P = fem.Expression(law.P, points).eval(mesh, cells)
+    A = fem.Expression(ufl.diff(law.P, F_variable), points).eval(mesh, cells)
+    n = len(cells)
+    return P.reshape(n, -1, 3, 3), A.reshape(n, -1, 3, 3, 3, 3)
 
 
 LOG_SERIES_LIMIT = 0.6   # max Frobenius norm of be_bar_tr - I for which the log series is used
@@ -100,8 +169,27 @@ class LawConstants:
         self.sigma_y = fem.Constant(mesh, mat.threshold_stress_MPa)
 
 
+@law_for(LiCreep)
 class CreepLaw:
     """UFL expressions of the law, given the deformation gradient F (3x3 UFL) and state."""
+    mixed_up, creeping, needs_fibre_direction = True, True, False
+    kind = "creep"
+
+    @classmethod
+    def from_material(cls, mat: LiCreep, inp: LawInputs) -> "CreepLaw":
+        st = inp.creep_state
+        return cls(LawConstants(inp.mesh, mat), inp.F, st.Cc_inv_n, st.dp, st.dt_A, inp.pressure, st.dp_explicit)
+
+    @property
+    def K(self):
+        return self.c.K
+
+    @property
+    def mu(self):
+        return self.c.mu
+
+    def outputs(self) -> dict:
+        return {}
 
     def __init__(self, c: LawConstants, F, Cc_inv_n, dp_star, dt_A, pressure, dp_explicit=0.0):
         """c: material constants; F: 3x3 deformation gradient; Cc_inv_n: 3x3 state at t_n;
@@ -189,10 +277,21 @@ def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: f
 # The laws of the other G-LiCFC phases (parameters and sources: fem/physics/materials.py). Each gives the
 # first Piola-Kirchhoff stress P (MPa) and the Cauchy stress sigma of a deformation gradient F.
 
+@law_for(GelNeoHookean)
 class GelLaw:
     """Gel polymer electrolyte: neo-Hookean deviatoric part, the volumetric U(J) of the Li law in the
     u-p form (the same pressure field and volumetric residual as the Li law):
         tau = mu dev(b_bar) + J p I,   b_bar = J^-2/3 F F^T,   p = U'(J) = K (J - 1) weakly."""
+
+    mixed_up, creeping, needs_fibre_direction = True, False, False
+    kind = "gel"
+
+    @classmethod
+    def from_material(cls, mat, inp: LawInputs) -> "GelLaw":
+        return cls(inp.mesh, mat, inp.F, inp.pressure)
+
+    def outputs(self) -> dict:
+        return {}
 
     def __init__(self, mesh, mat, F, pressure):
         from dolfinx import fem
@@ -208,9 +307,19 @@ class GelLaw:
         return volumetric_residual(self.K, self.J, pressure)
 
 
+@law_for(SoftVoid)
 class SoftVoidLaw:
     """Pore as a soft compressible neo-Hookean solid (displacement form):
         P = mu (F - F^-T) + lambda ln(J) F^-T."""
+    mixed_up, creeping, needs_fibre_direction = False, False, False
+    kind = "void"
+
+    @classmethod
+    def from_material(cls, mat, inp: LawInputs) -> "SoftVoidLaw":
+        return cls(inp.mesh, mat, inp.F)
+
+    def outputs(self) -> dict:
+        return {}
 
     def __init__(self, mesh, mat, F):
         from dolfinx import fem
@@ -223,6 +332,7 @@ class SoftVoidLaw:
         self.sigma = self.P * F.T / self.J
 
 
+@law_for(TowElastic)
 class TowLaw:
     """Carbon tow: transversely isotropic St Venant-Kirchhoff about the reference fibre direction a
     (unit vector field), S = C : E with E = (F^T F - I)/2, in Spencer's invariant form
@@ -230,6 +340,16 @@ class TowLaw:
     A = a (x) a. The five moduli follow from the 6x6 stiffness of TowElastic.stiffness() (fibre axis 1):
     lam = C23, mu_T = C44, mu_L = C66, alpha = C12 - C23, beta = C11 - lam - 2 alpha - 4 mu_L + 2 mu_T
     (checked against the 6x6 matrix in tests/test_composite.py)."""
+
+    mixed_up, creeping, needs_fibre_direction = False, False, True
+    kind = "tow"
+
+    @classmethod
+    def from_material(cls, mat, inp: LawInputs) -> "TowLaw":
+        return cls(inp.mesh, mat, inp.F, inp.fibre_direction)
+
+    def outputs(self) -> dict:
+        return {"fibre_stress": self.fibre_stress}
 
     def __init__(self, mesh, mat, F, a):
         from dolfinx import fem

@@ -62,7 +62,6 @@ class LiCreep:
 # The tow numbers are micromechanics estimates for a tow of PAN carbon fibres (volume fraction
 # V_f = 0.6, meshes/composite.py) whose inter-fibre space is filled with Li (E_m 7820 MPa,
 # nu_m 0.381, G_m 2833 MPa): Voigt along the fibres, Reuss across them.
-CARBON_FIBRE = {"E_L_MPa": 230000.0, "E_T_MPa": 15000.0, "G_LT_MPa": 15000.0, "nu_LT": 0.20}
 CARBON_SOURCES = {
     "fibre": "ASSUMPTION: standard-modulus PAN carbon fibre (T300 class): E_L 230 GPa, E_T 15 GPa, G_LT 15 GPa, "
              "nu_LT 0.20 (typical datasheet / textbook values); the paper gives only the cloth type WOS1009",

@@ -1,35 +1,67 @@
-"""Rigid platens: friction at the platen faces and the loading (force or gap) history.
+"""Rigid platens: the loading (force, gap or a spring-loaded fixture) as a history of ramps and holds.
 
 Units: mm, N, MPa, s. The nominal pressure is defined as in the paper: P = F / (pi R0^2) with the
 *initial* disc radius R0, so a constant-pressure step is a constant-force step.
 
-Friction acts node-wise on the platen faces (axisymmetric: per radian). The platen pushes node k
-with a normal force N_k >= 0, which is the reaction of the Dirichlet constraint u_z = platen motion
-(read from the unconstrained residual), and with a tangential force
-    f_k = -mu N_k s_k / sqrt(s_k^2 + eps^2),       eps = v_reg dt  (dt > 0),  eps = s_floor  (dt = 0),
-where s_k is the radial slip of node k over the time step. With eps = v_reg dt the law is a
-function of the slip *rate* s_k/dt alone (full Coulomb above v_reg, viscous below), so results
-do not depend on the step size; a fixed width, or a floor added to v_reg dt, does (with a floor,
-friction fades as dt -> 0, which also defeats time-step error control). Instantaneous (purely
-elastic) load steps have no rate, so they use the fixed width s_floor. The Jacobian includes dN/du.
+The platen's displacement delta (mm, positive closing the gap) is one global unknown. Each step
+closes the system with one scalar constraint on the platen force F and delta (`LoadConstraint`,
+enforced by the bordering of fem/models/newton.py):
+    force control:  F = F*
+    gap control:    delta = delta*
+    spring fixture: F = k (s - delta)   (a screw at position s acting through a spring k in series)
+The friction of the platen surface is fem/physics/friction.py; this module knows nothing of the disc.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-import scipy.sparse as sp
+from fem.physics.friction import FrictionSpec
 
-FRICTION_MODES = ("frictionless", "sticking", "coulomb")
+PlatenSpec = FrictionSpec   # a study's [platen] table is the platen surface's friction condition
 
 
 @dataclass(frozen=True, slots=True)
-class PlatenSpec:
-    friction: str = "coulomb"
-    mu: float = 0.2
-    slip_regularization_mm_per_s: float = 1e-4  # v_reg: below this slip speed friction is viscous
-    slip_floor_mm: float = 1e-6                 # eps of instantaneous (dt = 0) load steps
+class LoadConstraint:
+    """The scalar equation that closes a step: force_coef F + delta_coef delta = rhs (F in N, delta in mm).
+    force_coef = 0 is gap control (delta prescribed directly)."""
+    force_coef: float
+    delta_coef: float
+    rhs: float
+
+    @classmethod
+    def force(cls, F_N: float) -> "LoadConstraint":
+        return cls(1.0, 0.0, F_N)
+
+    @classmethod
+    def gap(cls, delta_mm: float) -> "LoadConstraint":
+        return cls(0.0, 1.0, delta_mm)
+
+    @classmethod
+    def spring(cls, stiffness_N_per_mm: float, screw_mm: float) -> "LoadConstraint":
+        """F = k (s - delta)  <=>  F + k delta = k s."""
+        return cls(1.0, stiffness_N_per_mm, stiffness_N_per_mm * screw_mm)
+
+    @classmethod
+    def of(cls, control: str, value: float) -> "LoadConstraint":
+        if control == "force":
+            return cls.force(value)
+        if control == "gap":
+            return cls.gap(value)
+        raise ValueError(f"control = {control!r}: must be force or gap")
+
+    @property
+    def is_gap(self) -> bool:
+        return self.force_coef == 0.0
+
+    @property
+    def force_target_N(self) -> float:
+        """The force scale of the step (for tolerances): F* (force), k s (spring), 0 (gap)."""
+        return abs(self.rhs) if self.force_coef != 0.0 else 0.0
+
+    def residual(self, F_N: float, delta_mm: float) -> float:
+        """Violation in N (force, spring) or mm (gap)."""
+        return self.force_coef * F_N + self.delta_coef * delta_mm - self.rhs
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +88,10 @@ class Phase:
     t_end: float
     value_start: float   # force (N) or platen displacement delta (mm)
     value_end: float
+
+    def constraint(self, t: float) -> LoadConstraint:
+        """The scalar load constraint of the step ending at time t."""
+        return LoadConstraint.of(self.control, self.value(t))
 
     def value(self, t: float) -> float:
         if self.t_end <= self.t_start:
@@ -90,61 +126,3 @@ def build_phases(steps: list[LoadStep], radius_mm: float, thickness_mm: float,
         prev[st.control] = target
         prev_control = st.control
     return phases
-
-
-@dataclass
-class PlatenFace:
-    """Dof indices of the nodes on one platen face. sign = +1 for a face whose outward normal is +z."""
-    z_dofs: np.ndarray
-    r_dofs: np.ndarray        # same order as z_dofs; -1 where the radial dof is constrained (axis)
-    sign: float
-    moving: bool              # True: u_z = -delta (top platen); False: u_z = 0 (fixed bottom platen)
-
-
-@dataclass
-class PlatenContact:
-    spec: PlatenSpec
-    faces: list[PlatenFace] = field(default_factory=list)
-
-    def normal_forces(self, r_full: np.ndarray, face: PlatenFace) -> np.ndarray:
-        """Compressive nodal contact force N_k >= 0 (per radian) from the unconstrained residual."""
-        return -face.sign * r_full[face.z_dofs]
-
-    def force(self, r_full: np.ndarray) -> float:
-        """Compressive force that the moving platen applies (per radian), from the residual."""
-        return float(sum(self.normal_forces(r_full, f).sum() for f in self.faces if f.moving))
-
-    def force_gradient(self, K_full: sp.csr_matrix) -> np.ndarray:
-        """d(force)/d(u) as a dense row vector."""
-        e = np.zeros(K_full.shape[0])
-        for f in self.faces:
-            if f.moving:
-                e[f.z_dofs] -= f.sign
-        return K_full.T @ e
-
-    def friction(self, r_full, x, x_n, dt, eps_scale: float = 1.0):
-        """Coulomb friction: add the friction forces to the residual (in place) and return the
-        sparse matrices (T, D) of its linearisation, so that K_with_friction = K + T @ K + D.
-        Returns None when there is no Coulomb friction."""
-        if self.spec.friction != "coulomb":
-            return None
-        eps = eps_scale * (self.spec.slip_regularization_mm_per_s * dt if dt > 0.0 else self.spec.slip_floor_mm)
-        rows, cols, vals, diag_i, diag_v = [], [], [], [], []
-        for f in self.faces:
-            keep = f.r_dofs >= 0
-            zd, rd = f.z_dofs[keep], f.r_dofs[keep]
-            N = -f.sign * r_full[zd]
-            pos = N > 0.0                      # a node pulled away from the platen carries no friction
-            s = x[rd] - x_n[rd]                # radial slip over the step (platen does not move radially)
-            root = np.sqrt(s * s + eps * eps)
-            phi, dphi = s / root, eps * eps / root ** 3
-            Np = np.where(pos, N, 0.0)
-            r_full[rd] += self.spec.mu * Np * phi
-            # d(mu N phi)/dx = mu phi dN/dx + mu N dphi e_r,   dN/dx = -sign K[z, :]
-            rows.append(rd[pos]); cols.append(zd[pos]); vals.append(-f.sign * self.spec.mu * phi[pos])
-            diag_i.append(rd); diag_v.append(self.spec.mu * Np * dphi)
-        n = r_full.shape[0]
-        T = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-        di = np.concatenate(diag_i)
-        D = sp.csr_matrix((np.concatenate(diag_v), (di, di)), shape=(n, n))
-        return T, D

@@ -79,8 +79,9 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     cell = msh.basix_cell().name
     gdim = msh.geometry.dim
     tdim = msh.topology.dim
-    phase_pressure = tuple(getattr(model, "phase_pressure", {}).values())   # 3D: one P1 field per u-p phase
-    extra_pressure = () if phase_pressure else tuple(getattr(model, "pressure_parts", (1,))[1:])
+    # one P1 field per u-p phase; with the enriched P1 + P0 pressure (one u-p phase) its cell constants
+    phase_pressure = tuple(ks[0] for ks in model.phase_pressure.values())
+    extra_pressure = tuple(k for ks in model.phase_pressure.values() for k in ks[1:])
     if extra_pressure and comm.size > 1:
         raise RuntimeError("field output: the P1 + P0 pressure average (pressure_space = 'P1+P0') is serial "
                            "only; run without MPI or with pressure_space = 'P1'")
@@ -103,7 +104,7 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     # connectivity of the owned cells in global P1 indices (serial: the local list itself, same dtype)
     conn_dtype = conn.dtype if n_glob < np.iinfo(np.int32).max else np.int64
     mesh_part = (int(imap.local_range[0]), pts[:n_own], l2g[conn[:n_cells]],
-                 getattr(model, "material_id", None))
+                 model.material_id if model.dim == 3 else None)   # the section has one material
     u = fem.Function(V1)
     pres = fem.Function(S1)
     w = fem.Function(model.W)
@@ -126,7 +127,7 @@ def write_fields_vtk(out_dir: Path, model, snapshots: list[dict]) -> Path:
     def local_part(snap):
         u.interpolate(w.sub(0))
         p_nodal = np.zeros(pres.x.array.size)
-        for i in phase_pressure or (1,):
+        for i in phase_pressure:
             pres.interpolate(w.sub(i))
             p_nodal += pres.x.array
         if support is not None:

@@ -33,6 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from fem import __version__
+from fem.models.axisym import AxisymDiscModel
+from fem.models.base import DiscModelInterface, NewtonFailure, StepTooLarge
+from fem.models.measure import THICKNESS_SIGN
+from fem.models.newton import solve_step
+from fem.models.solid3d import Disc3DModel
 from fem.stepping.outputs import atomic_write_text, write_fields_vtk, write_history_csv
 from fem.physics.platen import build_phases
 from fem.physics.laws import LOG_SERIES_LIMIT
@@ -118,11 +123,11 @@ def build_model(study: Study):
     """Mesh (cached) and model of a study: returns (model, composite mesh report or None,
     mesh seconds, setup seconds)."""
     t_mesh = time.perf_counter()
-    extra, mesh_report = {}, None
+    mesh_report = None
+    theta = INTEGRATORS[study.time.integrator]
     if study.model == "composite":
         from meshes import composite as C
-        from fem.models.solid3d import Disc3DModel as Model
-        msh, cell_tags, facet_tags, mesh_report = C.load_mesh(study.geometry)
+        msh, cell_tags, _, mesh_report = C.load_mesh(study.geometry)
         present = {k for k, n in mesh_report["n_tets_per_phase"].items() if n > 0}
         mats = study.materials
         phases = {"li": ((C.LI,), study.li),
@@ -131,24 +136,28 @@ def build_model(study: Study):
                   "gpe": ((C.GPE,), mats["gpe"]), "void": ((C.VOID,), mats["void"])}
         phases = {k: v for k, v in phases.items()
                   if all(C.CELL_NAMES[t] in present for t in v[0]) and v[0]}
-        extra = {"cell_tags": cell_tags, "phases": phases,
-                 "fibre_direction": {t: C.tangent_function(mesh_report, t) for t in (C.CARBON_WARP, C.CARBON_WEFT)}}
+        fibre = {t: C.tangent_function(mesh_report, t) for t in (C.CARBON_WARP, C.CARBON_WEFT)}
+        t_mesh = time.perf_counter() - t_mesh
+        t_setup = time.perf_counter()
+        model = Disc3DModel(msh, study.geometry, phases, study.platen, study.quadrature_degree, theta,
+                            cell_tags=cell_tags, fibre_direction=fibre, linear_solver=study.linear_solver,
+                            reuse_factorisation=study.reuse_factorisation)
     elif study.model == "3d":
         from meshes.disc_3d import load_mesh
-        from fem.models.solid3d import Disc3DModel as Model
-        msh, _, facet_tags = load_mesh(study.geometry)
+        msh, _, _ = load_mesh(study.geometry)
+        t_mesh = time.perf_counter() - t_mesh
+        t_setup = time.perf_counter()
+        model = Disc3DModel(msh, study.geometry, study.li, study.platen, study.quadrature_degree, theta,
+                            linear_solver=study.linear_solver, reuse_factorisation=study.reuse_factorisation)
     else:
         from meshes.disc_axisym import load_mesh
-        from fem.models.axisym import AxisymDiscModel as Model
         msh, _, facet_tags = load_mesh(study.geometry)
-    t_mesh = time.perf_counter() - t_mesh
-    t_setup = time.perf_counter()
-    if study.model == "axisymmetric":
-        extra["pressure_space"] = study.pressure_space
-    else:
-        extra["linear_solver"] = study.linear_solver
-    model = Model(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
-                  theta=INTEGRATORS[study.time.integrator], **extra)
+        t_mesh = time.perf_counter() - t_mesh
+        t_setup = time.perf_counter()
+        model = AxisymDiscModel(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
+                                theta, pressure_space=study.pressure_space, linear_solver=study.linear_solver,
+                                reuse_factorisation=study.reuse_factorisation)
+    assert isinstance(model, DiscModelInterface)
     return model, mesh_report, t_mesh, time.perf_counter() - t_setup
 
 
@@ -171,7 +180,6 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     # gathers the parts and writes the files)
     write_fields = study.write_fields
 
-    from fem.models.axisym import NewtonFailure, StepTooLarge
     model, mesh_report, t_mesh, t_setup = build_model(study)
 
     geo, ts = study.geometry, study.time
@@ -295,7 +303,8 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                 if res.trial_distance > 0.0:   # keep the next step inside the tensor-log range
                     grow = min(grow, dt * 0.8 * LOG_SERIES_LIMIT / res.trial_distance)
                 st.dt_next = min(grow, rate_dt, ts.dt_max_s)
-                if res.iterations > 6:
+                # Newton effort: factorisations (chord iterations with reuse_factorisation are cheap)
+                if (res.factorisations if model.reuse_factorisation else res.iterations) > 6:
                     st.dt_next = min(st.dt_next, 0.7 * dt)
                 st.dt_next = max(st.dt_next, ts.dt_min_s)
                 elapsed = st.t - ph.t_start
@@ -344,21 +353,19 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "mpi_processes": comm.size,
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
-        **({"linear_solver": model.linear_solver, "linear_solver_requested": model.linear_solver_requested,
-            **({"linear_solver_fallback": model.linear_solver_fallback} if model.linear_solver_fallback else {})}
-           if hasattr(model, "linear_solver_requested") else {}),
-        **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.krylov_iterations)),
-                                  "max": int(np.max(model.krylov_iterations)), "solver": "gamg"}}
-           if getattr(model, "krylov_iterations", None) else {}),
+        "factorisations": model.factorisations,
+        "linear_solver": model.linear_solver.kind, "linear_solver_requested": model.linear_solver.requested,
+        **({"linear_solver_fallback": model.linear_solver.fallback} if model.linear_solver.fallback else {}),
+        **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.linear_solver.krylov_iterations)),
+                                  "max": int(np.max(model.linear_solver.krylov_iterations)), "solver": "gamg"}}
+           if model.linear_solver.krylov_iterations else {}),
         "timings_s": {"mesh": t_mesh, "setup_and_jit": t_setup, **dict(model.timings)},
-        **({"volume": model.volume_check()} if hasattr(model, "volume_check") else {}),
-        **({"phases": model.phase_results()} if hasattr(model, "phase_results") else {}),
+        **model.extra_results(),
         **({"composite": {k: mesh_report[k] for k in ("solved", "volume_fractions", "target_volumes_mm3",
                                                         "mesh_volumes_mm3", "mesh_rel_error", "n_tets",
                                                         "n_tets_per_phase", "quality_sicn")}}
            if mesh_report else {}),
-        "sign_convention": "thickness_change_pct = (h0-h)/h0*100 > 0 when thinner; "
-                           "diameter_change_pct = (D-D0)/D0*100",
+        "sign_convention": THICKNESS_SIGN + "; diameter_change_pct = (D-D0)/D0*100",
         "units": {"length": "mm", "force": "N", "stress": "MPa", "time": "s"},
         "parameters": study.to_dict(),
         "sources": _sources(study.model),
@@ -389,8 +396,8 @@ def _rate_dt(res, cap, cap_local) -> float:
 
 
 def _solve(model, dt, x_n, x_guess, ph, t_new, ts):
-    return model.solve_step(dt, x_n, ph.control, ph.value(t_new), x_guess, model.delta,
-                            max_it=ts.max_newton_iterations)
+    return solve_step(model, dt, x_n, ph.constraint(t_new), x_guess, model.delta,
+                      max_it=ts.max_newton_iterations)
 
 
 def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label):
@@ -408,7 +415,7 @@ def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label):
 
 
 def _current_force(model) -> float:
-    return model.force_N(model.assemble_residual())
+    return model.platen_force_N()
 
 
 def _history_row(model, step, t, dt, label, force, its, max_dp, rejected) -> dict:
@@ -424,8 +431,8 @@ def _history_row(model, step, t, dt, label, force, its, max_dp, rejected) -> dic
 def _progress_line(label, st, ph, res, model) -> str:
     h = st.history[-1]
     return (f"[{label}] step {st.counters.steps:4d}  t = {st.t:10.4g} / {ph.t_end:.4g} s  dt = {st.dt_prev:9.3g} s  "
-            f"Newton {res.iterations}  F = {res.force_N:9.2f} N  thickness -{h['thickness_change_pct']:.3f} %  "
-            f"diameter +{h['diameter_change_pct']:.3f} %")
+            f"Newton {res.iterations}  F = {res.force_N:9.2f} N  thickness change {h['thickness_change_pct']:+.3f} %  "
+            f"diameter {h['diameter_change_pct']:+.3f} %")
 
 
 # -------------------------------------------------------------------- checkpoint

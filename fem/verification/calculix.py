@@ -1,4 +1,6 @@
-"""Independent cross-check and speed reference with CalculiX (ccx), not part of the FE package.
+"""Independent cross-check and speed reference with CalculiX (ccx): the deck writer, the analytic
+reference and the ccx runner. Used by tests/verification/test_calculix.py and bench/bench_axisym.py
+(`from fem.verification import calculix`); it does not use the FE model of this package.
 
 Problem: axisymmetric Li disc, radius R0, thickness h0, between frictionless rigid platens under a
 constant force F = P0 pi R0^2 (dead load, not a follower pressure), elastic (E, nu) + Norton creep
@@ -12,7 +14,7 @@ reduced integration) in the (r, z) plane, r = x, z = y.
   * platen: every top node's u_z is tied by *EQUATION to the top node on the axis (the reference
     node), which carries *CLOAD = -P0 pi R0^2 in z. For axisymmetric elements CalculiX wants the
     force summed over the FULL circumference (not per radian, not per expansion segment); this is
-    checked by the elastic test (`tests/test_calculix.py`): the static thickness strain equals P0/E.
+    checked by the elastic test (`tests/verification/test_calculix.py`): the static thickness strain equals P0/E.
   * material: *ELASTIC E, nu; *CREEP, LAW=NORTON A, n, 0 (time exponent m = 0). With isotropic
     elasticity CalculiX uses Simo's finite-strain J2 viscoplasticity (incplas.f): Kirchhoff stress
     tau = mu dev(bbar_e) + K/2 (J^2 - 1) I, creep rate from the *Cauchy* von Mises stress,
@@ -53,12 +55,11 @@ increments, ~20-25 % of them re-attempts, and a thickness error of about -0.02 %
     10x1    53   1e-3   0.02      549        107      1338     39    -0.0431   (-0.109)
 The error is backward-Euler lag (CalculiX under-predicts the creep), ~ dt*eps_rate/2 at the end.
 
-CLI:  python bench/calculix.py --nr 60 --nz 4 --cetol 1e-4 --out results/calculix/nr60_nz4_ce1e-4
+CLI:  python -m fem.verification.calculix --nr 60 --nz 4 --cetol 1e-4 --out results/calculix/nr60_nz4_ce1e-4
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -219,7 +220,7 @@ def write_deck(path, nr, nz, R0=7.5, h0=0.5, P0=5.0, E=7820.0, nu=0.381, A=1e-5,
         dt0 = min(t_end, 0.5 * cetol / rate0)
     if dtmax is None:
         dtmax = t_end
-    out = ["** Li disc between frictionless platens, constant force, Norton creep (bench/calculix.py)",
+    out = ["** Li disc between frictionless platens, constant force, Norton creep (fem/verification/calculix.py)",
            f"** nr={nr} nz={nz} R0={R0} h0={h0} symmetric={symmetric} P0={P0} F={force!r} N",
            "*HEADING", "Li disc, CAX8R, constant platen force, Norton creep",
            "*NODE, NSET=NALL"]
@@ -433,10 +434,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     name = (f"nr{a.nr}_nz{a.nz}_ce{a.cetol:g}" + ("_full" if a.full else "")
             + (f"_rn{a.rn:g}" if a.rn else "")) + ("_elastic" if a.elastic else "")
-    out = Path(a.out) if a.out else Path(__file__).resolve().parent.parent / "results" / "calculix" / name
+    out = Path(a.out) if a.out else Path(__file__).resolve().parents[2] / "results" / "calculix" / name
     r = run_calculix(out, a.nr, a.nz, a.cetol, a.threads, a.timeout, t_end=a.t_end,
                      symmetric=not a.full, creep=not a.svk, visco=not a.elastic, dtmax=a.dtmax, rn=a.rn)
-    (out / "result.json").write_text(json.dumps(r, indent=1) + "\n")
+    from fem.workflows.strict_json import dumps
+    (out / "result.json").write_text(dumps(r, indent=1) + "\n")   # strict JSON: a missing number is null
     print(summary_line(r) if not a.elastic else
           f"calculix elastic {a.nr}x{a.nz}: dh={r.get('thickness_change_pct')}% analytic={r.get('analytic_pct')}% "
           f"P/E={100 * DEFAULTS['P0'] / DEFAULTS['E']}% wall={r['wall_s']:.2f}s")

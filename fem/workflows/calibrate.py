@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fem.workflows import strict_json
 from fem.workflows.report import read_measured
 from fem.study import StudyError, parse_study
 from fem.workflows.sweep import Case, first_values, is_finished, run_cases
@@ -269,7 +270,7 @@ def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0
         "fe_evaluations": cal.evals,
         "base_study": str(base_study),
     }
-    atomic_write_text(out / "calibration.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "calibration.json", strict_json.dumps(result) + "\n")   # NaN/inf sd -> null
     return result
 
 
@@ -382,9 +383,9 @@ def main(argv=None) -> int:
                                              mu_range=(res.get("mu_profile") or {}).get("mu_range"))
         res["blind_prediction_g_licfc"] = ("make sweep STUDY=studies/composite_glicfc.toml (3D composite with these "
                                            "Li parameters, no further fitting; 3 and 6 mm modelled discs)")
-        atomic_write_text(path, json.dumps(res, indent=2) + "\n")
+        atomic_write_text(path, strict_json.dumps(res) + "\n")
         loo = res["leave_one_out"]
-        print(json.dumps(loo, indent=1))
+        print(strict_json.dumps(loo, indent=1))
         return 0
     try:
         mus = [] if a.mu_profile == "none" else [float(v) for v in a.mu_profile.split(",")]

@@ -12,13 +12,13 @@ does not start it), or as NO FINISHED CASE.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
 from pathlib import Path
 
 from fem.stepping.outputs import atomic_write_text
+from fem.workflows import strict_json
 from fem.workflows.report import case_points, read_history, read_measured
 from fem.workflows.sweep import case_dir, is_finished, load_sweep, run_sweep
 
@@ -89,8 +89,9 @@ def main(argv=None) -> int:
             print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {pv:8.2f} {v:8.2f} {diff:+8.2f}  {status}")
     out = Path(a.results) / "check.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps({"tolerance_pp": a.tolerance_pp, "rows": rows,
-                                     "wall_time_s": time.perf_counter() - t0}, indent=2) + "\n")
+    # strict JSON: a point without a prediction (NaN here) is null in the file
+    atomic_write_text(out, strict_json.dumps({"tolerance_pp": a.tolerance_pp, "rows": rows,
+                                              "wall_time_s": time.perf_counter() - t0}) + "\n")
     print(f"\n{bad} point(s) out of tolerance; wall time {time.perf_counter() - t0:.1f} s; written {out}")
     return 1 if bad else 0
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +134,8 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
     if (d_max / "fields.pvd").exists():
         try:
             render = render_case_3d if c_max.study.model != "axisymmetric" else render_case
-            renders = render(d_max, out, c_max.study.geometry.diameter_mm)
+            with quiet_offscreen_vtk():
+                renders = render(d_max, out, c_max.study.geometry.diameter_mm)
         except Exception as e:  # rendering is a convenience; the numbers are the report
             renders = []
             print(f"warning: rendering failed: {e}")
@@ -210,6 +213,29 @@ def _g(d: dict, key: str) -> str:
 
 def _d(pred, meas):
     return "" if meas is None else f"{pred - meas:+.2f}"
+
+
+@contextmanager
+def quiet_offscreen_vtk():
+    """Silence VTK's warnings while rendering off-screen on a machine without a display.
+
+    VTK first tries an X11 render window and, without an X server, warns "bad X server connection"
+    before it falls back to an off-screen one (EGL/OSMesa), which then renders fine. The warning is
+    noise there, so VTK's warning output (its output window and its logger's stderr, below the
+    error level) is switched off for the block and restored after it. With a DISPLAY nothing changes."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        yield
+        return
+    from vtkmodules.vtkCommonCore import vtkLogger, vtkObject
+
+    warnings, verbosity = vtkObject.GetGlobalWarningDisplay(), vtkLogger.GetCurrentVerbosityCutoff()
+    vtkObject.GlobalWarningDisplayOff()
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
+    try:
+        yield
+    finally:
+        vtkObject.SetGlobalWarningDisplay(warnings)
+        vtkLogger.SetStderrVerbosity(verbosity)
 
 
 def _last_snapshot_warped(case_out: Path):

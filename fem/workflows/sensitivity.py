@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fem.stepping.outputs import atomic_output, atomic_write_text
 from fem.study import parse_study
+from fem.workflows import strict_json
 from fem.workflows.sweep import Case, first_values, is_finished, run_cases
 
 # name: (table, key, how to move it, label of the move)
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     atomic_output(out / "tornado.png", lambda f: fig.savefig(f, dpi=130))
-    atomic_write_text(out / "sensitivity.json", json.dumps({"rows": table, "failed": failed}, indent=2) + "\n")
+    atomic_write_text(out / "sensitivity.json", strict_json.dumps({"rows": table, "failed": failed}) + "\n")
     for r in sorted(table, key=lambda r: (r["pressure_MPa"], -max(abs(r["dt_low_pp"]), abs(r["dt_high_pp"])))):
         print(f"{r['pressure_MPa']:6.2f} MPa {r['factor']:14s} {r['move']:14s} dD {r['dD_low_pp']:+7.2f}/{r['dD_high_pp']:+7.2f} pp"
               f"   dt {r['dt_low_pp']:+7.2f}/{r['dt_high_pp']:+7.2f} pp")

@@ -6,7 +6,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from conftest import BASE_TOML
+from fem.verification.cases import BASE_TOML
 from fem.workflows.calibrate import Calibrator, write_calibrated_study
 from fem.workflows.sweep import load_sweep
 

@@ -1,14 +1,13 @@
-"""Bad input: one line on stderr naming the key and the allowed range, exit code 2, no traceback,
-and results already on disk stay untouched."""
+"""fem/cli.py: bad input gives one line on stderr naming the key and the allowed range, exit code 2,
+no traceback, and results already on disk stay untouched; `fem validate` checks a study file
+(and every shipped study) without running it."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import BASE_TOML
-
-ROOT = Path(__file__).resolve().parent.parent
+from fem.cli import main
+from fem.verification.cases import BASE_TOML, ROOT
 
 GOOD = BASE_TOML
 
@@ -60,28 +59,20 @@ def test_missing_study_file(tmp_path):
 def test_good_study_validates(tmp_path):
     study = tmp_path / "good.toml"
     study.write_text(GOOD)
-    p = subprocess.run([sys.executable, "-m", "fem", "check", str(study)], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "fem", "validate", str(study)], capture_output=True, text=True,
                        cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
 
 
 def test_shipped_studies_validate():
     for f in sorted((ROOT / "studies").glob("*.toml")):
-        p = subprocess.run([sys.executable, "-m", "fem", "check", str(f)], capture_output=True, text=True,
+        p = subprocess.run([sys.executable, "-m", "fem", "validate", str(f)], capture_output=True, text=True,
                            cwd=ROOT, timeout=120)
         assert p.returncode == 0, (f, p.stderr)
 
 
-def test_blind_prediction_studies_use_the_calibrated_li_parameters():
-    """The G-LiCFC studies (and the 3D bare-Li check) use the bare-Li calibration: their creep law and
-    platen friction must be the ones `make calibrate` wrote (copies drifted once: the composite
-    studies kept the fit of an earlier calibration)."""
-    import tomllib
-    cal = tomllib.loads((ROOT / "studies" / "fig4_bare_li_calibrated.toml").read_text())
-    keys = [("li", "creep_A"), ("li", "creep_n"), ("li", "threshold_stress_MPa"), ("platen", "mu")]
-    studies = sorted((ROOT / "studies").glob("composite_*.toml")) + [ROOT / "studies" / "fig4_bare_li_3d_calibrated.toml"]
-    assert studies
-    for f in studies:
-        d = tomllib.loads(f.read_text())
-        for table, key in keys:
-            assert d[table].get(key, 0.0) == cal[table].get(key, 0.0), (f.name, table, key)
+def test_check_was_renamed_to_validate(capsys):
+    """`fem check` (the old name of `fem validate`) says so in one line, exit code 2."""
+    assert main(["check", "studies/demo_bare_li.toml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fem validate" in err[0], err

@@ -18,8 +18,6 @@ import dolfinx
 from meshes import composite as C
 from meshes import disc_3d as D
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _assemble(form, mesh):
     return mesh.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form)), op=MPI.SUM)
@@ -149,7 +147,6 @@ def test_composite_coarse_mesh_loads(cache):
 def test_meshes_load_under_mpi(cache):
     """Both builders' meshes load distributed over 2 ranks (built here on rank 0 if not cached)."""
     code = f"""
-import sys; sys.path.insert(0, {str(ROOT)!r})
 import dolfinx_solver
 from mpi4py import MPI
 from meshes import composite as C, disc_3d as D

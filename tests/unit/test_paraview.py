@@ -6,22 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import make_study
 from fem.stepping.run import run_case
-
-PV_SCRIPT = r"""
-import json, sys
-from paraview.simple import OpenDataFile, UpdatePipeline
-r = OpenDataFile(sys.argv[1])
-times = list(r.TimestepValues) if hasattr(r.TimestepValues, '__len__') else [r.TimestepValues]
-UpdatePipeline(time=times[-1], proxy=r)
-d = r.GetDataInformation()
-out = {"times": times, "points": d.GetNumberOfPoints(), "cells": d.GetNumberOfCells(),
-       "point_arrays": [r.PointData.GetArray(i).GetName() for i in range(len(r.PointData))],
-       "cell_arrays": [r.CellData.GetArray(i).GetName() for i in range(len(r.CellData))],
-       "ranges": {a: list(r.CellData[a].GetRange()) for a in r.CellData.keys()}}
-print("JSON" + json.dumps(out))
-"""
+from fem.verification.cases import PV_SCRIPT, make_study
 
 
 @pytest.mark.skipif(shutil.which("pvpython") is None, reason="ParaView (pvpython) not installed")

@@ -1,17 +1,12 @@
-"""CalculiX cross-check (bench/calculix.py): deck, analytic reference, and two short ccx runs.
+"""CalculiX cross-check (fem/verification/calculix.py): deck, analytic reference, and two short ccx runs.
 
 The ccx runs are skipped when `ccx` is not on PATH (Debian: apt-get install calculix-ccx).
 """
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("bench_calculix", ROOT / "bench" / "calculix.py")
-ccx = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ccx)
+from fem.verification import calculix as ccx
 
 needs_ccx = pytest.mark.skipif(not ccx.ccx_available(), reason="CalculiX (ccx) not installed")
 

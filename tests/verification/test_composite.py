@@ -1,126 +1,19 @@
-"""Composite phases: the transversely isotropic tow law against its 6x6 stiffness, the gel and
-pore laws against closed forms, and the multi-material 3D model (see also tests/test_model3d.py)."""
-import dolfinx_solver  # noqa: F401
+"""The multi-material (G-LiCFC composite) 3D model on the coarse 3 mm quarter disc: identical phases
+give the exact homogeneous elastic solution, and a creep run with the real phases reports per-phase
+results, fields and a report (the phase laws themselves: tests/unit/test_laws.py). Units: mm, N, MPa, s."""
+import json
+import os
+import shutil
+import subprocess
+
+import meshio
 import numpy as np
 import pytest
-import ufl
-from dolfinx import fem, mesh as dmesh
-from mpi4py import MPI
 
-from fem.physics.laws import GelLaw, SoftVoidLaw, TowLaw
-from fem.physics.materials import GelNeoHookean, SoftVoid, TowElastic
-
-VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-
-
-@pytest.fixture(scope="module")
-def one_cell():
-    return dmesh.create_box(MPI.COMM_SELF, [[0, 0, 0], [1, 1, 1]], [1, 1, 1], dmesh.CellType.tetrahedron)
-
-
-def _eval(msh, expr):
-    pts = np.array([[0.25, 0.25, 0.25]])
-    return fem.Expression(expr, pts).eval(msh, np.array([0], dtype=np.int32)).reshape(expr.ufl_shape)
-
-
-def _rotation(a):
-    a = np.asarray(a, float) / np.linalg.norm(a)
-    t = np.cross(a, [0.3, 0.9, 0.1])
-    t /= np.linalg.norm(t)
-    return np.array([a, t, np.cross(a, t)])   # rows: local axes 1 (fibre), 2, 3 in global coordinates
-
-
-@pytest.mark.parametrize("a", [(1.0, 0.0, 0.0), (0.3, -0.5, 0.8)])
-def test_tow_law_matches_6x6_stiffness(one_cell, a):
-    """Small strain: sigma = C : eps, with C the 6x6 stiffness rotated to the fibre direction a."""
-    mat = TowElastic()
-    C6 = mat.stiffness()
-    Q = _rotation(a)
-    rng = np.random.default_rng(1)
-    for _ in range(3):
-        e_loc = rng.normal(size=6) * 1e-7       # local strain, engineering shear
-        eps_loc = np.zeros((3, 3))
-        for k, (i, j) in enumerate(VOIGT):
-            eps_loc[i, j] = eps_loc[j, i] = e_loc[k] if i == j else 0.5 * e_loc[k]
-        s_loc = C6 @ e_loc
-        sig_loc = np.zeros((3, 3))
-        for k, (i, j) in enumerate(VOIGT):
-            sig_loc[i, j] = sig_loc[j, i] = s_loc[k]
-        eps = Q.T @ eps_loc @ Q
-        F = ufl.as_matrix((np.eye(3) + eps).tolist())
-        law = TowLaw(one_cell, mat, F, ufl.as_vector(list(Q[0])))
-        sig = _eval(one_cell, law.sigma)
-        ref = Q.T @ sig_loc @ Q
-        assert np.abs(sig - ref).max() <= 1e-6 * np.abs(ref).max()
-        # fibre stress = a . sigma a
-        assert abs(_eval(one_cell, law.fibre_stress) - sig_loc[0, 0]) <= 1e-6 * np.abs(ref).max()
-
-
-def test_tow_engineering_constants(one_cell):
-    """Uniaxial stress along and across the fibre gives E_L and E_T (compliance of the 6x6)."""
-    mat = TowElastic()
-    S = np.linalg.inv(mat.stiffness())
-    assert S[0, 0] == pytest.approx(1 / mat.E_L_MPa, rel=1e-12)
-    assert S[1, 1] == pytest.approx(1 / mat.E_T_MPa, rel=1e-12)
-    assert S[5, 5] == pytest.approx(1 / mat.G_LT_MPa, rel=1e-12)
-    assert -S[0, 1] / S[0, 0] == pytest.approx(mat.nu_LT, rel=1e-12)
-    # a pure rotation gives no stress (frame indifference of the St Venant-Kirchhoff form)
-    c, s = np.cos(0.7), np.sin(0.7)
-    Rm = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
-    law = TowLaw(one_cell, mat, ufl.as_matrix(Rm.tolist()), ufl.as_vector([1.0, 0.0, 0.0]))
-    assert np.abs(_eval(one_cell, law.sigma)).max() < 1e-9
-
-
-def test_gel_and_void_laws(one_cell):
-    """Gel: simple shear gives sigma_xy = mu * gamma (neo-Hookean, exact); pressure field passes through.
-    Pore: hydrostatic stretch J gives sigma = lambda ln J / J I (compressible neo-Hookean, mu (J^2/3 - 1)/J)."""
-    g = GelNeoHookean(shear_modulus_MPa=1.5, bulk_modulus_MPa=100.0)
-    gamma = 0.3
-    F = ufl.as_matrix([[1.0, gamma, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    p = fem.Constant(one_cell, -2.0)
-    law = GelLaw(one_cell, g, F, p)
-    sig = _eval(one_cell, law.sigma)
-    assert sig[0, 1] == pytest.approx(1.5 * gamma, rel=1e-12)
-    assert np.trace(sig) / 3 == pytest.approx(-2.0, rel=1e-12)
-    v = SoftVoid(youngs_modulus_MPa=2.0, poisson_ratio=0.3)
-    lam = 2.0 * 0.3 / (1.3 * 0.4)
-    mu = 2.0 / 2.6
-    st = 0.8
-    law = SoftVoidLaw(one_cell, v, ufl.as_matrix((st * np.eye(3)).tolist()))
-    J = st ** 3
-    assert _eval(one_cell, law.sigma)[0, 0] == pytest.approx((mu * (st * st - 1) + lam * np.log(J)) / J, rel=1e-12)
-
-
-# ---------------------------------------------------------------------- the multi-material model
-import json  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-
-import meshio  # noqa: E402
-
-import os  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from fem.workflows.report import write_report  # noqa: E402
-from fem.stepping.run import run_case  # noqa: E402
-from fem.study import parse_study  # noqa: E402
-from fem.workflows.sweep import run_sweep, to_toml  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# smallest composite that builds quickly: 3 mm quarter disc, ~1.5k tets (~7k dofs)
-COARSE = {"model": "composite", "diameter_mm": 3.0, "mesh_size_mm": 0.3}
-LI = {"youngs_modulus_MPa": 7820.0, "poisson_ratio": 0.381, "creep_A": 0.955, "creep_n": 6.56,
-      "threshold_stress_MPa": 0.28}
-
-
-def _study(name, li=LI, load=None, platen=None, as_dict=False, **tables):
-    d = {"geometry": dict(COARSE), "composite": {"void_fraction": 0.01}, "li": dict(li),
-         "platen": platen or {"friction": "frictionless"},
-         "load": load or [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 1.0}], "output": {"fields": False}}
-    for k, v in tables.items():
-        d[k] = {**d.get(k, {}), **v}
-    return d if as_dict else parse_study(d, name=name)
+from fem.stepping.run import run_case
+from fem.verification.cases import COMPOSITE_LI, PV_SCRIPT, ROOT, composite_study
+from fem.workflows.report import write_report
+from fem.workflows.sweep import run_sweep, to_toml
 
 
 def test_identical_phases_give_the_homogeneous_elastic_solution(tmp_path):
@@ -132,7 +25,7 @@ def test_identical_phases_give_the_homogeneous_elastic_solution(tmp_path):
     than pi R^2."""
     E, nu = 7820.0, 0.381
     mu, K = E / (2 * (1 + nu)), E / (3 * (1 - 2 * nu))
-    st = _study("same", li={**LI, "creep_A": 0.0},
+    st = composite_study("same", li={**COMPOSITE_LI, "creep_A": 0.0},
                 carbon={"isotropic": True, "E_T_MPa": E, "nu_TT": nu},
                 gpe={"shear_modulus_MPa": mu, "bulk_modulus_MPa": K},
                 void={"youngs_modulus_MPa": E, "poisson_ratio": nu})
@@ -155,7 +48,7 @@ def test_identical_phases_give_the_homogeneous_elastic_solution(tmp_path):
 def test_composite_creep_run_with_phase_results(tmp_path):
     """The real phases at 5.19 MPa: the run completes with the platen force on target, reports the
     per-phase results, and writes 3D fields with a material-id cell array."""
-    d = _study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.5, "hold_s": 0.5}],
+    d = composite_study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.5, "hold_s": 0.5}],
                platen={"friction": "coulomb", "mu": 0.28}, output={"fields": True}, as_dict=True)
     study = tmp_path / "cmp.toml"
     study.write_text(to_toml(d))
@@ -192,7 +85,6 @@ def test_composite_creep_run_with_phase_results(tmp_path):
     assert m.point_data["displacement"].shape[1] == 3
     # ParaView (where installed, as in CI) opens the 3D series and finds the material id for Threshold
     if shutil.which("pvpython"):
-        from test_paraview import PV_SCRIPT
         script = tmp_path / "check.py"
         script.write_text(PV_SCRIPT)
         p = subprocess.run(["pvpython", "--force-offscreen-rendering", str(script),

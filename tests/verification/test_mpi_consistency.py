@@ -1,14 +1,54 @@
-"""3D field output (fem/stepping/outputs.py write_fields_vtk) under MPI: process 0 gathers the owned parts and
-writes the same VTU/PVD files as a serial run (coarse bare-Li quarter disc, few steps).
+"""Serial vs MPI: `python -m fem run` under `mpiexec -n 2` gives the serial results (coarse meshes,
+few steps): the summary numbers (3D, sticking platen; the iterative solver on 2 processes against
+serial MUMPS with Coulomb friction), and the field files that process 0 gathers from the owned parts
+(fem/stepping/outputs.py write_fields_vtk) for the bare disc and the composite.
 
 Units: mm, N, MPa, s.
 """
+import json
 import re
 
 import numpy as np
 import pytest
 
-from conftest import BASE_3D_TOML, mpiexec, run_cli
+from fem.verification.cases import BASE_3D_TOML, composite_study, mpiexec, run_cli
+from fem.workflows.sweep import to_toml
+
+
+@pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
+def test_mpi_two_processes_give_the_serial_summary(tmp_path):
+    """Requirement: `python -m fem run` under `mpiexec -n 2` gives the serial summary numbers to
+    1e-6 relative (3D, sticking platen, creep)."""
+    toml = BASE_3D_TOML.replace('friction = "coulomb"\nmu = 0.2', 'friction = "sticking"').replace(
+        "hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
+    study = tmp_path / "s.toml"
+    study.write_text(toml)
+    out = {n: json.loads((run_cli(study, tmp_path / f"n{n}", n) / "summary.json").read_text()) for n in (1, 2)}
+    assert out[2]["mpi_processes"] == 2
+    assert out[1]["time_steps"] == out[2]["time_steps"]
+    for k in ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_equivalent_creep_strain"):
+        assert out[2][k] == pytest.approx(out[1][k], rel=1e-6, abs=1e-12), k
+    assert out[1]["thickness_change_pct"] > 0.0
+
+
+@pytest.mark.skipif(mpiexec() is None, reason="no mpiexec")
+def test_gamg_under_mpi_gives_the_mumps_summary(tmp_path):
+    """Requirement: the iterative solver ([numerics] linear_solver = "gamg": FGMRES, Schur field
+    split, GAMG with rigid-body near-nullspace) on 2 MPI processes gives the serial MUMPS summary
+    to 1e-6 relative (3D, Coulomb platen, creep), and reports its Krylov iterations."""
+    toml = BASE_3D_TOML.replace("hold_s = 600.0", "hold_s = 0.2") + "[numerics]\nquadrature_degree = 2\n"
+    out = {}
+    for solver, n in (("mumps", 1), ("gamg", 2)):
+        study = tmp_path / f"{solver}.toml"
+        study.write_text(toml + f'linear_solver = "{solver}"\n')
+        out[solver] = json.loads((run_cli(study, tmp_path / solver, n) / "summary.json").read_text())
+    assert "krylov_iterations" not in out["mumps"]
+    k = out["gamg"]["krylov_iterations"]
+    assert k["solver"] == "gamg" and 0 < k["per_solve_mean"] <= k["max"]
+    assert out["gamg"]["mpi_processes"] == 2 and out["gamg"]["time_steps"] == out["mumps"]["time_steps"]
+    for key in ("thickness_change_pct", "diameter_change_pct", "platen_force_N", "max_equivalent_creep_strain"):
+        assert out["gamg"][key] == pytest.approx(out["mumps"][key], rel=1e-6, abs=1e-12), key
+    assert out["mumps"]["thickness_change_pct"] > 0.0
 
 
 def _order(keys):
@@ -34,9 +74,7 @@ def test_composite_fields_and_phase_pressures_on_two_processes(tmp_path):
     """The composite (coarse 3 mm quarter disc: five phases, separate Li and gel pressure fields,
     fixed pressure dofs outside each phase, ghosts on the phase interfaces) under `mpiexec -n 2`:
     the same fields and per-phase results as the serial run (1e-6)."""
-    from fem.workflows.sweep import to_toml
-    from test_composite import _study
-    d = _study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.05}], output={"fields": True},
+    d = composite_study("cmp", load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.05}], output={"fields": True},
                as_dict=True)
     a = _serial_vs_two_processes(tmp_path, to_toml(d), phases=True)
     assert set(np.unique(a.cell_data["material_id"][0])) == {1, 2, 3, 4, 5}
@@ -47,7 +85,6 @@ def test_composite_fields_and_phase_pressures_on_two_processes(tmp_path):
 def _serial_vs_two_processes(tmp_path, toml, phases=False):
     """Run the study serially and on 2 processes; compare the last field files (and with phases the
     per-phase summary); return the serial mesh."""
-    import json
     meshio = pytest.importorskip("meshio")
     study = tmp_path / "s.toml"
     study.write_text(toml)

@@ -1,0 +1,548 @@
+"""The disc-model core shared by the axisymmetric (fem/models/axisym.py) and the 3D model
+(fem/models/solid3d.py): the declared model interface, function spaces, the weak form of every
+phase, the quadrature-point creep state and its return map, constraints, platen contact,
+measurement, per-phase results and field snapshots. The Newton loop that drives it is
+fem/models/newton.py; the friction law is fem/physics/friction.py; the laws are chosen from the
+materials through the registry of fem/physics/laws.py.
+
+What a dimension adds (small subclasses): its kinematics (fem/physics/kinematics.py), which
+boundary dofs are constrained and which nodes touch a platen (`_boundary`), the force factor
+(2 pi per radian, 4 for a quarter disc) and its summary extras.
+
+Discretisation: P2 displacement with Taylor-Hood pressure: continuous P1 per u-p phase (Li, gel;
+each phase its own field, zero outside it, so the pressure can jump at a phase interface and
+each phase keeps its own discrete volume balance int_phase (J - 1) dV0 = int_phase p/K dV0), or,
+for a single u-p phase, the enriched "P1+P0" (one more constant per cell, the axisymmetric
+default: it makes the volume balance hold cell by cell, see docs/physics.md). Internal variables
+(Cc^-1, equivalent creep strain) live at quadrature points. The platen displacement delta is one
+global unknown (bordering, fem/models/newton.py). Units: mm, N, MPa, s.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py)
+import basix
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem, la
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from fem.models import JIT_OPTIONS
+from fem.models.contact import PlatenContact
+from fem.models.linear_solvers import LinearSolver
+from fem.models.measure import changes, max_radius_mm, thickness_mm
+from fem.physics.friction import FrictionSpec
+from fem.physics.laws import (LOG_SERIES_LIMIT, CreepState, LawInputs, law_class, make_law,
+                              solve_creep_increment, von_mises)
+
+PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
+
+
+class NewtonFailure(RuntimeError):
+    pass
+
+
+class StepTooLarge(NewtonFailure):
+    """The converged step's strain increment is beyond the range of the tensor-log series;
+    `factor` is the suggested step-size reduction."""
+
+    def __init__(self, msg: str, factor: float):
+        super().__init__(msg)
+        self.factor = factor
+
+
+@dataclass
+class StepResult:
+    iterations: int
+    force_N: float
+    max_dp: float     # largest pointwise equivalent creep increment over the step
+    rms_dp: float     # volume-weighted RMS of the creep increment over the disc
+    max_rate: float   # largest pointwise equivalent creep rate at the end of the step (1/s)
+    rms_rate: float   # volume-weighted RMS creep rate at the end of the step (1/s)
+    rate: np.ndarray | None = None   # pointwise creep rate at the end of the step (1/s)
+    dp: np.ndarray | None = None     # pointwise creep increment over the step
+    rms_elastic_strain: float = 0.0  # volume RMS of q / (3 mu) at the end of the step
+    trial_distance: float = 0.0      # max |be_tr - I| of the step (must stay <= LOG_SERIES_LIMIT)
+    factorisations: int = 0          # new Jacobian factorisations (< iterations with reuse_factorisation)
+
+
+@runtime_checkable
+class DiscModelInterface(Protocol):
+    """What the runner (fem/stepping/run.py), the Newton loop and the outputs use of a model."""
+    mesh: object
+    geo: object
+    W: object                 # mixed function space (u, p...)
+    w: object                 # its unknown (fem.Function)
+    Cc_inv_n: object          # creep state at t_n (quadrature Function)
+    p_eq: object              # equivalent creep strain (.x.array, owned creep quadrature points)
+    rate_n: np.ndarray        # creep rate at t_n (1/s)
+    delta: float              # platen displacement (mm)
+    theta: float              # creep integrator weight (1 backward Euler, 1/2 trapezoidal)
+    timings: dict             # wall seconds by activity
+    linear_solves: int
+    factorisations: int
+    linear_solver: LinearSolver
+    phase_pressure: dict      # u-p phase -> sub-spaces of W whose sum is its pressure
+    material_id: np.ndarray   # cell tag of each owned cell (field output)
+    is_pressure_dof: np.ndarray
+    constrained: np.ndarray
+
+    def commit_state(self, rate=None) -> None: ...
+    def measure(self) -> dict: ...
+    def platen_force_N(self) -> float: ...
+    def snapshot(self, t: float) -> dict: ...
+    def rms(self, values_at_qp) -> float: ...
+    def global_median(self, values) -> float: ...
+    def extra_results(self) -> dict: ...
+
+
+class DiscModel:
+    """The shared core; subclasses set `kinematics`, `inplane_components`, `force_factor` and
+    implement `_boundary()` and `extra_results()`."""
+    kinematics = None           # module-like object: F(u, x), grad(v, x), weight(x) (None: 1)
+    u_components = 3
+    inplane_components = 2      # slip components of a platen node (1: radial)
+    dim = 3
+
+    def __init__(self, mesh, geo, phases: dict, platen: FrictionSpec, quadrature_degree: int = 4,
+                 theta: float = 1.0, cell_tags=None, fibre_direction: dict | None = None,
+                 pressure_space: str = "P1", linear_solver: str = "auto", reuse_factorisation: bool = False):
+        """phases: name -> (cell tags or None for all cells, material); exactly one creeping
+        material (fem/physics/materials.py LiCreep). fibre_direction: tow cell tag -> callable
+        x -> (3, n) unit fibre direction (meshes.composite.tangent_function)."""
+        if not 0.5 <= theta <= 1.0:
+            raise ValueError(f"theta = {theta}: must be 0.5 <= theta <= 1")
+        self.mesh, self.geo, self.platen_spec, self.theta = mesh, geo, platen, theta
+        self.comm = mesh.comm
+        self.phases = phases
+        self.cell_tags = cell_tags
+        self.timings = defaultdict(float)   # wall seconds by activity (for the benchmarks)
+        self.linear_solves = 0
+        self.factorisations = 0             # Jacobian factorisations (or preconditioner set-ups)
+        self.delta = 0.0                    # platen displacement (mm), positive closes the gap
+        self.all_cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
+        classes = {k: law_class(m) for k, (_, m) in phases.items()}
+        up = [k for k, c in classes.items() if c.mixed_up]
+        creep = [k for k, c in classes.items() if c.creeping]
+        if len(creep) != 1:
+            raise ValueError(f"phases: exactly one creeping (LiCreep) phase is needed, got {creep}")
+        self.creep_phase = creep[0]
+        self.mat = phases[self.creep_phase][1]
+        self._setup_spaces(quadrature_degree, pressure_space, len(up))
+        # phase -> the sub-spaces of W whose sum is its pressure (P1, plus the cell constants of P1+P0)
+        if pressure_space == "P1+P0":
+            self.phase_pressure = {up[0]: (1, 2)}
+        else:
+            self.phase_pressure = {k: (i + 1,) for i, k in enumerate(up)}
+        self.phase_cells = {k: self._owned_cells(tags) for k, (tags, _) in phases.items()}
+        self.cells = self.phase_cells[self.creep_phase]   # the creep state lives in these cells
+        nq = len(self.qweights)
+        # quadrature dofs of the owned creep cells, in (cell, point) order
+        self.qs_dofs = self.Qs.dofmap.list[self.cells].reshape(-1)
+        self.qt_dofs = (9 * self.Qt.dofmap.list[self.cells].reshape(-1)[:, None] + np.arange(9)).reshape(-1)
+        assert self.qs_dofs.size == len(self.cells) * nq
+
+        self.w = fem.Function(self.W, name="w")
+        self.Cc_inv_n = fem.Function(self.Qt, name="Cc_inv")
+        self.Cc_inv_n.x.array[:] = np.tile(np.eye(3).ravel(), self.Cc_inv_n.x.array.size // 9)
+        self.p_eq = _Values(self.qs_dofs.size)   # equivalent creep strain, owned (cell, point) order
+        self.dp_f = fem.Function(self.Qs, name="dp")
+        self.dp_explicit = fem.Function(self.Qs, name="dp_explicit")
+        self.dt_A = fem.Constant(mesh, 0.0)      # theta * dt * A_eff
+        self.rate_n = np.zeros(self.qs_dofs.size)
+        self.fibre_dir = None
+        self._build_forms(fibre_direction or {})
+        self.qp_volume = self._qp_volume(self.cells)
+        self.total_volume = self._sum(self.qp_volume.sum())
+        self._setup_dofs()
+        n_dofs = self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs
+        self.linear_solver = LinearSolver(self, linear_solver, n_dofs, len(phases), self.dim)
+        self._setup_phase_outputs()
+        self._K = None
+        self._A = None
+        self.reuse_factorisation = reuse_factorisation   # chord iterations (fem/models/newton.py)
+        self.factorisation = None                        # (A, K, b, dF.b) of the last factorisation
+
+    # ------------------------------------------------------------------ spaces and forms
+    def _setup_spaces(self, qd: int, pressure_space: str, pressure_fields: int) -> None:
+        if pressure_space not in PRESSURE_SPACES:
+            raise ValueError(f"pressure_space = {pressure_space!r}: must be one of {', '.join(PRESSURE_SPACES)}")
+        if pressure_fields > 1 and pressure_space != "P1":
+            raise ValueError("several pressure fields need pressure_space = 'P1'")
+        mesh = self.mesh
+        cell = mesh.basix_cell()
+        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(self.u_components,))
+        P1 = basix.ufl.element("Lagrange", cell.name, 1)
+        elements = [P2] + [P1] * max(pressure_fields, 1)
+        elements += [basix.ufl.element("DG", cell.name, 0)] if pressure_space == "P1+P0" else []
+        self.pressure_space = pressure_space
+        self.W = fem.functionspace(mesh, basix.ufl.mixed_element(elements))
+        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
+        Qs_el = basix.ufl.quadrature_element(cell.name, value_shape=(), scheme="default", degree=qd)
+        Qt_el = basix.ufl.quadrature_element(cell.name, value_shape=(3, 3), scheme="default", degree=qd)
+        self.Qs = fem.functionspace(mesh, Qs_el)
+        self.Qt = fem.functionspace(mesh, Qt_el)
+        self.qpoints = self.Qs.element.interpolation_points
+        _, self.qweights = basix.make_quadrature(cell, qd)
+
+    def _build_forms(self, fibre_direction: dict) -> None:
+        """Residual R = sum over phases of int P : grad v (+ the pressure equation of a u-p phase),
+        its Jacobian, and the expressions of the creep return map."""
+        mesh, kin = self.mesh, self.kinematics
+        parts, tests, trials = ufl.split(self.w), ufl.TestFunctions(self.W), ufl.TrialFunctions(self.W)
+        u, v = parts[0], tests[0]
+        x = ufl.SpatialCoordinate(mesh)
+        F = kin.deformation_gradient(u, x)
+        grad_v = kin.grad(v, x)
+        wgt = kin.weight(x)
+        dxm = ufl.Measure("dx", domain=mesh, subdomain_data=self.cell_tags, metadata=self.dx.metadata())
+        state = CreepState(self.Cc_inv_n, self.dp_f, self.dt_A, self.dp_explicit)
+
+        def weighted(e):   # the integration weight of the kinematics (R per radian; none in 3D)
+            return e if wgt is None else e * wgt
+
+        self.laws, self._up_indicator, self._p_over_K = {}, {}, {}
+        R, schur = 0, None
+        for name, (tags, m) in self.phases.items():
+            dxp = self.dx if tags is None else sum((dxm(int(t)) for t in tags[1:]), dxm(int(tags[0])))
+            ks = self.phase_pressure.get(name, ())
+            p = sum((parts[i] for i in ks[1:]), parts[ks[0]]) if ks else None
+            q = sum((tests[i] for i in ks[1:]), tests[ks[0]]) if ks else None
+            fibre = self._fibre_field(fibre_direction, tags) if law_class(m).needs_fibre_direction else None
+            law = make_law(m, LawInputs(mesh, F, p, state, fibre))
+            self.laws[name] = law
+            R = R + weighted(ufl.inner(law.P, grad_v)) * dxp
+            if ks:
+                self._p_over_K[name] = p / law.K
+                R = R + weighted(law.volumetric_residual(p) * q) * dxp
+                self._up_indicator[ks[0]] = fem.form(tests[ks[0]] * dxp, jit_options=JIT_OPTIONS)
+                # Schur-complement preconditioner of the iterative solver: -(1/K + 1/G) M_p
+                p_t = trials[ks[0]]
+                schur_form = -(1.0 / law.K + 1.0 / law.mu) * p_t * tests[ks[0]] * dxp
+                schur = schur_form if schur is None else schur + schur_form
+        self.law = self.laws[self.creep_phase]
+        self._schur_ufl = schur   # compiled only for the iterative solver
+        self.R_form = fem.form(R, jit_options=JIT_OPTIONS)
+        self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)), jit_options=JIT_OPTIONS)
+        self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
+        self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
+        jw = abs(ufl.JacobianDeterminant(mesh))
+        self._jw_expr = fem.Expression(jw * wgt if wgt is not None else jw + 0.0 * x[0], self.qpoints)
+
+    def _owned_cells(self, tags):
+        if tags is None:
+            return self.all_cells
+        cells = np.concatenate([self.cell_tags.find(int(t)) for t in tags]).astype(np.int32)
+        return np.sort(cells[cells < self.all_cells.size])
+
+    def _fibre_field(self, fibre_direction, tags):
+        """DG0 unit fibre direction a on the tow cells (reference configuration)."""
+        if self.fibre_dir is None:
+            self.fibre_dir = fem.Function(fem.functionspace(self.mesh, ("DG", 0, (3,))), name="fibre_direction")
+            self.fibre_dir.x.array[:] = np.tile([1.0, 0.0, 0.0], self.fibre_dir.x.array.size // 3)
+        for t in tags:
+            cells = self.cell_tags.find(int(t))
+            if int(t) not in fibre_direction:
+                raise ValueError(f"fibre_direction: no direction for tow cell tag {t}")
+            self.fibre_dir.interpolate(fibre_direction[int(t)], cells0=cells)
+        self.fibre_dir.x.scatter_forward()
+        return self.fibre_dir
+
+    def _qp_volume(self, cells):
+        """Physical integration weight of each quadrature point of the cells (dV0; r dA per radian)."""
+        jw = self._jw_expr.eval(self.mesh, cells)
+        return (jw.reshape(len(cells), -1) * self.qweights).ravel()
+
+    # ------------------------------------------------------------------ dofs
+    def _boundary(self):
+        """(constrained local dofs: list of arrays, ContactNodes of the owned platen nodes,
+        moving-platen normal dofs (local, ghosts included))."""
+        raise NotImplementedError
+
+    def _setup_dofs(self) -> None:
+        V, m = self.W.sub(0).collapse()
+        self.V_u = V
+        self.node_dofs = np.asarray(m).ravel().astype(np.int64).reshape(-1, self.u_components)
+        self.node_coords = V.tabulate_dof_coordinates()
+        imap = self.W.dofmap.index_map
+        self.n_owned = imap.size_local * self.W.dofmap.index_map_bs
+        self.global_offset = imap.local_range[0] * self.W.dofmap.index_map_bs
+        cons, nodes, self.moving_z = self._boundary()
+        # the dofs of each phase's pressure field outside that phase (tows, pores, the other u-p
+        # phase) have no equation: fixed at 0
+        mp_all = []
+        for k, form in self._up_indicator.items():
+            ind = fem.assemble_vector(form)
+            ind.scatter_reverse(la.InsertMode.add)
+            ind.scatter_forward()
+            _, mp = self.W.sub(k).collapse()
+            mp = np.asarray(mp).ravel().astype(np.int64)
+            cons.append(mp[ind.array[mp] == 0.0])
+            mp_all.append(mp)
+        for ks in self.phase_pressure.values():
+            for k in ks[1:]:
+                # P1 + P0: a constant pressure is in both parts, so fix the constant of one cell at 0
+                p0 = np.asarray(self.W.sub(k).collapse()[1]).ravel().astype(np.int64)
+                cons.append(p0[:1])
+                mp_all.append(p0)
+        mp = np.concatenate(mp_all)
+        self.constrained = np.unique(np.concatenate(cons))
+        self.constrained_owned = self.constrained[self.constrained < self.n_owned]
+        n = self.w.x.array.size
+        mask = np.ones(n, dtype=bool)
+        mask[self.constrained] = False
+        is_p = np.zeros(n, dtype=bool)
+        is_p[mp] = True
+        self.is_pressure_dof = is_p   # local dofs (ghosts included) of the pressure fields
+        owned = np.arange(n) < self.n_owned
+        self.free_u_owned = np.flatnonzero(mask & ~is_p & owned)
+        self.free_p_owned = np.flatnonzero(mask & is_p & owned)
+        self.moving_z_owned = self.moving_z[self.moving_z < self.n_owned]
+        self.contact = PlatenContact(self.platen_spec, nodes, self.force_factor, self.comm, self.global_offset)
+        self.meas_nodes = np.flatnonzero(self.node_dofs[:, 0] < self.n_owned)   # owned P2 nodes
+
+    def apply_constraints(self, x: np.ndarray, delta: float) -> None:
+        x[self.constrained] = 0.0
+        x[self.moving_z] = -delta
+
+    # ------------------------------------------------------------------ pieces of a Newton iteration
+    @contextmanager
+    def timed(self, key: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[key] += time.perf_counter() - t0
+
+    def prepare_step(self, dt: float) -> None:
+        """Set the step's creep constants: theta dt A_eff and the explicit part of the increment."""
+        self.dt_A.value = self.theta * dt * self.mat.creep_A_eff
+        self.dp_explicit.x.array[self.qs_dofs] = (1.0 - self.theta) * dt * self.rate_n
+
+    def update_creep_increment(self, dt: float):
+        """Pointwise return map: solve for dp at the current displacement; return (q_tr, mubar, dp)."""
+        qm = self.qm_expr.eval(self.mesh, self.cells).reshape(-1, 2)
+        q_tr, mubar = qm[:, 0], np.full(qm.shape[0], self.mat.shear_modulus_MPa)
+        self.trial_distance = self._max(qm[:, 1].max(initial=0.0))
+        dp0 = self.dp_explicit.x.array[self.qs_dofs]
+        dp = solve_creep_increment(q_tr, mubar, self.theta * dt * self.mat.creep_A_eff, self.mat.creep_n,
+                                   self.mat.threshold_stress_MPa, dp0)
+        self.dp_f.x.array[self.qs_dofs] = dp
+        return q_tr, mubar, dp
+
+    def assemble_residual(self) -> np.ndarray:
+        vec = fem.assemble_vector(self.R_form)
+        vec.scatter_reverse(la.InsertMode.add)
+        return vec.array.copy()   # owned entries are complete; ghost entries are partial
+
+    def assemble_jacobian(self) -> PETSc.Mat:
+        """Jacobian on all dofs (no constraints), in one reused PETSc matrix."""
+        if self._K is None:
+            self._K = fem_petsc.create_matrix(self.J_form)
+        self._K.zeroEntries()
+        fem_petsc.assemble_matrix(self._K, self.J_form)
+        self._K.assemble()
+        if self._A is None:
+            self._A = self._K.duplicate(copy=True)
+            self._A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
+        return self._K
+
+    def system_matrix(self, K: PETSc.Mat, friction) -> PETSc.Mat:
+        """K plus the friction linearisation, in the reused matrix A (same pattern as K)."""
+        return self.contact.system_matrix(K, self._A, friction)
+
+    def platen_force_N(self, r: np.ndarray | None = None) -> float:
+        return self.contact.force(self.assemble_residual() if r is None else r)
+
+    def tolerances(self, force_target_N: float) -> tuple[float, float, float, float]:
+        """(force scale, nodal force tol, pressure-equation tol, platen force tol) of a step.
+
+        Nodal force imbalance <= 1e-7 of the platen force: far below any measurable effect, and
+        above the round-off floor reached with strongly distorted shear layers (~2e-8)."""
+        F_scale = max(force_target_N, math.pi * self.geo.radius_mm ** 2 * 1e-3)
+        return F_scale, 1e-7 * F_scale / (2.0 * math.pi), 1e-11 * self.total_volume, 1e-9 * F_scale
+
+    def converged(self, nsolve: int, force: float, delta: float, q_tr, mubar, dp) -> StepResult:
+        """The result of a converged Newton solve; a step beyond the tensor-log range is refused."""
+        if self.trial_distance > LOG_SERIES_LIMIT:
+            raise StepTooLarge(f"strain increment too large for the tensor-log series "
+                               f"(|be_tr - I| = {self.trial_distance:.3g} > {LOG_SERIES_LIMIT})",
+                               max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
+        self.delta = delta
+        q = q_tr - 3.0 * mubar * dp
+        over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
+        rate = self.mat.creep_A_eff * over ** self.mat.creep_n
+        return StepResult(nsolve, force, self._max(dp.max(initial=0.0)), self.rms(dp),
+                          self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
+                          self.rms(q / (3.0 * mubar)), self.trial_distance)
+
+    def commit_state(self, rate: np.ndarray | None = None) -> None:
+        """Accept the step: Cc^-1 <- updated (renormalised to det = 1), p <- p + dp, and the creep
+        rate at the new time (the explicit part of the next theta-method step)."""
+        with self.timed("constitutive"):
+            C = self.Cc_new_expr.eval(self.mesh, self.cells).reshape(-1, 3, 3)
+            C /= np.cbrt(np.linalg.det(C))[:, None, None]
+            self.Cc_inv_n.x.array[self.qt_dofs] = C.ravel()
+            self.p_eq.x.array[:] += self.dp_f.x.array[self.qs_dofs]
+            if rate is not None:
+                self.rate_n[:] = rate
+
+    # ------------------------------------------------------------------ measurement
+    def max_radius(self, nodes) -> float:
+        """Largest deformed distance from the disc axis over the given owned P2 nodes (mm)."""
+        k = self.inplane_components
+        x = self.w.x.array
+        return max_radius_mm(self.node_coords[nodes, :k], x[self.node_dofs[nodes, :k]], self.comm)
+
+    def measure(self) -> dict:
+        """Thickness = platen gap; diameter = 2 x the largest deformed radius (barrelling counts)."""
+        h = thickness_mm(self.geo.thickness_mm, self.delta, self.geo.use_symmetry)
+        return changes(self.geo.thickness_mm, self.geo.diameter_mm, h, 2.0 * self.max_radius(self.meas_nodes))
+
+    # ------------------------------------------------------------------ reductions
+    def _sum(self, v) -> float:
+        return self.comm.allreduce(float(v), op=MPI.SUM)
+
+    def _max(self, v) -> float:
+        return self.comm.allreduce(float(v), op=MPI.MAX)
+
+    def rms(self, values_at_qp) -> float:
+        """Volume-weighted root mean square over the creeping phase."""
+        return math.sqrt(self._sum(np.dot(self.qp_volume, np.asarray(values_at_qp) ** 2)) / self.total_volume)
+
+    def global_median(self, values) -> float:
+        allv = self.comm.allgather(np.asarray(values))
+        return float(np.median(np.concatenate(allv)))
+
+    def cell_average(self, values_at_qp):
+        v = np.asarray(values_at_qp).reshape(len(self.cells), -1)
+        return v @ self.qweights / self.qweights.sum()
+
+    # ------------------------------------------------------------------ per-phase results, fields
+    def _setup_phase_outputs(self) -> None:
+        self.phase_nodes, self.phase_qp_volume, self.phase_exprs = {}, {}, {}
+        self.material_id = np.zeros(self.all_cells.size, dtype=np.int32)
+        for name in self.phases:
+            cells = self.phase_cells[name]
+            self.phase_nodes[name] = self._owned_nodes_of(self.V_u.dofmap.list[cells])
+            self.phase_qp_volume[name] = self._qp_volume(cells) if cells.size else np.zeros(0)
+            law = self.laws[name]
+            ex = {"J": law.J, "von_mises": von_mises(law.sigma), **law.outputs()}
+            if name in self._p_over_K:
+                ex["p_over_K"] = self._p_over_K[name]
+            self.phase_exprs[name] = {k: fem.Expression(v, self.qpoints) for k, v in ex.items()}
+        if self.cell_tags is None:
+            self.material_id[:] = 1
+        else:
+            idx, val = self.cell_tags.indices, self.cell_tags.values
+            own = idx < self.all_cells.size
+            self.material_id[idx[own]] = val[own]
+        self.phase_volume0 = {k: self._sum(v.sum()) for k, v in self.phase_qp_volume.items()}
+        # P2 nodes at the mesh vertices (basix orders a cell's vertex dofs first), for the
+        # vertex-only outline, a distortion check
+        nv = basix.geometry(self.mesh.basix_cell()).shape[0]
+        self.vertex_nodes = self._owned_nodes_of(self.V_u.dofmap.list[self.all_cells, :nv])
+
+    def _owned_nodes_of(self, cell_nodes):
+        """The owned P2 nodes (V_u node indices) that belong to the given local cells' node lists,
+        on every process: a node owned here may sit only in cells owned by another process (no
+        ghost cells), so the marks are summed across processes (scatter_reverse) first."""
+        imap = self.V_u.dofmap.index_map
+        mark = la.vector(imap, 1)
+        mark.array[:] = 0.0
+        mark.array[np.asarray(cell_nodes).ravel()] = 1.0
+        mark.scatter_reverse(la.InsertMode.add)
+        return np.flatnonzero(mark.array[:imap.size_local] > 0.0)
+
+    def eval_phase(self, name, key):
+        cells = self.phase_cells[name]
+        if cells.size == 0:
+            return np.zeros(0)
+        return self.phase_exprs[name][key].eval(self.mesh, cells).ravel()
+
+    def phase_results(self) -> dict:
+        """Per-phase results at the current state (MPa, mm, %): volume change, largest deformed radius,
+        largest von Mises Cauchy stress; tows: fibre-direction stress vs the cloth strength; Li:
+        equivalent creep strain; pores: closure = loss of pore volume."""
+        out = {}
+        for name, (_, m) in self.phases.items():
+            V0 = self.phase_volume0[name]
+            if V0 <= 0.0:
+                continue
+            law = self.laws[name]
+            J = self.eval_phase(name, "J")
+            V = self._sum(np.dot(self.phase_qp_volume[name], J))
+            r = self.max_radius(self.phase_nodes[name])
+            vm = self.eval_phase(name, "von_mises")
+            d = {"volume0_mm3": V0 * self.force_factor, "volume_change_pct": 100.0 * (V / V0 - 1.0),
+                 "max_radius_mm": r, "max_radius_change_pct": 100.0 * (r / self.geo.radius_mm - 1.0),
+                 "max_von_mises_MPa": self._max(vm.max(initial=0.0)),
+                 "mean_von_mises_MPa": self._sum(np.dot(self.phase_qp_volume[name], vm)) / V0}
+            if "p_over_K" in self.phase_exprs[name]:
+                # u-p phase: the volume change its pressure implies, int p/K dV0 / V0; the discrete
+                # volume balance makes volume_change_pct equal to it (to the Newton tolerance)
+                pk = self.eval_phase(name, "p_over_K")
+                d["pressure_volume_change_pct"] = 100.0 * self._sum(np.dot(self.phase_qp_volume[name], pk)) / V0
+            if law.kind == "tow":
+                fs = self.eval_phase(name, "fibre_stress")
+                d["max_fibre_tension_MPa"] = self._max(fs.max(initial=-np.inf))
+                d["max_fibre_compression_MPa"] = -self._max((-fs).max(initial=-np.inf))
+                d["strength_MPa"] = m.strength_MPa
+                d["max_von_mises_over_strength"] = d["max_von_mises_MPa"] / m.strength_MPa
+            if law.kind == "creep":
+                pe = self.p_eq.x.array
+                d["max_equivalent_creep_strain"] = self._max(pe.max(initial=0.0))
+                d["mean_equivalent_creep_strain"] = self._sum(np.dot(self.qp_volume, pe)) / self.total_volume
+            if law.kind == "void":
+                d["void_closure_pct"] = -d["volume_change_pct"]
+            out[name] = d
+        # the outline from the element vertices only: the measured diameter uses all P2 nodes, and
+        # a large difference flags a mid-edge node dragged out by a collapsed element
+        rv = self.max_radius(self.vertex_nodes)
+        out["outline"] = {"max_radius_vertices_mm": rv,
+                          "diameter_change_vertices_pct": 100.0 * (rv / self.geo.radius_mm - 1.0)}
+        return out
+
+    def volume_check(self) -> dict:
+        """Discrete volume of the deformed creeping phase against the reference (isochoric creep:
+        only the elastic change, about -p/K ~ -0.2 %, is physical) and the volume RMS of J - 1 at
+        the quadrature points (a pointwise measure of spurious volumetric modes)."""
+        J = self.eval_phase(self.creep_phase, "J")
+        w = self.qp_volume
+        return {"volume_change_pct": 100.0 * (self._sum(np.dot(w, J)) / self.total_volume - 1.0),
+                "rms_J_minus_1": math.sqrt(self._sum(np.dot(w, (J - 1.0) ** 2)) / self.total_volume),
+                "min_J": -self._max(-J.min(initial=np.inf)), "max_J": self._max(J.max(initial=-np.inf))}
+
+    def extra_results(self) -> dict:
+        """Dimension-specific entries of summary.json."""
+        raise NotImplementedError
+
+    def snapshot(self, t: float) -> dict:
+        """Field values for output (fem/stepping/outputs.py): the unknowns, and von Mises stress and
+        equivalent creep strain as cell averages over all owned cells."""
+        vm = np.zeros(self.all_cells.size)
+        for name in self.phases:
+            cells = self.phase_cells[name]
+            if cells.size:
+                v = self.eval_phase(name, "von_mises").reshape(cells.size, -1)
+                vm[cells] = v @ self.qweights / self.qweights.sum()
+        peq = np.zeros(self.all_cells.size)
+        peq[self.cells] = self.cell_average(self.p_eq.x.array)
+        return {"t": t, "u": self.w.x.array.copy(), "von_mises": vm, "p_eq": peq}
+
+
+class _Values:
+    """A plain array with the `.x.array` access of a dolfinx Function (state used only in NumPy)."""
+
+    def __init__(self, n):
+        self.x = self
+        self.array = np.zeros(n)

@@ -1,0 +1,85 @@
+"""Friction at a rigid platen: regularised Coulomb, one kernel for the axisymmetric (one in-plane
+slip component, radial) and the 3D model (two components, x and y). Units: mm, N, s.
+
+A platen-face node k is pushed by the platen with a normal force N_k (the reaction of its
+u_n = platen-motion constraint) and dragged by a tangential force
+
+    f_k = mu N+_k s_k / sqrt(|s_k|^2 + eps^2),        eps = v_reg dt    (dt > 0)
+                                                      eps = s_floor     (dt = 0: instantaneous load step)
+
+(added to the residual, i.e. it opposes the slip), where s_k is the in-plane slip of the node over
+the time step (the platen does not move in-plane).
+
+* Regularisation in slip *velocity*: with eps = v_reg dt the force depends only on the slip rate
+  s/dt (full Coulomb above v_reg, viscous below), so results do not depend on the step size. A
+  fixed width, or a floor added to v_reg dt, makes them do so (with a floor, friction fades as
+  dt -> 0, which also defeats time-step error control). Where Newton needs help (very sharp
+  regularisation), fem/models/newton.py continues in the width within the step (1e4 eps ... eps),
+  which does not change the converged answer.
+* Smooth positive part of the normal force, N+ = (N + sqrt(N^2 + d^2)) / 2, d = 1e-4 x the mean
+  nodal platen force: with quadratic faces the consistent nodal reactions of a uniform pressure are
+  ~0 at the face vertices (it all sits at the edge midpoints), so N hovers around 0 there; clipping
+  switched friction on and off between Newton iterations in 3D, and a signed N gives a negative
+  tangential stiffness. The smoothing changes a node's friction force by < mu d / 2.
+
+The functions return the forces and their exact derivatives (for the consistent Jacobian, checked
+by finite differences in tests/unit/test_friction.py); the assembly into the system matrix lives in
+fem/models/contact.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRICTION_MODES = ("frictionless", "sticking", "coulomb")
+NORMAL_SMOOTHING = 1e-4   # d / (mean nodal platen force) of the smooth positive part of N
+
+
+@dataclass(frozen=True, slots=True)
+class FrictionSpec:
+    """The platen-surface condition of a study's [platen] table."""
+    friction: str = "coulomb"
+    mu: float = 0.0                             # Coulomb coefficient (-)
+    slip_regularization_mm_per_s: float = 1e-4  # v_reg: below this slip speed friction is viscous
+    slip_floor_mm: float = 1e-6                 # eps of instantaneous (dt = 0) load steps
+
+    def __post_init__(self):
+        if self.friction not in FRICTION_MODES:
+            raise ValueError(f"friction = {self.friction!r}: must be one of {', '.join(FRICTION_MODES)}")
+
+
+def regularisation_width(spec: FrictionSpec, dt: float, scale: float = 1.0) -> float:
+    """eps (mm): v_reg dt for a time step, the floor for an instantaneous step; `scale` > 1 is the
+    continuation of fem/models/newton.py."""
+    return scale * (spec.slip_regularization_mm_per_s * dt if dt > 0.0 else spec.slip_floor_mm)
+
+
+def smooth_positive(N: np.ndarray, d: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N+, dN+/dN) with N+ = (N + sqrt(N^2 + d^2)) / 2; d = 0 gives the exact positive part."""
+    N = np.asarray(N, dtype=float)
+    if d <= 0.0:
+        return np.maximum(N, 0.0), (N > 0.0).astype(float)
+    root = np.sqrt(N * N + d * d)
+    return 0.5 * (N + root), 0.5 * (1.0 + N / root)
+
+
+@dataclass
+class FrictionForces:
+    """Friction at n nodes with k in-plane slip components (k = 1 axisymmetric, 2 in 3D)."""
+    force: np.ndarray      # (n, k) f = mu N+ s / root (N)
+    d_dN: np.ndarray       # (n, k) df/dN (raw, signed N: includes dN+/dN)
+    d_ds: np.ndarray       # (n, k, k) df/ds = mu N+ (I / root - s s^T / root^3)
+
+
+def coulomb(N: np.ndarray, slip: np.ndarray, mu: float, eps: float, d: float) -> FrictionForces:
+    """Regularised Coulomb friction of nodes with (raw) normal force N (n,) and slip (n, k)."""
+    s = np.atleast_2d(np.asarray(slip, dtype=float))
+    if s.shape[0] != np.size(N):
+        s = s.reshape(np.size(N), -1)
+    Np, dNp = smooth_positive(N, d)
+    root = np.sqrt(np.einsum("ij,ij->i", s, s) + eps * eps)
+    phi = s / root[:, None]
+    k = s.shape[1]
+    dphi = np.eye(k)[None, :, :] / root[:, None, None] - s[:, :, None] * s[:, None, :] / root[:, None, None] ** 3
+    return FrictionForces(mu * Np[:, None] * phi, mu * dNp[:, None] * phi, mu * Np[:, None, None] * dphi)

@@ -1,0 +1,106 @@
+"""What the mesh builders share: every cell and facet tag, the geometry error, the mesh cache and
+the distributed loading of a cached .msh.
+
+Tags are Gmsh physical groups, read back as DOLFINx cell_tags / facet_tags. The builder modules
+import (and so re-export) them from here: `from meshes.disc_axisym import TOP` and
+`meshes.composite.CARBON_WEFT` keep working.
+
+Facet tags
+    1 BOTTOM        z = 0: the mid-plane (symmetry) or the bottom platen face     (all builders)
+    2 TOP           z = H: the top platen face                                     (all builders)
+    3 AXIS          r = 0                                          (disc_axisym only; unused in 3D)
+    4 RIM           r = R0: the free outer edge                                    (all builders)
+    5 SYM_X         plane x = 0 of a quarter disc                         (disc_3d, composite)
+    6 SYM_Y         plane y = 0 of a quarter disc                         (disc_3d, composite)
+    7 VOID_SURFACE  pore walls, interior facets                                    (composite)
+Cell tags
+    1 LI            lithium                                                        (all builders)
+    2 CARBON_WARP   carbon tows along x (= CARBON)                                 (composite)
+    3 GPE           gel polymer electrolyte skins                                  (composite)
+    4 VOID          closed pores                                                   (composite)
+    5 CARBON_WEFT   carbon tows along y                                            (composite)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# ---- facet tags
+BOTTOM, TOP, AXIS, RIM, SYM_X, SYM_Y, VOID_SURFACE = 1, 2, 3, 4, 5, 6, 7
+# ---- cell tags
+LI, CARBON, GPE, VOID, CARBON_WEFT = 1, 2, 3, 4, 5
+CARBON_WARP = CARBON
+
+# names of the Gmsh physical groups, per builder
+AXISYM_FACET_NAMES = {BOTTOM: "bottom", TOP: "top", AXIS: "axis", RIM: "rim"}
+DISC3D_FACET_NAMES = {BOTTOM: "bottom", TOP: "top", RIM: "rim", SYM_X: "sym_x", SYM_Y: "sym_y"}
+COMPOSITE_FACET_NAMES = {**DISC3D_FACET_NAMES, VOID_SURFACE: "void_surface"}
+COMPOSITE_CELL_NAMES = {LI: "li", CARBON_WARP: "carbon_warp", GPE: "gpe", VOID: "void", CARBON_WEFT: "carbon_weft"}
+
+
+class GeometryError(ValueError):
+    """Invalid geometry parameter: the message names the field and its allowed range."""
+
+
+def cache_dir_path(cache_dir: Path | None = None) -> Path:
+    """The mesh cache folder: `cache_dir`, else $FEM_MESH_CACHE, else <repo>/.cache/meshes (created)."""
+    d = Path(cache_dir or os.environ.get("FEM_MESH_CACHE",
+                                         Path(__file__).resolve().parent.parent / ".cache" / "meshes"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def classify_boundary(gmsh, volumes, z_bottom: float, z_top: float, tol: float = 1e-5) -> dict[int, list[int]]:
+    """Sort the exterior surfaces of `volumes` into BOTTOM, TOP, SYM_X, SYM_Y and RIM by bounding box
+    (OCC pads bounding boxes by about 1e-7 mm, hence the tolerance)."""
+    out = {BOTTOM: [], TOP: [], RIM: [], SYM_X: [], SYM_Y: []}
+    for dim, tag in gmsh.model.getBoundary(volumes, combined=True, oriented=False):
+        x0, y0, z0, x1, y1, z1 = gmsh.model.getBoundingBox(dim, tag)
+        if abs(z0 - z_bottom) < tol and abs(z1 - z_bottom) < tol:
+            out[BOTTOM].append(tag)
+        elif abs(z0 - z_top) < tol and abs(z1 - z_top) < tol:
+            out[TOP].append(tag)
+        elif abs(x0) < tol and abs(x1) < tol:
+            out[SYM_X].append(tag)
+        elif abs(y0) < tol and abs(y1) < tol:
+            out[SYM_Y].append(tag)
+        else:
+            out[RIM].append(tag)
+    return out
+
+
+def read_msh(path: Path | None, comm, gdim: int = 3):
+    """Read a .msh on rank 0 and distribute it over `comm`; returns DOLFINx MeshData."""
+    import dolfinx_solver  # noqa: F401  (must precede dolfinx)
+    import gmsh
+    from dolfinx.io import gmsh as dgmsh
+
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        if comm.rank == 0:
+            gmsh.open(str(path))
+        return dgmsh.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+    finally:
+        gmsh.finalize()
+
+
+def on_root(comm, fn):
+    """Run fn() on rank 0 and broadcast its result; the other ranks wait without spinning a core
+    (MPICH busy-polls in a plain bcast, which would slow the Gmsh build on small machines).
+    An exception on rank 0 is re-raised on every rank."""
+    import time
+
+    result, exc = None, None
+    if comm.rank == 0:
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001  (re-raised on every rank below)
+            exc = e
+    req = comm.Ibarrier()
+    while not req.Test():
+        time.sleep(0.02)
+    result, exc = comm.bcast((result, exc), root=0)
+    if exc is not None:
+        raise exc
+    return result

@@ -1,0 +1,60 @@
+"""Linear solvers (fem/models/linear_solvers.py): the measured choice of solver, and the general
+linear-constraint operator P^T A P (the tool for periodic RVE boundaries)."""
+import numpy as np
+import pytest
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from fem.models.linear_solvers import AUTO_ITERATIVE_MIN_DOFS, ProlongedSystem, choose_linear_solver
+
+
+def test_choice_of_linear_solver():
+    """Requirement: auto = MUMPS below AUTO_ITERATIVE_MIN_DOFS, for composites and for the
+    axisymmetric model; the p-multigrid solver for large single-phase 3D discs; gamg is 3D only."""
+    N = AUTO_ITERATIVE_MIN_DOFS
+    assert choose_linear_solver("auto", N - 1, 1, 3) == "mumps"
+    assert choose_linear_solver("auto", N, 1, 3) == "gamg"
+    assert choose_linear_solver("auto", 10 * N, 4, 3) == "mumps"
+    assert choose_linear_solver("auto", 10 * N, 1, 2) == "mumps"
+    assert choose_linear_solver("mumps", 10 * N, 1, 3) == "mumps"
+    with pytest.raises(ValueError, match="3D"):
+        choose_linear_solver("gamg", 100, 1, 2)
+    with pytest.raises(ValueError, match="auto, mumps or gamg"):
+        choose_linear_solver("lu", 100, 1, 3)
+
+
+def _aij(M):
+    A = PETSc.Mat().createAIJ(size=M.shape, comm=PETSc.COMM_SELF)
+    A.setUp()
+    for i, j in zip(*np.nonzero(M)):
+        A.setValue(int(i), int(j), M[i, j])
+    A.assemble()
+    return A
+
+
+def test_prolonged_system_solves_periodic_constraints():
+    """Requirement: with a periodic tie x_5 = x_0 (+ the affine jump added by the caller) and a fixed
+    dof x_3 = 0 expressed as a prolongation P (all dofs <- independent dofs), ProlongedSystem returns
+    the minimiser of the constrained quadratic problem, equal to the dense reference solution."""
+    if MPI.COMM_WORLD.size > 1:
+        pytest.skip("serial")
+    rng = np.random.default_rng(3)
+    n = 6
+    B = rng.normal(size=(n, n))
+    A = B @ B.T + n * np.eye(n)                     # SPD stiffness
+    b = rng.normal(size=n)
+    indep = [0, 1, 2, 4]                            # x3 fixed at 0, x5 = x0
+    P = np.zeros((n, len(indep)))
+    for c, i in enumerate(indep):
+        P[i, c] = 1.0
+    P[5, 0] = 1.0
+    ref = P @ np.linalg.solve(P.T @ A @ P, P.T @ b)
+    ps = ProlongedSystem(_aij(P), PETSc.COMM_SELF)
+    ps.factor(_aij(A))
+    bv = PETSc.Vec().createWithArray(b.copy(), comm=PETSc.COMM_SELF)
+    x = ps.solve(bv).array
+    assert np.allclose(x, ref, rtol=1e-12, atol=1e-12)
+    assert x[3] == 0.0 and x[5] == x[0]
+    # the constrained residual P^T (A x - b) vanishes, the unconstrained one does not
+    assert np.allclose(P.T @ (A @ x - b), 0.0, atol=1e-12)
+    assert np.abs(A @ x - b).max() > 1e-3

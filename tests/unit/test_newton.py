@@ -1,0 +1,52 @@
+"""The Newton loop with bordering (fem/models/newton.py): the general scalar load constraint
+(force, gap, spring in series) on a frictionless elastic disc, where the answer is exact.
+Units: mm, N, MPa, s."""
+import math
+
+import numpy as np
+import pytest
+
+from fem.models.newton import solve_step
+from fem.physics.platen import LoadConstraint
+from fem.stepping.run import build_model
+from fem.verification.cases import make_study
+
+
+def _elastic_disc():
+    m = build_model(make_study("el", li={"creep_A": 0.0}, platen={"friction": "frictionless"}))[0]
+    E = m.mat.youngs_modulus_MPa
+    R, h0 = m.geo.radius_mm, m.geo.thickness_mm
+    return m, E * math.pi * R ** 2 / h0   # axial stiffness F / (h0 - h) of the disc (N/mm)
+
+
+def test_spring_in_series_satisfies_its_constraint_and_the_analytic_split():
+    """Requirement: with a spring-loaded fixture, F = k (s - delta) holds at convergence, and the
+    platen approach of a frictionless elastic disc is the series-spring value: k (s - delta) =
+    k_disc 2 delta (the gap closes by 2 delta with mid-plane symmetry), k_disc = E pi R^2 / h0."""
+    m, k_disc = _elastic_disc()
+    k, s = 2.0e4, 2e-3                    # N/mm, mm: a spring about 1/40 as stiff as the disc
+    x0 = np.zeros(m.w.x.array.size)
+    res = solve_step(m, 0.0, x0, LoadConstraint.spring(k, s), x0, 0.0)
+    F, delta = res.force_N, m.delta
+    assert F == pytest.approx(k * (s - delta), rel=1e-8)
+    expected = k * s / (k + 2.0 * k_disc)          # k (s - d) = k_disc (2 d)
+    assert delta == pytest.approx(expected, rel=2e-3)
+    assert F == pytest.approx(k_disc * 2.0 * delta, rel=2e-3)
+
+
+def test_force_and_gap_constraints_are_the_two_limits():
+    """Requirement: force control gives the force exactly; gap control gives delta exactly, and the
+    two agree on the same elastic state."""
+    m, k_disc = _elastic_disc()
+    x0 = np.zeros(m.w.x.array.size)
+    F_target = 500.0
+    r1 = solve_step(m, 0.0, x0, LoadConstraint.force(F_target), x0, 0.0)
+    d1 = m.delta
+    assert r1.force_N == pytest.approx(F_target, rel=1e-8)
+    r2 = solve_step(m, 0.0, x0, LoadConstraint.gap(d1), x0, 0.0)
+    assert m.delta == d1
+    assert r2.force_N == pytest.approx(F_target, rel=1e-6)
+    assert LoadConstraint.force(1.0).residual(3.0, 7.0) == 2.0
+    assert LoadConstraint.spring(10.0, 1.0).residual(5.0, 0.5) == 0.0
+    with pytest.raises(ValueError, match="control"):
+        LoadConstraint.of("torque", 1.0)

@@ -1,0 +1,38 @@
+"""fem/study.py: the study schema takes its defaults from the dataclasses it fills, and the shipped
+studies that must share the bare-Li calibration do."""
+import dataclasses
+
+from fem.study import SCHEMA, parse_study
+from fem.verification.cases import BASE, ROOT
+
+
+def test_schema_defaults_are_the_dataclass_defaults():
+    """A study that leaves a key out gets the default of the dataclass field that the key fills
+    (fem/physics/materials.py LiCreep, fem/physics/platen.py PlatenSpec, fem/study.py TimeSettings and
+    Study, meshes/* geometries): one place for each default."""
+    s = parse_study(BASE, name="defaults")
+    for table, obj in (("li", s.li), ("platen", s.platen), ("time", s.time)):
+        for f in dataclasses.fields(obj):
+            key = SCHEMA[table].get(f.name)
+            if key is not None and f.name not in BASE.get(table, {}):
+                assert getattr(obj, f.name) == f.default == key.default, (table, f.name)
+    for name in ("rim_refinement", "rim_zone_mm", "platen_refinement", "platen_zone_mm", "use_symmetry"):
+        assert getattr(s.geometry, name) == SCHEMA["geometry"][name].default, name
+    assert s.linear_solver == SCHEMA["numerics"]["linear_solver"].default
+    assert s.write_fields is BASE["output"]["fields"] is False
+    assert s.snapshot_growth == SCHEMA["output"]["snapshot_growth"].default
+
+
+def test_blind_prediction_studies_use_the_calibrated_li_parameters():
+    """The G-LiCFC studies (and the 3D bare-Li check) use the bare-Li calibration: their creep law and
+    platen friction must be the ones `make calibrate` wrote (copies drifted once: the composite
+    studies kept the fit of an earlier calibration)."""
+    import tomllib
+    cal = tomllib.loads((ROOT / "studies" / "fig4_bare_li_calibrated.toml").read_text())
+    keys = [("li", "creep_A"), ("li", "creep_n"), ("li", "threshold_stress_MPa"), ("platen", "mu")]
+    studies = sorted((ROOT / "studies").glob("composite_*.toml")) + [ROOT / "studies" / "fig4_bare_li_3d_calibrated.toml"]
+    assert studies
+    for f in studies:
+        d = tomllib.loads(f.read_text())
+        for table, key in keys:
+            assert d[table].get(key, 0.0) == cal[table].get(key, 0.0), (f.name, table, key)
