@@ -57,6 +57,7 @@ bench: $(STAMP)  ## benchmark suite (not a test): axisymmetric + CalculiX, then 
 	$(PY) bench/bench_3d.py
 	$(PY) bench/bench_linear.py
 	$(PY) bench/bench_composite_convergence.py
+	$(PY) bench/bench_newton_3d.py --steps 6 --variants mumps,mumps+reuse
 
 clean:
 	rm -rf results

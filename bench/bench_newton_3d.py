@@ -7,12 +7,13 @@ until --steps accepted steps (the run is then interrupted like a Ctrl-C; the tim
 
     python bench/bench_newton_3d.py [--steps N] [--study FILE] [--variants mumps,mumps+reuse,gamg]
 
-Writes results/bench/newton_3d.json (atomically) and prints one line per variant.
+Writes results/bench/<date>/newton_3d.json (atomically) and prints one line per variant.
 Units: s (wall), counts.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import tempfile
 import time
@@ -94,7 +95,7 @@ def main(argv=None):
               f"({r['per_factorisation_s']:.2f} s each), solve {t.get('solve', 0):.1f} s ({r['per_solve_s']:.3f} s each), "
               f"return map {t.get('constitutive', 0):.1f} s, friction {t.get('friction', 0):.1f} s | thickness change "
               f"{r['thickness_change_pct']:+.3f} %, diameter {r['diameter_change_pct']:+.3f} %", flush=True)
-    out = Path("results/bench/newton_3d.json")   # noqa: the last run
+    out = Path("results/bench") / datetime.date.today().isoformat() / "newton_3d.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
 

@@ -82,7 +82,7 @@ class Study:
     quadrature_degree: int = 4
     pressure_space: str = "P1+P0"
     linear_solver: str = "auto"
-    reuse_factorisation: bool = False
+    reuse_factorisation: bool | None = None   # None: the measured rule of fem/models/linear_solvers.py
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
@@ -222,8 +222,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                  "direct). Not part of the fingerprint (same result to the solver tolerance)"),
         "reuse_factorisation": Key(_default(Study, "reuse_factorisation"), bool,
                                    doc="true: Newton iterations may reuse the last factorisation (chord iterations, "
-                                       "also across steps; fem/models/newton.py); same result to the Newton tolerance, "
-                                       "not part of the fingerprint"),
+                                       "also across steps; fem/models/newton.py); default: on for a bare-Li 3D disc "
+                                       "from 10k unknowns (fem/models/linear_solvers.py REUSE_MIN_DOFS), off otherwise; "
+                                       "same result to the Newton tolerance, not part of the fingerprint"),
     },
     "output": {
         "fields": Key(_default(Study, "write_fields"), bool),

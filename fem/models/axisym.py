@@ -39,7 +39,7 @@ class AxisymDiscModel(DiscModel):
 
     def __init__(self, mesh, facet_tags, geo: AxisymDiscGeometry, mat: LiCreep, platen: FrictionSpec,
                  quadrature_degree: int = 4, theta: float = 1.0, pressure_space: str = "P1+P0",
-                 linear_solver: str = "auto", reuse_factorisation: bool = False):
+                 linear_solver: str = "auto", reuse_factorisation: bool | None = None):
         if mesh.comm.size > 1:
             raise RuntimeError("the axisymmetric path runs serially (it is small); use 3D for MPI")
         self.facet_tags = facet_tags

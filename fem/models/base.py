@@ -38,7 +38,7 @@ from petsc4py import PETSc
 
 from fem.models import JIT_OPTIONS
 from fem.models.contact import PlatenContact
-from fem.models.linear_solvers import LinearSolver
+from fem.models.linear_solvers import LinearSolver, choose_reuse
 from fem.models.measure import changes, max_radius_mm, thickness_mm
 from fem.physics.friction import FrictionSpec
 from fem.physics.laws import (LOG_SERIES_LIMIT, CreepState, LawInputs, law_class, make_law,
@@ -115,7 +115,8 @@ class DiscModel:
 
     def __init__(self, mesh, geo, phases: dict, platen: FrictionSpec, quadrature_degree: int = 4,
                  theta: float = 1.0, cell_tags=None, fibre_direction: dict | None = None,
-                 pressure_space: str = "P1", linear_solver: str = "auto", reuse_factorisation: bool = False):
+                 pressure_space: str = "P1", linear_solver: str = "auto",
+                 reuse_factorisation: bool | None = None):
         """phases: name -> (cell tags or None for all cells, material); exactly one creeping
         material (fem/physics/materials.py LiCreep). fibre_direction: tow cell tag -> callable
         x -> (3, n) unit fibre direction (meshes.composite.tangent_function)."""
@@ -169,7 +170,8 @@ class DiscModel:
         self._setup_phase_outputs()
         self._K = None
         self._A = None
-        self.reuse_factorisation = reuse_factorisation   # chord iterations (fem/models/newton.py)
+        # chord iterations (fem/models/newton.py): as requested, or by the measured rule
+        self.reuse_factorisation = choose_reuse(reuse_factorisation, n_dofs, len(phases), self.dim)
         self.factorisation = None                        # (A, K, b, dF.b) of the last factorisation
 
     # ------------------------------------------------------------------ spaces and forms

@@ -29,7 +29,6 @@ from fem.models.base import DiscModel
 from fem.models.contact import ContactNodes
 from fem.physics.friction import FrictionSpec
 from fem.physics.kinematics import Solid3D
-from fem.physics.materials import LiCreep
 
 
 class Disc3DModel(DiscModel):
@@ -38,14 +37,12 @@ class Disc3DModel(DiscModel):
     inplane_components = 2
     dim = 3
 
-    def __init__(self, mesh, geo, phases: dict | LiCreep, platen: FrictionSpec, quadrature_degree: int = 4,
+    def __init__(self, mesh, geo, phases: dict, platen: FrictionSpec, quadrature_degree: int = 4,
                  theta: float = 1.0, cell_tags=None, fibre_direction: dict | None = None,
-                 linear_solver: str = "auto", reuse_factorisation: bool = False):
+                 linear_solver: str = "auto", reuse_factorisation: bool | None = None):
         """geo: Disc3DGeometry or CompositeGeometry (height_mm, thickness_mm, radius_mm, diameter_mm,
-        quarter, use_symmetry). phases: a LiCreep material (bare Li) or a dict phase name ->
-        (cell tags, material) with exactly one LiCreep phase (the composite)."""
-        if isinstance(phases, LiCreep):
-            phases = {"li": (None, phases)}
+        quarter, use_symmetry). phases: phase name -> (cell tags, or None for every cell, material),
+        with exactly one creeping material; bare Li: {"li": (None, LiCreep(...))}."""
         self.force_factor = 4.0 if geo.quarter else 1.0
         super().__init__(mesh, geo, phases, platen, quadrature_degree, theta, cell_tags=cell_tags,
                          fibre_direction=fibre_direction, pressure_space="P1", linear_solver=linear_solver,

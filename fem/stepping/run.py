@@ -147,7 +147,7 @@ def build_model(study: Study):
         msh, _, _ = load_mesh(study.geometry)
         t_mesh = time.perf_counter() - t_mesh
         t_setup = time.perf_counter()
-        model = Disc3DModel(msh, study.geometry, study.li, study.platen, study.quadrature_degree, theta,
+        model = Disc3DModel(msh, study.geometry, {"li": (None, study.li)}, study.platen, study.quadrature_degree, theta,
                             linear_solver=study.linear_solver, reuse_factorisation=study.reuse_factorisation)
     else:
         from meshes.disc_axisym import load_mesh
@@ -354,6 +354,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "wall_time_s": wall,
         "linear_solves": model.linear_solves,
         "factorisations": model.factorisations,
+        "reuse_factorisation": model.reuse_factorisation,
         "linear_solver": model.linear_solver.kind, "linear_solver_requested": model.linear_solver.requested,
         **({"linear_solver_fallback": model.linear_solver.fallback} if model.linear_solver.fallback else {}),
         **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.linear_solver.krylov_iterations)),

@@ -5,7 +5,8 @@ import pytest
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from fem.models.linear_solvers import AUTO_ITERATIVE_MIN_DOFS, ProlongedSystem, choose_linear_solver
+from fem.models.linear_solvers import (AUTO_ITERATIVE_MIN_DOFS, REUSE_MIN_DOFS, ProlongedSystem, choose_linear_solver,
+                                       choose_reuse)
 
 
 def test_choice_of_linear_solver():
@@ -21,6 +22,17 @@ def test_choice_of_linear_solver():
         choose_linear_solver("gamg", 100, 1, 2)
     with pytest.raises(ValueError, match="auto, mumps or gamg"):
         choose_linear_solver("lu", 100, 1, 3)
+
+
+def test_choice_of_factorisation_reuse():
+    """Requirement: unset, factorisations are reused for single-phase 3D discs from REUSE_MIN_DOFS
+    unknowns (measured gain) and not for the composite or the axisymmetric model; a study's explicit
+    true/false wins."""
+    assert choose_reuse(None, REUSE_MIN_DOFS, 1, 3) is True
+    assert choose_reuse(None, REUSE_MIN_DOFS - 1, 1, 3) is False
+    assert choose_reuse(None, 10 * REUSE_MIN_DOFS, 4, 3) is False
+    assert choose_reuse(None, 10 * REUSE_MIN_DOFS, 1, 2) is False
+    assert choose_reuse(True, 10, 4, 2) is True and choose_reuse(False, 10 ** 6, 1, 3) is False
 
 
 def _aij(M):
