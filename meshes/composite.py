@@ -137,7 +137,7 @@ DEFAULT_SOURCES = {
     "li_mass_mg": "paper: LiCFC 38.9 mg - CFC 21.6 mg = 17.3 mg Li per disc",
     "cfc_mass_mg": "paper: pristine CFC 21.6 mg per disc (12.2 mg/cm2)",
     "gpe_mass_mg": "paper: G-LiCFC 66.7 mg - LiCFC 38.9 mg = 27.8 mg GPE per disc (derived)",
-    "carbon_density": "measurements.md: carbon fibre ~1.76-1.8 g/cm3; 1.78 taken",
+    "carbon_density": "typical PAN carbon fibre density 1.76-1.8 g/cm3 (datasheet values); 1.78 taken",
     "li_density": "paper/handbook: 0.534 g/cm3",
     "gpe_density": "ASSUMPTION: ideal mixture of PVDF-HFP 1.77, LiTFSI 1.33, EMITFSI 1.52 g/cm3 at 5:5:7 by mass -> 1.519",
     "tow_pitch_mm": "ASSUMPTION: 1K tows (66 tex) at 12.2 mg/cm2 areal weight give pitch = 2*tex/areal = 1.08 mm; 1.0 taken",

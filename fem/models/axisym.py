@@ -32,7 +32,6 @@ from meshes.disc_axisym import AxisymDiscGeometry
 
 class AxisymDiscModel(DiscModel):
     kinematics = Axisymmetric
-    u_components = 2
     inplane_components = 1
     dim = 2
     force_factor = 2.0 * math.pi

@@ -108,8 +108,7 @@ class DiscModelInterface(Protocol):
 class DiscModel:
     """The shared core; subclasses set `kinematics`, `inplane_components`, `force_factor` and
     implement `_boundary()` and `extra_results()`."""
-    kinematics = None           # module-like object: F(u, x), grad(v, x), weight(x) (None: 1)
-    u_components = 3
+    kinematics = None           # u_components; F(u, x), grad(v, x), weight(x) (None: 1)
     inplane_components = 2      # slip components of a platen node (1: radial)
     dim = 3
 
@@ -182,7 +181,7 @@ class DiscModel:
             raise ValueError("several pressure fields need pressure_space = 'P1'")
         mesh = self.mesh
         cell = mesh.basix_cell()
-        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(self.u_components,))
+        P2 = basix.ufl.element("Lagrange", cell.name, 2, shape=(self.kinematics.u_components,))
         P1 = basix.ufl.element("Lagrange", cell.name, 1)
         elements = [P2] + [P1] * max(pressure_fields, 1)
         elements += [basix.ufl.element("DG", cell.name, 0)] if pressure_space == "P1+P0" else []
@@ -273,7 +272,7 @@ class DiscModel:
     def _setup_dofs(self) -> None:
         V, m = self.W.sub(0).collapse()
         self.V_u = V
-        self.node_dofs = np.asarray(m).ravel().astype(np.int64).reshape(-1, self.u_components)
+        self.node_dofs = np.asarray(m).ravel().astype(np.int64).reshape(-1, self.kinematics.u_components)
         self.node_coords = V.tabulate_dof_coordinates()
         imap = self.W.dofmap.index_map
         self.n_owned = imap.size_local * self.W.dofmap.index_map_bs
@@ -308,7 +307,6 @@ class DiscModel:
         owned = np.arange(n) < self.n_owned
         self.free_u_owned = np.flatnonzero(mask & ~is_p & owned)
         self.free_p_owned = np.flatnonzero(mask & is_p & owned)
-        self.moving_z_owned = self.moving_z[self.moving_z < self.n_owned]
         self.contact = PlatenContact(self.platen_spec, nodes, self.force_factor, self.comm, self.global_offset)
         self.meas_nodes = np.flatnonzero(self.node_dofs[:, 0] < self.n_owned)   # owned P2 nodes
 

@@ -56,10 +56,6 @@ class PlatenContact:
         local = float(np.dot(-self.moving_sign, r[self.moving_z]))
         return self.force_factor * self.comm.allreduce(local, op=MPI.SUM)
 
-    def force_derivative(self, Kv: np.ndarray) -> float:
-        """dF/dx . v for the product Kv = K v (owned rows)."""
-        return self.force(Kv)
-
     # ------------------------------------------------------------------ friction
     def friction(self, r: np.ndarray, x: np.ndarray, x_n: np.ndarray, dt: float, eps_scale: float,
                  force_scale_N: float):

@@ -166,7 +166,7 @@ def _bordered_update(model, K, A, r, F, delta, constraint: LoadConstraint):
     with model.timed("solve"):
         bc_vals = A.createVecRight()
         bc_vals.array[:] = 0.0
-        bc_vals.array[model.moving_z_owned] = -1.0
+        bc_vals.array[model.contact.moving_z] = -1.0   # owned moving-platen normal dofs
         rhs_b = A.createVecLeft()
         rhs_b.set(0.0)
         rows = (model.constrained_owned + model.global_offset).astype(PETSc.IntType)
@@ -195,11 +195,9 @@ def _bordered_update(model, K, A, r, F, delta, constraint: LoadConstraint):
     except LinearSolverFailure as e:
         raise NewtonFailure(str(e)) from e
     # dF/dx . v from the rows of K: F = factor * sum(-sign r_z), so dF.v = factor * sum(-sign (K v)_z)
-    ga, gb = (contact_derivative(model, K, v) for v in (a, b))
+    gb = contact_derivative(model, K, b)
     model.factorisation = (A, K, b, gb)
-    al, be = constraint.force_coef, constraint.delta_coef
-    ddelta = (constraint.rhs - al * F - be * delta - al * ga) / (al * gb + be)
-    return a + ddelta * b, ddelta
+    return _with_platen_increment(model, K, a, b, gb, F, delta, constraint)
 
 
 def _chord_update(model, r, F, delta, constraint: LoadConstraint):
@@ -218,6 +216,12 @@ def _chord_update(model, r, F, delta, constraint: LoadConstraint):
         a = sol_a.array.copy()
     if constraint.is_gap:
         return a, 0.0
+    return _with_platen_increment(model, K, a, b, gb, F, delta, constraint)
+
+
+def _with_platen_increment(model, K, a, b, gb, F, delta, constraint: LoadConstraint):
+    """(a + d b, d): the platen increment d that satisfies the linearised load constraint
+    alpha (F + g.a + d g.b) + beta (delta + d) = gamma, g = dF/dx (module docstring)."""
     ga = contact_derivative(model, K, a)
     al, be = constraint.force_coef, constraint.delta_coef
     ddelta = (constraint.rhs - al * F - be * delta - al * ga) / (al * gb + be)

@@ -33,7 +33,6 @@ from fem.physics.kinematics import Solid3D
 
 class Disc3DModel(DiscModel):
     kinematics = Solid3D
-    u_components = 3
     inplane_components = 2
     dim = 3
 

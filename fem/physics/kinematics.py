@@ -20,11 +20,6 @@ def axisym_grad(v, x):
     ])
 
 
-def deformation_gradient(u, x):
-    """Axisymmetric F = I + grad u (kept for callers of the former module)."""
-    return ufl.Identity(3) + axisym_grad(u, x)
-
-
 class Axisymmetric:
     u_components = 2
 

@@ -101,6 +101,17 @@ class CreepState:
     dp_explicit: Any
 
 
+class Law:
+    """Defaults of the law interface (see the registry comment above); a law overrides what differs."""
+    mixed_up = False
+    creeping = False
+    needs_fibre_direction = False
+    kind = ""
+
+    def outputs(self) -> dict:
+        return {}
+
+
 def make_law(material, inputs: LawInputs):
     return law_class(material).from_material(material, inputs)
 
@@ -170,10 +181,9 @@ class LawConstants:
 
 
 @law_for(LiCreep)
-class CreepLaw:
+class CreepLaw(Law):
     """UFL expressions of the law, given the deformation gradient F (3x3 UFL) and state."""
-    mixed_up, creeping, needs_fibre_direction = True, True, False
-    kind = "creep"
+    mixed_up, creeping, kind = True, True, "creep"
 
     @classmethod
     def from_material(cls, mat: LiCreep, inp: LawInputs) -> "CreepLaw":
@@ -187,9 +197,6 @@ class CreepLaw:
     @property
     def mu(self):
         return self.c.mu
-
-    def outputs(self) -> dict:
-        return {}
 
     def __init__(self, c: LawConstants, F, Cc_inv_n, dp_star, dt_A, pressure, dp_explicit=0.0):
         """c: material constants; F: 3x3 deformation gradient; Cc_inv_n: 3x3 state at t_n;
@@ -278,20 +285,16 @@ def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: f
 # first Piola-Kirchhoff stress P (MPa) and the Cauchy stress sigma of a deformation gradient F.
 
 @law_for(GelNeoHookean)
-class GelLaw:
+class GelLaw(Law):
     """Gel polymer electrolyte: neo-Hookean deviatoric part, the volumetric U(J) of the Li law in the
     u-p form (the same pressure field and volumetric residual as the Li law):
         tau = mu dev(b_bar) + J p I,   b_bar = J^-2/3 F F^T,   p = U'(J) = K (J - 1) weakly."""
 
-    mixed_up, creeping, needs_fibre_direction = True, False, False
-    kind = "gel"
+    mixed_up, kind = True, "gel"
 
     @classmethod
     def from_material(cls, mat, inp: LawInputs) -> "GelLaw":
         return cls(inp.mesh, mat, inp.F, inp.pressure)
-
-    def outputs(self) -> dict:
-        return {}
 
     def __init__(self, mesh, mat, F, pressure):
         from dolfinx import fem
@@ -308,18 +311,14 @@ class GelLaw:
 
 
 @law_for(SoftVoid)
-class SoftVoidLaw:
+class SoftVoidLaw(Law):
     """Pore as a soft compressible neo-Hookean solid (displacement form):
         P = mu (F - F^-T) + lambda ln(J) F^-T."""
-    mixed_up, creeping, needs_fibre_direction = False, False, False
     kind = "void"
 
     @classmethod
     def from_material(cls, mat, inp: LawInputs) -> "SoftVoidLaw":
         return cls(inp.mesh, mat, inp.F)
-
-    def outputs(self) -> dict:
-        return {}
 
     def __init__(self, mesh, mat, F):
         from dolfinx import fem
@@ -333,16 +332,15 @@ class SoftVoidLaw:
 
 
 @law_for(TowElastic)
-class TowLaw:
+class TowLaw(Law):
     """Carbon tow: transversely isotropic St Venant-Kirchhoff about the reference fibre direction a
     (unit vector field), S = C : E with E = (F^T F - I)/2, in Spencer's invariant form
         S = lam tr(E) I + 2 mu_T E + alpha [(a.E a) I + tr(E) A] + 2 (mu_L - mu_T)(A E + E A) + beta (a.E a) A,
     A = a (x) a. The five moduli follow from the 6x6 stiffness of TowElastic.stiffness() (fibre axis 1):
     lam = C23, mu_T = C44, mu_L = C66, alpha = C12 - C23, beta = C11 - lam - 2 alpha - 4 mu_L + 2 mu_T
-    (checked against the 6x6 matrix in tests/test_composite.py)."""
+    (checked against the 6x6 matrix in tests/unit/test_laws.py)."""
 
-    mixed_up, creeping, needs_fibre_direction = False, False, True
-    kind = "tow"
+    needs_fibre_direction, kind = True, "tow"
 
     @classmethod
     def from_material(cls, mat, inp: LawInputs) -> "TowLaw":

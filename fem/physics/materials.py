@@ -12,9 +12,9 @@ R_GAS = 8.314462618  # J/(mol K)
 # --- Default lithium parameters and where they come from --------------------------------------
 LI_SOURCES = {
     "youngs_modulus_MPa": "7820 MPa: Masias et al., J. Mater. Sci. 54 (2019) 2585, quoted in the G-LiCFC paper "
-                          "(measurements.md §2)",
-    "poisson_ratio": "0.381: Masias et al. 2019 (measurements.md §2)",
-    "creep_n": "6.56: Masias et al. 2019 power-law creep stress exponent (measurements.md §2)",
+                          "(as quoted in the G-LiCFC composite-anode paper)",
+    "poisson_ratio": "0.381: Masias et al. 2019 (as quoted in the G-LiCFC composite-anode paper)",
+    "creep_n": "6.56: Masias et al. 2019 power-law creep stress exponent (as quoted in the G-LiCFC composite-anode paper)",
     "creep_A": "7.7e-3 MPa^-6.56 s^-1 at 299 K: least-squares fit of Masias 2019 Table S1 creep data, "
                "which covers stresses <= 0.6 MPa only; extrapolating to 5-30 MPa is an assumption",
     "activation_energy_J_per_mol": "37 kJ/mol: used by Anand et al., JES 2019 for Li creep; UNVERIFIED against "
@@ -71,7 +71,7 @@ CARBON_SOURCES = {
     "G_LT_MPa": "Reuss 1 / (0.6/15000 + 0.4/2833) = 5519 MPa (same caveat as E_T)",
     "nu_LT": "rule of mixtures 0.6 x 0.20 + 0.4 x 0.381 = 0.272",
     "nu_TT": "ASSUMPTION: 0.40 (transverse plane of a fibre bundle)",
-    "strength_MPa": "paper Fig. 2b: cloth tensile strength 215.08 MPa (measurements.md §3); compared with the tow stresses",
+    "strength_MPa": "paper Fig. 2b: cloth tensile strength 215.08 MPa (G-LiCFC composite-anode paper); compared with the tow stresses",
     "law": "transversely isotropic St Venant-Kirchhoff, S = C : E along the local tow direction (small strains, large "
            "rotations); isotropic elasticity is available with isotropic = true as a documented fallback",
 }
