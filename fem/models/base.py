@@ -36,13 +36,13 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from fem.models import JIT_OPTIONS
+from fem.models import JIT_OPTIONS, assembly
 from fem.models.contact import PlatenContact
 from fem.models.linear_solvers import LinearSolver, choose_reuse
 from fem.models.measure import changes, max_radius_mm, thickness_mm
 from fem.physics.friction import FrictionSpec
-from fem.physics.laws import (LOG_SERIES_LIMIT, CreepState, LawInputs, law_class, make_law,
-                              solve_creep_increment, von_mises)
+from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_TANGENT, CreepPoints
+from fem.physics.laws import CreepState, LawInputs, law_class, make_law
 
 PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
 
@@ -155,15 +155,30 @@ class DiscModel:
         self.Cc_inv_n = fem.Function(self.Qt, name="Cc_inv")
         self.Cc_inv_n.x.array[:] = np.tile(np.eye(3).ravel(), self.Cc_inv_n.x.array.size // 9)
         self.p_eq = _Values(self.qs_dofs.size)   # equivalent creep strain, owned (cell, point) order
-        self.dp_f = fem.Function(self.Qs, name="dp")
-        self.dp_explicit = fem.Function(self.Qs, name="dp_explicit")
-        self.dt_A = fem.Constant(mesh, 0.0)      # theta * dt * A_eff
+        self.dt_A = 0.0                          # theta * dt * A_eff of the step (MPa^-n)
+        self.dp_explicit = np.zeros(self.qs_dofs.size)   # (1 - theta) dt pdot_n
         self.rate_n = np.zeros(self.qs_dofs.size)
+        # the pointwise creep kernel (fem/physics/creep_point.py) and the quadrature functions the
+        # weak form reads: deviatoric stress and tangent at the active components of F, von Mises
+        act = self.kinematics.active
+        self.creep_points = CreepPoints(self.qs_dofs.size, act)
+        na = len(act)
+        self.P_q = fem.Function(self._quadrature_space((na,)), name="P_dev")
+        self.A_q = fem.Function(self._quadrature_space((na, na)), name="dP_dev_dF")
+        self.vm_q = fem.Function(self.Qs, name="von_mises")
+        # index arrays of the creep points in the quadrature functions (a slice where they are in
+        # order, as for a single-phase disc: no gather/scatter copies then)
+        self._qs_ix, self._qt_ix = _as_slice(self.qs_dofs), _as_slice(self.qt_dofs)
+        self._pq_ix = _as_slice((na * self.qs_dofs[:, None] + np.arange(na)).reshape(-1))
+        self._aq_ix = _as_slice((na * na * self.qs_dofs[:, None] + np.arange(na * na)).reshape(-1))
+        self._tangent_valid = False   # creep_points.A belongs to the current state
         self.fibre_dir = None
         self._build_forms(fibre_direction or {})
         self.qp_volume = self._qp_volume(self.cells)
         self.total_volume = self._sum(self.qp_volume.sum())
         self._setup_dofs()
+        # the serial element assembler of the Jacobian where it applies (fem/models/assembly.py)
+        self.assembler = assembly.CreepAssembler(self, self.J_form) if assembly.applies(self) else None
         n_dofs = self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs
         self.linear_solver = LinearSolver(self, linear_solver, n_dofs, len(phases), self.dim)
         self._setup_phase_outputs()
@@ -194,6 +209,12 @@ class DiscModel:
         self.Qt = fem.functionspace(mesh, Qt_el)
         self.qpoints = self.Qs.element.interpolation_points
         _, self.qweights = basix.make_quadrature(cell, qd)
+        self._qd = qd
+
+    def _quadrature_space(self, shape):
+        el = basix.ufl.quadrature_element(self.mesh.basix_cell().name, value_shape=shape, scheme="default",
+                                          degree=self._qd)
+        return fem.functionspace(self.mesh, el)
 
     def _build_forms(self, fibre_direction: dict) -> None:
         """Residual R = sum over phases of int P : grad v (+ the pressure equation of a u-p phase),
@@ -206,7 +227,10 @@ class DiscModel:
         grad_v = kin.grad(v, x)
         wgt = kin.weight(x)
         dxm = ufl.Measure("dx", domain=mesh, subdomain_data=self.cell_tags, metadata=self.dx.metadata())
-        state = CreepState(self.Cc_inv_n, self.dp_f, self.dt_A, self.dp_explicit)
+        state = CreepState(self.kinematics.active, self.P_q, self.A_q, self.vm_q)
+        du = ufl.TrialFunction(self.W)
+        grad_du = kin.grad(ufl.split(du)[0], x)
+        tangent = 0
 
         def weighted(e):   # the integration weight of the kinematics (R per radian; none in 3D)
             return e if wgt is None else e * wgt
@@ -222,6 +246,9 @@ class DiscModel:
             law = make_law(m, LawInputs(mesh, F, p, state, fibre))
             self.laws[name] = law
             R = R + weighted(ufl.inner(law.P, grad_v)) * dxp
+            dP = law.tangent(grad_du)
+            if dP is not None:   # the quadrature-function part of the stress (creep kernel)
+                tangent = tangent + weighted(ufl.inner(dP, grad_v)) * dxp
             if ks:
                 self._p_over_K[name] = p / law.K
                 R = R + weighted(law.volumetric_residual(p) * q) * dxp
@@ -233,9 +260,13 @@ class DiscModel:
         self.law = self.laws[self.creep_phase]
         self._schur_ufl = schur   # compiled only for the iterative solver
         self.R_form = fem.form(R, jit_options=JIT_OPTIONS)
-        self.J_form = fem.form(ufl.derivative(R, self.w, ufl.TrialFunction(self.W)), jit_options=JIT_OPTIONS)
-        self.qm_expr = fem.Expression(ufl.as_vector([self.law.q_tr, self.law.trial_distance]), self.qpoints)
-        self.Cc_new_expr = fem.Expression(self.law.Cc_inv_new, self.qpoints)
+        # UFL differentiates everything but the quadrature functions; the kernel's tangent adds the rest
+        self.J_form = fem.form(ufl.derivative(R, self.w, du) + tangent, jit_options=JIT_OPTIONS)
+        # F (9 components) and the creep phase's pressure at the quadrature points: the kernel's input
+        ks = self.phase_pressure[self.creep_phase]
+        p_creep = sum((parts[i] for i in ks[1:]), parts[ks[0]])
+        self.Fp_expr = fem.Expression(ufl.as_vector([F[i, j] for i in range(3) for j in range(3)] + [p_creep]),
+                                      self.qpoints)
         jw = abs(ufl.JacobianDeterminant(mesh))
         self._jw_expr = fem.Expression(jw * wgt if wgt is not None else jw + 0.0 * x[0], self.qpoints)
 
@@ -325,19 +356,29 @@ class DiscModel:
 
     def prepare_step(self, dt: float) -> None:
         """Set the step's creep constants: theta dt A_eff and the explicit part of the increment."""
-        self.dt_A.value = self.theta * dt * self.mat.creep_A_eff
-        self.dp_explicit.x.array[self.qs_dofs] = (1.0 - self.theta) * dt * self.rate_n
+        self.dt_A = self.theta * dt * self.mat.creep_A_eff
+        self.dp_explicit[:] = (1.0 - self.theta) * dt * self.rate_n
+
+    def _run_creep_points(self, mode: int) -> None:
+        """The pointwise creep law (fem/physics/creep_point.py) at the current displacement and pressure."""
+        Fp = self.Fp_expr.eval(self.mesh, self.cells).reshape(-1, 10)
+        F = np.ascontiguousarray(Fp[:, :9]).reshape(-1, 3, 3)
+        Cn = self.Cc_inv_n.x.array[self._qt_ix].reshape(-1, 3, 3)
+        # the serial assembler takes the whole tangent, p d(cof F)/dF included; the UFL form adds that
+        p = np.ascontiguousarray(Fp[:, 9]) if self.assembler is not None else None
+        self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p)
 
     def update_creep_increment(self, dt: float):
-        """Pointwise return map: solve for dp at the current displacement; return (q_tr, mubar, dp)."""
-        qm = self.qm_expr.eval(self.mesh, self.cells).reshape(-1, 2)
-        q_tr, mubar = qm[:, 0], np.full(qm.shape[0], self.mat.shear_modulus_MPa)
-        self.trial_distance = self._max(qm[:, 1].max(initial=0.0))
-        dp0 = self.dp_explicit.x.array[self.qs_dofs]
-        dp = solve_creep_increment(q_tr, mubar, self.theta * dt * self.mat.creep_A_eff, self.mat.creep_n,
-                                   self.mat.threshold_stress_MPa, dp0)
-        self.dp_f.x.array[self.qs_dofs] = dp
-        return q_tr, mubar, dp
+        """Pointwise return map, stress and consistent tangent at the current displacement (the
+        tangent is computed here, once per iterate: almost every iterate needs a Jacobian);
+        returns (q_tr, mubar, dp)."""
+        self._run_creep_points(MODE_TANGENT)
+        cp = self.creep_points
+        self._tangent_valid = True
+        self.P_q.x.array[self._pq_ix] = cp.P.ravel()
+        self.vm_q.x.array[self._qs_ix] = cp.vm
+        self.trial_distance = self._max(cp.dist.max(initial=0.0))
+        return cp.q_tr.copy(), np.full(cp.q_tr.size, self.mat.shear_modulus_MPa), cp.dp.copy()
 
     def assemble_residual(self) -> np.ndarray:
         vec = fem.assemble_vector(self.R_form)
@@ -345,12 +386,20 @@ class DiscModel:
         return vec.array.copy()   # owned entries are complete; ghost entries are partial
 
     def assemble_jacobian(self) -> PETSc.Mat:
-        """Jacobian on all dofs (no constraints), in one reused PETSc matrix."""
-        if self._K is None:
-            self._K = fem_petsc.create_matrix(self.J_form)
-        self._K.zeroEntries()
-        fem_petsc.assemble_matrix(self._K, self.J_form)
-        self._K.assemble()
+        """Jacobian on all dofs (no constraints), in one reused PETSc matrix, at the state of the
+        last `update_creep_increment`: by the serial element assembler (fem/models/assembly.py) or
+        by dolfinx from the UFL form."""
+        assert self._tangent_valid, "assemble_jacobian needs update_creep_increment at the same state"
+        cp = self.creep_points
+        if self.assembler is not None:
+            self._K = self.assembler.assemble(cp.A, cp.C, 1.0 / self.mat.bulk_modulus_MPa)
+        else:
+            if self._K is None:
+                self._K = fem_petsc.create_matrix(self.J_form)
+            self.A_q.x.array[self._aq_ix] = cp.A.ravel()
+            self._K.zeroEntries()
+            fem_petsc.assemble_matrix(self._K, self.J_form)
+            self._K.assemble()
         if self._A is None:
             self._A = self._K.duplicate(copy=True)
             self._A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
@@ -389,10 +438,13 @@ class DiscModel:
         """Accept the step: Cc^-1 <- updated (renormalised to det = 1), p <- p + dp, and the creep
         rate at the new time (the explicit part of the next theta-method step)."""
         with self.timed("constitutive"):
-            C = self.Cc_new_expr.eval(self.mesh, self.cells).reshape(-1, 3, 3)
-            C /= np.cbrt(np.linalg.det(C))[:, None, None]
-            self.Cc_inv_n.x.array[self.qt_dofs] = C.ravel()
-            self.p_eq.x.array[:] += self.dp_f.x.array[self.qs_dofs]
+            # Cc^-1 at t_n+1 (det 1) from the last iterate, the converged one (fem/models/newton.py
+            # evaluates the creep law at every iterate before testing convergence)
+            assert self._tangent_valid, "commit_state needs update_creep_increment at the converged state"
+            cp = self.creep_points
+            self.Cc_inv_n.x.array[self._qt_ix] = cp.commit().ravel()
+            self.p_eq.x.array[:] += cp.dp
+            self._tangent_valid = False
             if rate is not None:
                 self.rate_n[:] = rate
 
@@ -436,7 +488,7 @@ class DiscModel:
             self.phase_nodes[name] = self._owned_nodes_of(self.V_u.dofmap.list[cells])
             self.phase_qp_volume[name] = self._qp_volume(cells) if cells.size else np.zeros(0)
             law = self.laws[name]
-            ex = {"J": law.J, "von_mises": von_mises(law.sigma), **law.outputs()}
+            ex = {"J": law.J, "von_mises": law.von_mises, **law.outputs()}
             if name in self._p_over_K:
                 ex["p_over_K"] = self._p_over_K[name]
             self.phase_exprs[name] = {k: fem.Expression(v, self.qpoints) for k, v in ex.items()}
@@ -538,6 +590,14 @@ class DiscModel:
         peq = np.zeros(self.all_cells.size)
         peq[self.cells] = self.cell_average(self.p_eq.x.array)
         return {"t": t, "u": self.w.x.array.copy(), "von_mises": vm, "p_eq": peq}
+
+
+def _as_slice(ix: np.ndarray):
+    """A slice equal to the index array where it is a contiguous ascending range, else the array."""
+    ix = np.asarray(ix)
+    if ix.size and ix[-1] - ix[0] == ix.size - 1 and np.all(np.diff(ix) == 1):
+        return slice(int(ix[0]), int(ix[-1]) + 1)
+    return ix
 
 
 class _Values:

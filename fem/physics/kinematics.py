@@ -4,7 +4,8 @@
   (R, Z) = (x[0], x[1]); forms are per radian, integrated with the weight R (total quantities =
   2 pi * form).
 * Solid3D: u = (u_x, u_y, u_z), F = I + grad u, weight 1.
-Both give the 3x3 reference gradient that the laws (fem/physics/laws.py) take.
+Both give the 3x3 reference gradient that the laws (fem/physics/laws.py) take, and list its
+components that can be non-zero (`active`: the pointwise creep kernel differentiates along these).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def axisym_grad(v, x):
 
 class Axisymmetric:
     u_components = 2
+    # the components of F (and of grad v) that can be non-zero: the (r, z) block and the hoop entry
+    active = ((0, 0), (0, 1), (1, 0), (1, 1), (2, 2))
 
     @staticmethod
     def grad(v, x):
@@ -38,6 +41,7 @@ class Axisymmetric:
 
 class Solid3D:
     u_components = 3
+    active = tuple((i, j) for i in range(3) for j in range(3))
 
     @staticmethod
     def grad(v, x):

@@ -1,8 +1,7 @@
-"""The constitutive law: finite-strain elasticity + isochoric J2 power-law creep.
+"""The constitutive laws of the package and their registry.
 
-Kinematics: multiplicative split F = Fe Fc with isochoric creep (det Fc = 1). The internal
-variable is the inverse creep right Cauchy-Green tensor Cc^-1 = Fc^-1 Fc^-T.
-
+Li (LiCreep): finite-strain elasticity + isochoric J2 power-law creep. Multiplicative split
+F = Fe Fc with isochoric creep (det Fc = 1); internal variable Cc^-1 = Fc^-1 Fc^-T.
 Elasticity: Hencky (logarithmic) in the deviatoric part, U(J) = K/2 (J - 1)^2 in the volumetric part,
     tau = mu log(be_bar) + J U'(J) I,   U'(J) = K (J - 1),   be_bar = J^-2/3 F Cc^-1 F^T
 (log(be_bar) = 2 dev(eps_e) is traceless because det be_bar = 1). With the u-p mixed form the
@@ -26,18 +25,16 @@ the sum of the dp (an additive update of be, as in Simo & Hughes Box 9.1, errs b
 step, which made the time integration first order whatever the rule for dp).
 theta = 1 is backward Euler (first order, L-stable); theta = 1/2 is the trapezoidal rule for
 the creep-strain magnitude (second order; the flow direction is the end-of-step one, exact for
-proportional stress paths). dp is solved pointwise by `solve_creep_increment` (NumPy,
-vectorised, monotone Newton).
+proportional stress paths).
 
-Tensor log/exp: be_bar_tr = I + X with X of the size of one step's strain increment; log uses the
-series log(B) = 2 sum_k Z^(2k+1)/(2k+1), Z = (B - I)(B + I)^-1, to Z^17 (|Z| <= 0.43 for
-|X| <= LOG_SERIES_LIMIT = 0.6: relative truncation error < 1e-8; a converged step beyond the
-limit is rejected and cut, and the step control keeps the next step below it), exp of
-the elastic strain (|s/mu| < 0.05) uses its Taylor series to the 7th power (error < 1e-12).
+Where it is computed: the deviatoric stress s F^-T, its consistent tangent and the state update are
+evaluated pointwise at the quadrature points by fem/physics/creep_point.py (numba; tensor log,
+return map, tangent); the weak form reads them as quadrature functions and keeps only the part that
+is cheap and exact in UFL, the pressure stress p cof(F) and the volumetric equation (CreepLaw below).
+Before 2026-12-03 the whole law was a UFL expression (log series and automatic differentiation):
+the same stress to round-off, about 3 x the assembly cost (docs/benchmarks.md).
 
-Consistent tangent: the UFL stress uses dp_ufl = dp* - g/g'(dp*), where dp* is the converged
-pointwise root of g. Its value equals dp*, and UFL differentiation of it gives exactly the
-implicit-function derivative d(dp)/d(F), so the Jacobian is the consistent tangent.
+The other G-LiCFC phases (gel, pores, carbon tows) are UFL laws (below).
 """
 from __future__ import annotations
 
@@ -47,16 +44,21 @@ from typing import Any
 import numpy as np
 import ufl
 
+from fem.physics.creep_point import LOG_SERIES_LIMIT, solve_creep_increment  # noqa: F401 (re-exported)
 from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 
 # ---------------------------------------------------------------------- law registry
 # Every law is chosen from its material's type (one entry per material dataclass of
 # fem/physics/materials.py); a model asks `law_class(material)` what the law needs and
 # `make_law(material, inputs)` for the law itself, never an isinstance chain. A law exposes:
-#   P, sigma, J           first Piola-Kirchhoff and Cauchy stress, volume ratio (UFL)
+#   P, J                  first Piola-Kirchhoff stress, volume ratio (UFL)
+#   von_mises             von Mises Cauchy stress (UFL; from sigma, or a quadrature function)
+#   tangent(dF)           the part of dP that UFL cannot differentiate (quadrature-function
+#                         stresses of a pointwise kernel); None for a pure UFL law
 #   mixed_up              True: the law takes an independent pressure field (u-p form) and
 #                         provides K, mu (fem.Constant) and volumetric_residual(p)
-#   creeping              True: the law carries the creep state (Cc^-1, dp) of the return map
+#   creeping              True: the law carries the creep state of the return map (computed by
+#                         fem/physics/creep_point.py, read through inputs.creep_state)
 #   needs_fibre_direction True: inputs.fibre_direction must be a unit vector field
 #   kind                  creep | gel | void | tow: which per-phase results apply
 #   outputs()             extra per-phase UFL quantities for the results (name -> expression)
@@ -93,12 +95,13 @@ class LawInputs:
 
 @dataclass
 class CreepState:
-    """The quadrature-point state the Li creep law reads: Cc^-1 at t_n (3x3), the converged creep
-    increment dp*, theta dt A_eff (fem.Constant) and the explicit part (1 - theta) dt pdot_n."""
-    Cc_inv_n: Any
-    dp: Any
-    dt_A: Any
-    dp_explicit: Any
+    """The quadrature functions the Li creep law reads (fem/models/base.py fills them from
+    fem/physics/creep_point.py): the deviatoric stress P_dev at the active components of F (vector),
+    its tangent (matrix), the von Mises Cauchy stress (scalar); `active` lists the components (i, j)."""
+    active: Any
+    P: Any
+    A: Any
+    von_mises: Any
 
 
 class Law:
@@ -110,6 +113,14 @@ class Law:
 
     def outputs(self) -> dict:
         return {}
+
+    def tangent(self, dF):
+        """The part of dP that UFL cannot differentiate (quadrature-function stresses); None: none."""
+        return None
+
+    @property
+    def von_mises(self):
+        return von_mises(self.sigma)
 
 
 def make_law(material, inputs: LawInputs):
@@ -127,34 +138,26 @@ def quadrature_arrays(law, F_variable, mesh, cells, points):
     return P.reshape(n, -1, 3, 3), A.reshape(n, -1, 3, 3, 3, 3)
 
 
-LOG_SERIES_LIMIT = 0.6   # max Frobenius norm of be_bar_tr - I for which the log series is used
-
-
-LOG_SERIES_TERMS = (17, 15, 13, 11, 9, 7, 5, 3, 1)   # odd powers of Z kept in log_spd
-
-
 def _dev(A):
     return A - ufl.tr(A) / 3.0 * ufl.Identity(3)
 
 
-def log_spd(B):
-    """log of a symmetric positive-definite 3x3 UFL tensor near I (see module docstring)."""
-    I = ufl.Identity(3)
-    Z = (B - I) * ufl.inv(B + I)
-    Z2 = Z * Z
-    acc = 2.0 / LOG_SERIES_TERMS[0] * I
-    for k in LOG_SERIES_TERMS[1:]:
-        acc = 2.0 / k * I + Z2 * acc
-    return Z * acc
+def cofactor(F):
+    """cof F = det(F) F^-T of a 3x3 UFL tensor, written as a polynomial (cheap to differentiate)."""
+    return ufl.as_matrix([[F[(i + 1) % 3, (j + 1) % 3] * F[(i + 2) % 3, (j + 2) % 3]
+                           - F[(i + 1) % 3, (j + 2) % 3] * F[(i + 2) % 3, (j + 1) % 3]
+                           for j in range(3)] for i in range(3)])
 
 
-def exp_small(A, terms: int = 7):
-    """exp of a small symmetric 3x3 UFL tensor (Taylor series, Horner form)."""
-    I = ufl.Identity(3)
-    acc = I
-    for k in range(terms, 0, -1):
-        acc = I + A * acc / k
-    return acc
+def from_active(v, active):
+    """3x3 UFL tensor with the entries of the vector v at the active components (zeros elsewhere)."""
+    pos = {tuple(ij): a for a, ij in enumerate(active)}
+    return ufl.as_matrix([[v[pos[(i, j)]] if (i, j) in pos else 0.0 for j in range(3)] for i in range(3)])
+
+
+def to_active(G, active):
+    """The active components of a 3x3 UFL tensor as a vector."""
+    return ufl.as_vector([G[i, j] for i, j in active])
 
 
 def volumetric_pressure(K, J):
@@ -168,116 +171,36 @@ def volumetric_residual(K, J, pressure):
     return (volumetric_pressure(K, J) - pressure) / K
 
 
-class LawConstants:
-    """The material numbers as UFL constants (fem.Constant), so that a form is compiled once and
-    reused for every parameter value (sweeps, calibration) instead of being JIT-compiled again."""
-
-    def __init__(self, mesh, mat: LiCreep):
-        from dolfinx import fem
-        self.mu = fem.Constant(mesh, mat.shear_modulus_MPa)
-        self.K = fem.Constant(mesh, mat.bulk_modulus_MPa)
-        self.n = fem.Constant(mesh, mat.creep_n)
-        self.sigma_y = fem.Constant(mesh, mat.threshold_stress_MPa)
-
-
 @law_for(LiCreep)
 class CreepLaw(Law):
-    """UFL expressions of the law, given the deformation gradient F (3x3 UFL) and state."""
+    """Li creep law in the weak form: P = P_dev + p cof(F), where the deviatoric part P_dev = s F^-T
+    and its tangent dP_dev/dF are quadrature functions filled by the pointwise kernel
+    (fem/physics/creep_point.py) at the active components of F (CreepState.active)."""
     mixed_up, creeping, kind = True, True, "creep"
 
     @classmethod
     def from_material(cls, mat: LiCreep, inp: LawInputs) -> "CreepLaw":
-        st = inp.creep_state
-        return cls(LawConstants(inp.mesh, mat), inp.F, st.Cc_inv_n, st.dp, st.dt_A, inp.pressure, st.dp_explicit)
+        return cls(inp.mesh, mat, inp.F, inp.pressure, inp.creep_state)
 
-    @property
-    def K(self):
-        return self.c.K
-
-    @property
-    def mu(self):
-        return self.c.mu
-
-    def __init__(self, c: LawConstants, F, Cc_inv_n, dp_star, dt_A, pressure, dp_explicit=0.0):
-        """c: material constants; F: 3x3 deformation gradient; Cc_inv_n: 3x3 state at t_n;
-        dp_star: pointwise converged creep increment; dt_A: Constant = theta * dt * A_eff (MPa^-n);
-        pressure: hydrostatic Cauchy stress field p (MPa, positive in tension) of the u-p form;
-        dp_explicit: the explicit part (1 - theta) dt pdot_n of the increment (0 for backward Euler)."""
-        self.c = c
-        mu, n, sy = c.mu, c.n, c.sigma_y
-        self.F = F
+    def __init__(self, mesh, mat: LiCreep, F, pressure, state: "CreepState"):
+        from dolfinx import fem
+        self.mu = fem.Constant(mesh, mat.shear_modulus_MPa)
+        self.K = fem.Constant(mesh, mat.bulk_modulus_MPa)
+        self.state = state
         self.J = ufl.det(F)
-        self.Fbar = self.J ** (-1.0 / 3.0) * F
-        be_tr = self.Fbar * Cc_inv_n * self.Fbar.T
-        X = be_tr - ufl.Identity(3)
-        self.trial_distance = ufl.sqrt(ufl.inner(X, X))   # must stay <= LOG_SERIES_LIMIT
-        self.mubar = mu                                    # Hencky: the return is linear in dp
-        self.s_tr = mu * _dev(log_spd(be_tr))
-        # von Mises of the trial Kirchhoff stress; the tiny floor keeps the derivative finite at s = 0
-        self.q_tr = ufl.sqrt(1.5 * ufl.inner(self.s_tr, self.s_tr) + (1e-14 * mu) ** 2)
+        self.P = from_active(state.P, state.active) + pressure * cofactor(F)
 
-        def over(dp):
-            x = self.q_tr - 3.0 * self.mubar * dp - sy
-            return ufl.conditional(ufl.gt(x, 0.0), x, 0.0)
+    @property
+    def von_mises(self):
+        return self.state.von_mises
 
-        g = dp_star - dp_explicit - dt_A * over(dp_star) ** n
-        dg = 1.0 + dt_A * n * over(dp_star) ** (n - 1.0) * 3.0 * self.mubar
-        self.dp = dp_star - g / dg
-        self.s = self.s_tr * (1.0 - 3.0 * self.mubar * self.dp / self.q_tr)
-        self.tau = self.s + self.J * pressure * ufl.Identity(3)
-        self.P = self.tau * ufl.inv(F).T                      # first Piola-Kirchhoff stress
-        self.sigma = self.tau / self.J                         # Cauchy stress
-        self.von_mises = ufl.sqrt(1.5 * ufl.inner(self.s, self.s)) / self.J
-        be_new = exp_small(self.s / mu)
-        Fbar_inv = ufl.inv(self.Fbar)
-        self.Cc_inv_new = Fbar_inv * be_new * Fbar_inv.T
+    def tangent(self, dF):
+        """dP_dev = (dP_dev/dF) : dF for a UFL increment dF (the pressure part is differentiated by UFL)."""
+        act = self.state.active
+        return from_active(ufl.dot(self.state.A, to_active(dF, act)), act)
 
     def volumetric_residual(self, pressure):
-        return volumetric_residual(self.c.K, self.J, pressure)
-
-
-def solve_creep_increment(q_tr: np.ndarray, mubar: np.ndarray, dt_A: float, n: float,
-                          sigma_y: float = 0.0, dp_explicit: np.ndarray | None = None,
-                          rtol: float = 1e-12, max_it: int = 300) -> np.ndarray:
-    """Pointwise root dp >= 0 of  dp = dp0 + dt_A <q_tr - 3 mubar dp - sigma_y>^n  (vectorised),
-    dp0 = dp_explicit >= 0 (the explicit part of a theta-method step; 0 for backward Euler).
-
-    Shifting the trial state by the explicit part, y_tr' = y_tr - 3 mubar dp0, and writing
-    y = q - sigma_y (over-stress after return): h(y) = (y_tr' - y)/(3 mubar) - dt_A y^n.
-    h is decreasing and concave on [0, y_tr'], so Newton started from an upper bound of the root
-    decreases monotonically to it (no safeguard needed). Returns dp = dp0 + (y_tr' - y)/(3 mubar).
-    Where the explicit part alone overshoots (y_tr' <= 0) the result is dp = dp0.
-    """
-    q_tr = np.asarray(q_tr, dtype=float)
-    mubar = np.asarray(mubar, dtype=float)
-    dp0 = np.zeros_like(q_tr) if dp_explicit is None else np.asarray(dp_explicit, dtype=float)
-    dp = dp0.copy()
-    y_tr = q_tr - sigma_y - 3.0 * mubar * dp0
-    active = (y_tr > 0.0) & (dt_A > 0.0)
-    if not np.any(active):
-        return dp
-    yt, m3 = y_tr[active], 3.0 * mubar[active]
-    # upper bounds of the root: y <= y_tr and dt_A y^n <= y_tr/(3 mubar)
-    y = np.minimum(yt, (yt / (m3 * dt_A)) ** (1.0 / n))
-    for _ in range(max_it):
-        h = (yt - y) / m3 - dt_A * y ** n
-        dh = -1.0 / m3 - dt_A * n * y ** (n - 1.0)
-        step = h / dh
-        y = y - step
-        if np.all(np.abs(step) <= rtol * np.maximum(yt, 1e-300)):
-            break
-    else:  # pragma: no cover - monotone Newton always converges; keep a loud failure just in case
-        raise RuntimeError("creep return map did not converge")
-    # polish in the dp form: dp - dt_A (y_tr - 3 mubar dp)^n is evaluated to full relative
-    # precision even when dp << y_tr / (3 mubar), where (y_tr - y)/(3 mubar) cancels
-    d = (yt - y) / m3
-    for _ in range(3):
-        over = np.maximum(yt - m3 * d, 0.0)
-        g = d - dt_A * over ** n
-        dg = 1.0 + dt_A * n * over ** (n - 1.0) * m3
-        d = np.clip(d - g / dg, 0.0, yt / m3)
-    dp[active] += d
-    return dp
+        return volumetric_residual(self.K, self.J, pressure)
 
 
 # ---------------------------------------------------------------------- composite phases

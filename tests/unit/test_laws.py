@@ -1,5 +1,5 @@
-"""fem/physics/laws.py: the pointwise creep return map, the consistent tangent of the Li creep law
-(finite differences), and the laws of the composite phases (tow against its 6x6 stiffness, gel and
+"""fem/physics/creep_point.py: the pointwise creep return map, the tensor log, the consistent
+tangent of the Li creep law (finite differences); fem/physics/laws.py: the laws of the composite phases (tow against its 6x6 stiffness, gel and
 pore laws against closed forms). Units: MPa, s."""
 import dolfinx_solver  # noqa: F401
 import numpy as np
@@ -9,7 +9,8 @@ from dolfinx import fem, mesh as dmesh
 from mpi4py import MPI
 from scipy.optimize import brentq
 
-from fem.physics.laws import CreepLaw, GelLaw, LawConstants, SoftVoidLaw, TowLaw, solve_creep_increment
+from fem.physics.creep_point import MODE_STATE, MODE_STRESS, MODE_TANGENT, CreepPoints, solve_creep_increment
+from fem.physics.laws import GelLaw, SoftVoidLaw, TowLaw
 from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 
 
@@ -33,7 +34,7 @@ def test_creep_increment_matches_bracketed_root():
 # ---------------------------------------------------------------------- Li creep: consistent tangent
 # dp solves g(dp) = dp - dp0 - dt_A <q_tr - 3 mu dp - sigma_y>^n = 0, so by the implicit-function
 # theorem d(dp)/d(q_tr) = dt_A n o^(n-1) / (1 + 3 mu dt_A n o^(n-1)) = 1 / (3 mu + 1/(dt_A n o^(n-1))),
-# o = q_tr - 3 mu dp - sigma_y. The UFL law differentiates dp_ufl = dp* - g(dp*)/g'(dp*) to exactly that.
+# o = q_tr - 3 mu dp - sigma_y: the kernel's tangent uses exactly that.
 FD_MAT = LiCreep(threshold_stress_MPa=0.5)
 FD_DT_A, FD_DP0 = 3e-9, 1e-5      # theta dt A_eff (MPa^-n) and explicit part: 3 mu dp ~ q_tr / 2
 
@@ -63,76 +64,103 @@ def test_creep_increment_derivative_is_the_implicit_function_derivative():
     assert np.min(np.abs(fd - wrong) / np.abs(fd)) > 1e-2
 
 
-@pytest.fixture(scope="module")
-def creep_tangent_problem():
-    """The Li creep law on a one-cube mesh (6 linear tets, constant F per cell), with a previous
-    creep stretch, a threshold stress, an explicit part of the increment and a fixed pressure:
-    the residual R(u) = int P(F(u)) : grad v dx with dp* re-solved pointwise for every u, its
-    consistent Jacobian, and the Jacobian of the same stress with dp frozen at dp* (wrong)."""
-    msh = dmesh.create_box(MPI.COMM_SELF, [[0, 0, 0], [1, 1, 1]], [1, 1, 1], dmesh.CellType.tetrahedron)
-    V = fem.functionspace(msh, ("Lagrange", 1, (3,)))
-    Q = fem.functionspace(msh, ("DG", 0))
-    T = fem.functionspace(msh, ("DG", 0, (3, 3)))
-    rng = np.random.default_rng(3)
-    u = fem.Function(V)
-    G = np.array([[-2e-3, 1e-3, 0.0], [0.5e-3, 1e-3, 0.0], [0.0, 0.3e-3, 0.8e-3]])   # strain ~ 2e-3
-    u.interpolate(lambda x: G @ x)
-    u.x.array[:] += 3e-4 * rng.standard_normal(u.x.array.size)   # a different stress in every cell
-    Cc_inv_n = fem.Function(T)            # an isochoric previous creep stretch (symmetric, det 1)
-    B = np.eye(3) + np.array([[1e-3, 2e-4, 0.0], [2e-4, -4e-4, 1e-4], [0.0, 1e-4, -6e-4]])
-    Cc_inv_n.x.array[:] = np.tile((B / np.linalg.det(B) ** (1 / 3)).ravel(), Q.dofmap.index_map.size_local)
-    dp, dp0 = fem.Function(Q), fem.Function(Q)
-    dp0.x.array[:] = FD_DP0
-    c = LawConstants(msh, FD_MAT)
-    F = ufl.Identity(3) + ufl.grad(u)
-    p = fem.Constant(msh, -3.0)
-    law = CreepLaw(c, F, Cc_inv_n, dp, fem.Constant(msh, FD_DT_A), p, dp0)
-    v = ufl.TestFunction(V)
-    dx = ufl.dx(metadata={"quadrature_degree": 1})
-    R = ufl.inner(law.P, ufl.grad(v)) * dx
-    s_frozen = law.s_tr * (1.0 - 3.0 * law.mubar * dp / law.q_tr)
-    P_frozen = (s_frozen + law.J * p * ufl.Identity(3)) * ufl.inv(F).T
-    forms = {"R": fem.form(R), "J": fem.form(ufl.derivative(R, u)),
-             "J_frozen": fem.form(ufl.derivative(ufl.inner(P_frozen, ufl.grad(v)) * dx, u))}
-    q_expr = fem.Expression(law.q_tr, np.array([[0.25, 0.25, 0.25]]))
-    cells = np.arange(msh.topology.index_map(3).size_local, dtype=np.int32)
-
-    def return_map():
-        q = q_expr.eval(msh, cells).ravel()
-        dp.x.array[:] = solve_creep_increment(q, np.full_like(q, FD_MAT.shear_modulus_MPa), FD_DT_A,
-                                              FD_MAT.creep_n, FD_MAT.threshold_stress_MPa, dp0.x.array)
-        return q
-
-    def residual(x):
-        u.x.array[:] = x
-        return_map()
-        return fem.assemble_vector(forms["R"]).array.copy()
-
-    x0 = u.x.array.copy()
-    q = return_map()
-    assert np.ptp(q) > 0.01 * q.min() and np.all(3.0 * FD_MAT.shear_modulus_MPa * dp.x.array > 0.1 * q)
-    K = {k: fem.assemble_matrix(forms[k]).to_scipy() for k in ("J", "J_frozen")}
-    w = 1e-3 * rng.standard_normal(x0.size)
-    h = 1e-4
-    fd = (residual(x0 + h * w) - residual(x0 - h * w)) / (2.0 * h)
-    residual(x0)
-    return fd, {k: A @ w for k, A in K.items()}
+AXI = ((0, 0), (0, 1), (1, 0), (1, 1), (2, 2))
+FULL = tuple((i, j) for i in range(3) for j in range(3))
 
 
-def test_creep_consistent_tangent_matches_central_differences(creep_tangent_problem):
-    """J v of the assembled consistent Jacobian equals the central difference (R(u + h v) -
-    R(u - h v)) / 2h of the residual, dp* re-solved by the return map at u +- h v: < 1e-5 relative."""
-    fd, Jv = creep_tangent_problem
-    err = np.linalg.norm(Jv["J"] - fd) / np.linalg.norm(fd)
-    assert err < 1e-5, err
+def _creep_state(active, N=40, seed=3):
+    """Random deformation gradients (strain ~ 2e-3, a different stress at every point) and an
+    isochoric previous creep stretch, block-diagonal for the axisymmetric components."""
+    rng = np.random.default_rng(seed)
+    F = np.eye(3) + 2e-3 * rng.standard_normal((N, 3, 3))
+    B = np.eye(3) + 1e-3 * rng.standard_normal((N, 3, 3))
+    B = 0.5 * (B + B.transpose(0, 2, 1))
+    if active == AXI:
+        for A in (F, B):
+            A[:, 0, 2] = A[:, 2, 0] = A[:, 1, 2] = A[:, 2, 1] = 0.0
+    B /= np.cbrt(np.linalg.det(B))[:, None, None]
+    return F, B, rng.uniform(-5.0, 5.0, N)
 
 
-def test_frozen_creep_increment_tangent_fails_the_check(creep_tangent_problem):
-    """The check can fail: the tangent of the stress with dp frozen at dp* (the dp correction
-    dropped) misses d(dp)/dF and is far off the central difference."""
-    fd, Jv = creep_tangent_problem
-    err = np.linalg.norm(Jv["J_frozen"] - fd) / np.linalg.norm(fd)
-    assert err > 1e-2, err
+def _stress(k, F, Cn, dp0, p):
+    k.run(FD_MAT, F, Cn, dp0, FD_DT_A, MODE_STRESS)
+    return k.P + p[:, None] * k.C        # s F^-T + p cof F at the active components
+
+
+@pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
+def test_creep_consistent_tangent_matches_central_differences(active):
+    """The kernel's tangent d(s F^-T + p cof F)/dF equals central differences of its stress, dp
+    re-solved by the return map at F +- h E, to 1e-6 relative; the return matters at every point
+    (threshold stress, explicit part, previous creep stretch, pressure)."""
+    F, Cn, p = _creep_state(active)
+    N = F.shape[0]
+    dp0 = np.full(N, FD_DP0)
+    k = CreepPoints(N, active)
+    k.run(FD_MAT, F, Cn, dp0, FD_DT_A, MODE_TANGENT, p)
+    A = k.A.copy()
+    assert np.all(3.0 * FD_MAT.shear_modulus_MPa * (k.dp - dp0) > 0.05 * k.q_tr)
+    h, err = 1e-7, 0.0
+    for b, (i, j) in enumerate(active):
+        Fp, Fm = F.copy(), F.copy()
+        Fp[:, i, j] += h
+        Fm[:, i, j] -= h
+        fd = (_stress(k, Fp, Cn, dp0, p) - _stress(k, Fm, Cn, dp0, p)) / (2.0 * h)
+        err = max(err, np.abs(fd - A[:, :, b]).max() / np.abs(A).max())
+    assert err < 1e-6, err
+
+
+def test_frozen_creep_increment_tangent_fails_the_check():
+    """The check can fail: the tangent with the creep increment frozen (dt_A = 0 in the tangent,
+    the return map's d(dp)/dF dropped) is far off the central differences."""
+    F, Cn, p = _creep_state(FULL)
+    N = F.shape[0]
+    dp0 = np.full(N, FD_DP0)
+    k = CreepPoints(N, FULL)
+    k.run(FD_MAT, F, Cn, dp0, FD_DT_A, MODE_TANGENT, p)
+    dp = k.dp.copy()
+    # frozen: same stress, but the tangent of s_tr (1 - 3 mu dp / q_tr) at fixed dp
+    kf = CreepPoints(N, FULL)
+    kf.run(FD_MAT, F, Cn, dp, 0.0, MODE_TANGENT, p)     # dt_A = 0: dp = dp0 = the converged dp, held
+    assert np.allclose(kf.P, k.P, rtol=1e-10, atol=1e-12)
+    assert np.abs(kf.A - k.A).max() / np.abs(k.A).max() > 1e-2
+
+
+@pytest.mark.parametrize("active", [AXI, FULL], ids=["closed-form", "series"])
+def test_log_and_state_update_match_scipy(active):
+    """Trial stress from the kernel's tensor log (closed form for the axisymmetric block, series in
+    3D) equals mu dev logm(be_tr) of scipy to 1e-9 relative, at |be_tr - I| up to 0.5; the committed
+    state is Fbar^-1 expm(s/mu) Fbar^-T with det 1."""
+    from scipy.linalg import expm, logm
+    rng = np.random.default_rng(5)
+    N = 12
+    F = np.eye(3) + 0.15 * rng.standard_normal((N, 3, 3))
+    if active == AXI:
+        F[:, 0, 2] = F[:, 2, 0] = F[:, 1, 2] = F[:, 2, 1] = 0.0
+    F[np.linalg.det(F) < 0.3] = np.eye(3)
+    Cn = np.repeat(np.eye(3)[None], N, 0)
+    mu = FD_MAT.shear_modulus_MPa
+    k = CreepPoints(N, active)
+    k.run(FD_MAT, F, Cn, np.zeros(N), 1e-12, MODE_STATE)
+    k.commit()
+    for i in range(N):
+        Fb = F[i] / np.linalg.det(F[i]) ** (1 / 3)
+        be = Fb @ Fb.T
+        if np.linalg.norm(be - np.eye(3)) > 0.5:
+            continue
+        L = logm(be).real
+        s_tr = mu * (L - np.trace(L) / 3 * np.eye(3))
+        q = np.sqrt(1.5 * np.sum(s_tr ** 2))
+        assert k.q_tr[i] == pytest.approx(q, rel=1e-9)
+        s = s_tr * (1 - 3 * mu * k.dp[i] / q)
+        Fi = np.linalg.inv(Fb)
+        Cnew = Fi @ expm(s / mu) @ Fi.T
+        Cnew /= np.linalg.det(Cnew) ** (1 / 3)
+        assert np.allclose(k.Cnew[i], Cnew, rtol=1e-9, atol=1e-12)
+        P = s @ np.linalg.inv(F[i]).T
+        got = np.zeros((3, 3))
+        for a, (x, y) in enumerate(active):
+            got[x, y] = k.P[i, a]
+        assert np.allclose(got, P, rtol=1e-9, atol=1e-9 * np.abs(P).max())
 
 
 # ---------------------------------------------------------------------- composite phases

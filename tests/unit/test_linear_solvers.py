@@ -10,18 +10,47 @@ from fem.models.linear_solvers import (AUTO_ITERATIVE_MIN_DOFS, REUSE_MIN_DOFS, 
 
 
 def test_choice_of_linear_solver():
-    """Requirement: auto = MUMPS below AUTO_ITERATIVE_MIN_DOFS, for composites and for the
-    axisymmetric model; the p-multigrid solver for large single-phase 3D discs; gamg is 3D only."""
+    """Requirement: auto = MUMPS below AUTO_ITERATIVE_MIN_DOFS and for composites, PETSc's own LU
+    (checked, LU_CHECK_RTOL) for the axisymmetric model; the p-multigrid solver for large
+    single-phase 3D discs; gamg is 3D only."""
     N = AUTO_ITERATIVE_MIN_DOFS
     assert choose_linear_solver("auto", N - 1, 1, 3) == "mumps"
     assert choose_linear_solver("auto", N, 1, 3) == "gamg"
     assert choose_linear_solver("auto", 10 * N, 4, 3) == "mumps"
-    assert choose_linear_solver("auto", 10 * N, 1, 2) == "mumps"
+    assert choose_linear_solver("auto", 10 * N, 1, 2) == "petsc_lu"
+    assert choose_linear_solver("mumps", 10 * N, 1, 2) == "mumps"
     assert choose_linear_solver("mumps", 10 * N, 1, 3) == "mumps"
     with pytest.raises(ValueError, match="3D"):
         choose_linear_solver("gamg", 100, 1, 2)
     with pytest.raises(ValueError, match="auto, mumps or gamg"):
         choose_linear_solver("lu", 100, 1, 3)
+
+
+def test_petsc_lu_without_pivoting_falls_back_to_mumps():
+    """Requirement: the non-pivoting PETSc LU of the axisymmetric runs never returns a wrong
+    solution: a matrix it cannot factorise (zero pivot without row exchange) switches the run to
+    MUMPS, which solves it; the switch is recorded."""
+    from types import SimpleNamespace
+    from mpi4py import MPI
+    from petsc4py import PETSc
+    from fem.models.linear_solvers import LinearSolver
+    model = SimpleNamespace(comm=MPI.COMM_SELF, linear_solves=0)
+    A = PETSc.Mat().createAIJ((3, 3), nnz=3, comm=PETSc.COMM_SELF)
+    for i, j, v in [(0, 1, 2.0), (1, 0, 3.0), (1, 2, 1.0), (2, 1, 1.0), (2, 2, 4.0)]:
+        A.setValue(i, j, v)
+    A.assemble()
+    s = LinearSolver(model, "auto", 3, 1, 2)
+    assert s.kind == "petsc_lu"
+    s.operator(A)
+    s.factor()
+    b = A.createVecLeft()
+    b.array[:] = [1.0, 2.0, 3.0]
+    x = A.createVecRight()
+    s.solve(b, x)
+    r = A.createVecLeft()
+    A.mult(x, r)
+    assert np.allclose(r.array, b.array, rtol=1e-12)
+    assert s.kind == "mumps" and "switched to MUMPS" in s.fallback
 
 
 def test_choice_of_factorisation_reuse():

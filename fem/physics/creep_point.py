@@ -1,0 +1,492 @@
+"""The Li creep law at a material point: stress, consistent tangent and state update, compiled
+with numba (one loop over the quadrature points; no UFL). Units: MPa, s.
+
+Law (finite strain, multiplicative split F = Fe Fc, isochoric creep; the derivation and the
+references are in fem/physics/laws.py and docs/physics.md):
+    be_tr = Fbar Cc^-1_n Fbar^T,   Fbar = J^-1/3 F,   s_tr = mu dev log(be_tr),
+    q_tr = sqrt(3/2 s_tr:s_tr),    dp = dp0 + dt_A <q_tr - 3 mu (dp - dp0) ... >^n  (return map),
+    s = s_tr (1 - 3 mu dp / q_tr), P_dev = s F^-T,  Cc^-1_new = Fbar^-1 exp(s / mu) Fbar^-T.
+The pressure part of the stress, p cof(F), is linear in the pressure field and stays in the UFL
+form (fem/models/base.py); `creep_points` adds its derivative p d(cof F)/dF to the tangent only
+when it is given a pressure (the serial element assembler, fem/models/assembly.py).
+
+Tensor log of be_tr (symmetric positive definite, near I):
+  * block-diagonal be_tr (axisymmetric kinematics: the (r, z) block and the hoop entry) in closed
+    form: with m = (a + c)/2, N = B - m I (traceless, N^2 = d^2 I), y = d^2/m^2 < 1,
+        log B = 1/2 log(m^2 - d^2) I + atanh(d/m)/d N,
+    with atanh(sqrt y)/sqrt y as its series in y for small y (no cancellation at d -> 0);
+  * general be_tr (3D) by the series log B = 2 sum_k Z^(2k+1)/(2k+1), Z = (B - I)(B + I)^-1,
+    Horner form, to Z^17 at most and stopped when the next term is below 1e-17 (|B - I| <=
+    LOG_SERIES_LIMIT = 0.6 keeps the truncation error below 1e-8; a step beyond it is cut).
+Both give log and its derivative dlog(B)[dB] as a 6 x 6 map on the symmetric components.
+
+Consistent tangent dP/dF: forward differentiation along each active component of F (the 5 that an
+axisymmetric F has, or all 9 in 3D), with d(dp)/d(q_tr) = dt_A n o^(n-1) / (1 + 3 mu dt_A n o^(n-1))
+(implicit function theorem, o = q - sigma_y); checked against central differences in
+tests/unit/test_laws.py.
+
+exp(s/mu) (|s/mu| < 0.05) by its Taylor series to the 7th power (error < 1e-12).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+LOG_SERIES_LIMIT = 0.6   # max Frobenius norm of be_tr - I for which the log series is used
+LOG_SERIES_MAX_TERMS = 9  # odd powers Z, Z^3, ..., Z^17
+MODE_STRESS, MODE_TANGENT, MODE_STATE = 0, 1, 2   # stress; + tangent; stress + state for the commit
+# symmetric components in the order of the 6 x 6 log derivative: 00, 11, 22, 01, 02, 12
+_SYM_I = np.array([0, 1, 2, 0, 0, 1], dtype=np.int64)
+_SYM_J = np.array([0, 1, 2, 1, 2, 2], dtype=np.int64)
+
+
+@njit(cache=True)
+def solve_increment(q_tr, m3, dt_A, n, sigma_y, dp0, y_guess=-1.0):
+    """Root dp >= dp0 of dp = dp0 + dt_A <q_tr - 3 mu dp - sigma_y>^n at one point, m3 = 3 mu.
+
+    With y_tr = q_tr - sigma_y - 3 mu dp0 and d = dp - dp0, the root solves g(d) = d - dt_A
+    (y_tr - m3 d)^n = 0 on [0, y_tr/m3]; g is increasing and concave, so Newton from d = 0 rises
+    monotonically to the root. Where creep is strong (y0 = (y_tr/(m3 dt_A))^(1/n) < y_tr, so that
+    the over-stress y = y_tr - m3 d after the return is small) the same equation in z = log y,
+    G(z) = n z + log(m3 dt_A) - log(y_tr - e^z), is increasing and convex, and Newton from z0 =
+    log y0 (G(z0) > 0) falls monotonically to the root in a few steps (a power law is nearly
+    linear in log y). Both end with polishing steps in the d form, which give d to full relative
+    precision even when d << y_tr/m3.
+
+    y_guess > 0: the over-stress of the same point at the previous Newton iterate, a start closer
+    to the root. Newton on the convex G from a start left of the root lands right of it (then falls
+    monotonically); a start whose first step leaves (-inf, log y_tr) is dropped for the cold one."""
+    y_tr = q_tr - sigma_y - m3 * dp0
+    if not (y_tr > 0.0 and dt_A > 0.0):
+        return dp0
+    dmax = y_tr / m3
+    y0 = (y_tr / (m3 * dt_A)) ** (1.0 / n)
+    if y0 < y_tr:
+        c = math.log(m3 * dt_A)
+        ly = math.log(y_tr)
+        z = math.log(y0)
+        if 0.0 < y_guess < y_tr:
+            zg = math.log(y_guess)
+            ez = y_guess
+            zg -= (n * zg + c - math.log(y_tr - ez)) / (n + ez / (y_tr - ez))
+            if zg < ly:
+                z = zg
+        for _ in range(200):
+            ez = math.exp(z)
+            G = n * z + c - math.log(y_tr - ez)
+            dG = n + ez / (y_tr - ez)
+            step = G / dG
+            z -= step
+            if abs(step) <= 1e-13:
+                break
+        else:
+            raise RuntimeError("creep return map did not converge")
+        d = (y_tr - math.exp(z)) / m3
+        polish = 1
+    else:
+        d = 0.0
+        if 0.0 < y_guess < y_tr:
+            # one Newton step from the guess lands at or left of the root (g concave increasing)
+            dg0 = (y_tr - y_guess) / m3
+            on1 = y_guess ** (n - 1.0)
+            d = max(dg0 - (dg0 - dt_A * on1 * y_guess) / (1.0 + dt_A * n * on1 * m3), 0.0)
+        polish = 200
+    step = 0.0
+    for _ in range(polish):
+        over = max(y_tr - m3 * d, 0.0)
+        on1 = over ** (n - 1.0)
+        g = d - dt_A * on1 * over
+        dg = 1.0 + dt_A * n * on1 * m3
+        step = g / dg
+        d = min(max(d - step, 0.0), dmax)
+        if abs(step) <= 4e-15 * d:   # a few units in the last place (it may toggle between two)
+            break
+    if abs(step) > 1e-10 * d:
+        raise RuntimeError("creep return map did not converge")
+    return dp0 + d
+
+
+@njit(cache=True)
+def _atanh_ratio(y):
+    """g(y) = atanh(sqrt y)/sqrt y and g'(y), 0 <= y < 1."""
+    if y < 0.05:
+        g, gp, yk = 1.0, 0.0, 1.0
+        for k in range(1, 40):
+            gp += k * yk / (2 * k + 1)   # yk = y^(k-1)
+            yk *= y
+            t = yk / (2 * k + 1)
+            g += t
+            if t < 1e-17:
+                break
+        return g, gp
+    s = math.sqrt(y)
+    g = math.atanh(s) / s
+    return g, (1.0 / (1.0 - y) - g) / (2.0 * y)
+
+
+@njit(cache=True)
+def _log_block(B, L, D):
+    """log of B = [[a, b, 0], [b, c, 0], [0, 0, d]] (closed form) and its 6 x 6 derivative D."""
+    a, b, c, d = B[0, 0], B[0, 1], B[1, 1], B[2, 2]
+    m = 0.5 * (a + c)
+    h = 0.5 * (a - c)
+    del2 = h * h + b * b
+    y = del2 / (m * m)
+    g, gp = _atanh_ratio(y)
+    f = g / m
+    l0 = math.log(m) + 0.5 * math.log1p(-y)
+    for i in range(3):
+        for j in range(3):
+            L[i, j] = 0.0
+    L[0, 0] = l0 + f * h
+    L[1, 1] = l0 - f * h
+    L[0, 1] = L[1, 0] = f * b
+    L[2, 2] = math.log(d)
+    # partial derivatives in (m, del2), then chain to (a, c, b)
+    dl0_dm = 1.0 / (m * (1.0 - y))
+    dl0_dd = -0.5 / (m * m * (1.0 - y))
+    df_dm = -(g + 2.0 * y * gp) / (m * m)
+    df_dd = gp / (m * m * m)
+    for i in range(6):
+        for j in range(6):
+            D[i, j] = 0.0
+    # columns: 0 -> a (B00), 1 -> c (B11), 3 -> b (B01 = B10); 2 -> d (B22)
+    for col in (0, 1, 3):
+        if col == 0:
+            dm, dh, dd2, db = 0.5, 0.5, h, 0.0
+        elif col == 1:
+            dm, dh, dd2, db = 0.5, -0.5, -h, 0.0
+        else:
+            dm, dh, dd2, db = 0.0, 0.0, 2.0 * b, 1.0
+        dl0 = dl0_dm * dm + dl0_dd * dd2
+        df = df_dm * dm + df_dd * dd2
+        D[0, col] = dl0 + df * h + f * dh
+        D[1, col] = dl0 - df * h - f * dh
+        D[3, col] = df * b + f * db
+    D[2, 2] = 1.0 / d
+
+
+@njit(cache=True)
+def _matmul(A, B, C):
+    for i in range(3):
+        for j in range(3):
+            C[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
+
+
+@njit(cache=True)
+def _log_series(B, L, D, want_D, Y, Z, Z2, acc, tmp, dZ, dZ2, dacc, E, hist):
+    """log of a general SPD 3 x 3 B near I by the Z series, and its 6 x 6 derivative D."""
+    for i in range(3):
+        for j in range(3):
+            tmp[i, j] = B[i, j] + (1.0 if i == j else 0.0)
+    _inv3(tmp, Y)
+    for i in range(3):
+        for j in range(3):
+            tmp[i, j] = B[i, j] - (1.0 if i == j else 0.0)
+    _matmul(tmp, Y, Z)
+    _matmul(Z, Z, Z2)
+    z2n = 0.0
+    for i in range(3):
+        for j in range(3):
+            z2n += Z2[i, j] * Z2[i, j]
+    z2n = math.sqrt(z2n)
+    # number of odd terms: stop when |Z^2|^K / (2K + 1) < 1e-17, at most Z^17
+    K = 1
+    t = z2n
+    while K < LOG_SERIES_MAX_TERMS and t / (2 * K + 1) >= 1e-17:
+        K += 1
+        t *= z2n
+    # Horner: acc = sum_k 2/(2k+1) Z2^k, L = Z acc
+    ck = 2.0 / (2 * K - 1)
+    for i in range(3):
+        for j in range(3):
+            acc[i, j] = ck if i == j else 0.0
+    hist[0] = acc   # the Horner iterates, for the derivative (K <= LOG_SERIES_MAX_TERMS)
+    for k in range(K - 2, -1, -1):
+        _matmul(Z2, acc, tmp)
+        ck = 2.0 / (2 * k + 1)
+        for i in range(3):
+            for j in range(3):
+                acc[i, j] = tmp[i, j] + (ck if i == j else 0.0)
+        hist[K - 1 - k] = acc
+    _matmul(Z, acc, L)
+    for i in range(3):   # symmetrise (Z and acc commute in exact arithmetic)
+        for j in range(i + 1, 3):
+            v = 0.5 * (L[i, j] + L[j, i])
+            L[i, j] = L[j, i] = v
+    if not want_D:
+        return
+    for col in range(6):
+        p, q = _SYM_I[col], _SYM_J[col]
+        for i in range(3):
+            for j in range(3):
+                E[i, j] = 0.0
+        E[p, q] = 1.0
+        E[q, p] = 1.0
+        # dZ = (I - Z) E Y
+        _matmul(E, Y, tmp)
+        for i in range(3):
+            for j in range(3):
+                dZ[i, j] = tmp[i, j] - (Z[i, 0] * tmp[0, j] + Z[i, 1] * tmp[1, j] + Z[i, 2] * tmp[2, j])
+        _matmul(dZ, Z, tmp)
+        _matmul(Z, dZ, dZ2)
+        for i in range(3):
+            for j in range(3):
+                dZ2[i, j] += tmp[i, j]
+        for i in range(3):
+            for j in range(3):
+                dacc[i, j] = 0.0
+        for r in range(1, K):
+            # acc_r = c I + Z2 acc_{r-1}  ->  dacc_r = dZ2 acc_{r-1} + Z2 dacc_{r-1}
+            _matmul(dZ2, hist[r - 1], tmp)
+            _matmul(Z2, dacc, E)
+            for i in range(3):
+                for j in range(3):
+                    dacc[i, j] = tmp[i, j] + E[i, j]
+        _matmul(dZ, acc, tmp)
+        _matmul(Z, dacc, E)
+        for r in range(6):
+            i, j = _SYM_I[r], _SYM_J[r]
+            D[r, col] = 0.5 * (tmp[i, j] + E[i, j] + tmp[j, i] + E[j, i])
+
+
+@njit(cache=True)
+def _det3(A):
+    return (A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1])
+            - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
+            + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
+
+
+@njit(cache=True)
+def _inv3(A, Ai):
+    det = _det3(A)
+    Ai[0, 0] = (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1]) / det
+    Ai[0, 1] = (A[0, 2] * A[2, 1] - A[0, 1] * A[2, 2]) / det
+    Ai[0, 2] = (A[0, 1] * A[1, 2] - A[0, 2] * A[1, 1]) / det
+    Ai[1, 0] = (A[1, 2] * A[2, 0] - A[1, 0] * A[2, 2]) / det
+    Ai[1, 1] = (A[0, 0] * A[2, 2] - A[0, 2] * A[2, 0]) / det
+    Ai[1, 2] = (A[0, 2] * A[1, 0] - A[0, 0] * A[1, 2]) / det
+    Ai[2, 0] = (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]) / det
+    Ai[2, 1] = (A[0, 1] * A[2, 0] - A[0, 0] * A[2, 1]) / det
+    Ai[2, 2] = (A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0]) / det
+    return det
+
+
+@njit(cache=True)
+def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+                 q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
+    """The creep law at every point k of F (N, 3, 3) with state Cn (N, 3, 3) = Cc^-1 at t_n and
+    explicit increment dp0 (N,); p (N,): the pressure, used only for the tangent of p cof(F).
+
+    act (m, 2): the active components (i, j) of F (axisymmetric 5, 3D 9); block: F and Cn are
+    block-diagonal by construction ((r, z) block + hoop entry: axisymmetric), so the closed-form
+    log applies (a 3D state that happens to be block-diagonal, e.g. be = I, still needs the
+    derivative in the off-block directions: the series). Outputs:
+    q_out trial von Mises Kirchhoff stress q_tr; dp_out creep increment; dist_out |be_tr - I|;
+    vm_out von Mises Cauchy stress; J_out det F; P_out (N, m) deviatoric first Piola-Kirchhoff
+    stress s F^-T; C_out (N, m) cof F = J F^-T. mode 1 (MODE_TANGENT) also writes A_out (N, m, m)
+    = d(s F^-T + p cof F)/dF; modes 1 and 2 (MODE_STATE) write s (S_out) and Fbar^-1 (Fbi_out), from
+    which `commit_points` gives Cc^-1 at t_n+1 once the step has converged.
+    y_last (N,): over-stress q - sigma_y of the previous call, the start of the return map; updated."""
+    N = F.shape[0]
+    m = act.shape[0]
+    Fi = np.empty((3, 3))
+    Fb = np.empty((3, 3))
+    M = np.empty((3, 3))
+    be = np.empty((3, 3))
+    L = np.empty((3, 3))
+    D = np.empty((6, 6))
+    s_tr = np.empty((3, 3))
+    s = np.empty((3, 3))
+    P = np.empty((3, 3))
+    dL = np.empty(6)
+    db = np.empty(6)
+    ds = np.empty((3, 3))
+    w = [np.empty((3, 3)) for _ in range(9)]
+    hist = np.empty((LOG_SERIES_MAX_TERMS, 3, 3))
+    want_D = mode == MODE_TANGENT
+    for k in range(N):
+        f = F[k]
+        J = _inv3(f, Fi)
+        c = J ** (-1.0 / 3.0)
+        for i in range(3):
+            for j in range(3):
+                Fb[i, j] = c * f[i, j]
+        # M = Cn Fb^T, be = Fb M (symmetrised)
+        Ck = Cn[k]
+        for i in range(3):
+            for j in range(3):
+                M[i, j] = Ck[i, 0] * Fb[j, 0] + Ck[i, 1] * Fb[j, 1] + Ck[i, 2] * Fb[j, 2]
+        _matmul(Fb, M, be)
+        dist = 0.0
+        for i in range(3):
+            for j in range(i, 3):
+                v = 0.5 * (be[i, j] + be[j, i])
+                be[i, j] = be[j, i] = v
+                x = v - (1.0 if i == j else 0.0)
+                dist += x * x if i == j else 2.0 * x * x
+        dist = math.sqrt(dist)
+        if block:
+            _log_block(be, L, D)
+        else:
+            _log_series(be, L, D, want_D, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], hist)
+        tr3 = (L[0, 0] + L[1, 1] + L[2, 2]) / 3.0
+        ss = 0.0
+        for i in range(3):
+            for j in range(3):
+                s_tr[i, j] = mu * (L[i, j] - (tr3 if i == j else 0.0))
+                ss += s_tr[i, j] * s_tr[i, j]
+        q_tr = math.sqrt(1.5 * ss + (1e-14 * mu) ** 2)
+        dp = solve_increment(q_tr, 3.0 * mu, dt_A, n, sigma_y, dp0[k], y_last[k])
+        y_last[k] = q_tr - 3.0 * mu * dp - sigma_y
+        fac = 1.0 - 3.0 * mu * dp / q_tr
+        for i in range(3):
+            for j in range(3):
+                s[i, j] = fac * s_tr[i, j]
+        for i in range(3):
+            for j in range(3):
+                P[i, j] = s[i, 0] * Fi[j, 0] + s[i, 1] * Fi[j, 1] + s[i, 2] * Fi[j, 2]
+        q_out[k] = q_tr
+        dp_out[k] = dp
+        dist_out[k] = dist
+        vm_out[k] = math.sqrt(1.5 * ss) * abs(fac) / J
+        J_out[k] = J
+        for a in range(m):
+            x, y = act[a, 0], act[a, 1]
+            P_out[k, a] = P[x, y]
+            C_out[k, a] = J * Fi[y, x]
+        if mode == MODE_TANGENT:
+            over = q_tr - 3.0 * mu * dp - sigma_y
+            if over > 0.0 and dt_A > 0.0:
+                r = dt_A * n * over ** (n - 1.0)
+                dpq = r / (1.0 + 3.0 * mu * r)
+            else:
+                dpq = 0.0
+            pk = p[k]
+            ns = 4 if block else 6   # symmetric components that vary (00, 11, 22, 01 in the block case)
+            for b in range(m):
+                i, j = act[b, 0], act[b, 1]
+                # dbe = c (E M + (E M)^T) - 2/3 Fi[j, i] be,  (E M)[x, :] = delta_xi M[j, :]
+                tj = (2.0 / 3.0) * Fi[j, i]
+                for r6 in range(ns):
+                    x, y = _SYM_I[r6], _SYM_J[r6]
+                    v = -tj * be[x, y]
+                    if x == i:
+                        v += c * M[j, y]
+                    if y == i:
+                        v += c * M[j, x]
+                    db[r6] = v
+                for r6 in range(ns):
+                    acc = 0.0
+                    for c6 in range(ns):
+                        acc += D[r6, c6] * db[c6]
+                    dL[r6] = acc
+                dtr3 = (dL[0] + dL[1] + dL[2]) / 3.0
+                # ds_tr (symmetric) from dL; dq = 3/2 s_tr : ds_tr / q_tr
+                sd = 0.0
+                for x in range(3):
+                    for y in range(3):
+                        ds[x, y] = 0.0
+                for r6 in range(ns):
+                    x, y = _SYM_I[r6], _SYM_J[r6]
+                    v = mu * (dL[r6] - (dtr3 if x == y else 0.0))
+                    ds[x, y] = v
+                    ds[y, x] = v
+                    sd += s_tr[x, y] * v * (1.0 if x == y else 2.0)
+                dq = 1.5 * sd / q_tr
+                ddp = dpq * dq
+                dfac = -3.0 * mu * (ddp * q_tr - dp * dq) / (q_tr * q_tr)
+                for x in range(3):
+                    for y in range(3):
+                        ds[x, y] = dfac * s_tr[x, y] + fac * ds[x, y]
+                for a in range(m):
+                    x, y = act[a, 0], act[a, 1]
+                    v = (ds[x, 0] * Fi[y, 0] + ds[x, 1] * Fi[y, 1] + ds[x, 2] * Fi[y, 2]
+                         - P[x, j] * Fi[y, i])
+                    if pk != 0.0:
+                        v += pk * J * (Fi[j, i] * Fi[y, x] - Fi[y, i] * Fi[j, x])
+                    A_out[k, a, b] = v
+        if mode != MODE_STRESS:   # the state for `commit_points`
+            for i in range(3):
+                for j in range(3):
+                    S_out[k, i, j] = s[i, j]
+                    Fbi_out[k, i, j] = Fi[i, j] / c
+
+
+@njit(cache=True)
+def commit_points(S, Fbi, mu, Cnew_out):
+    """Cc^-1 at t_n+1 = Fbar^-1 exp(s/mu) Fbar^-T (det renormalised to 1) from the deviatoric
+    Kirchhoff stress s and Fbar^-1 of the converged state; exp by Taylor to the 7th power."""
+    E = np.empty((3, 3))
+    T = np.empty((3, 3))
+    for k in range(S.shape[0]):
+        s = S[k]
+        Fb = Fbi[k]
+        for i in range(3):
+            for j in range(3):
+                E[i, j] = 1.0 if i == j else 0.0
+        for kk in range(7, 0, -1):
+            _matmul(s, E, T)
+            for i in range(3):
+                for j in range(3):
+                    E[i, j] = (1.0 if i == j else 0.0) + T[i, j] / (mu * kk)
+        _matmul(Fb, E, T)
+        Cw = Cnew_out[k]
+        for i in range(3):
+            for j in range(3):
+                Cw[i, j] = T[i, 0] * Fb[j, 0] + T[i, 1] * Fb[j, 1] + T[i, 2] * Fb[j, 2]
+        sc = _det3(Cw) ** (-1.0 / 3.0)
+        for i in range(3):
+            for j in range(3):
+                Cw[i, j] *= sc
+
+
+@njit(cache=True)
+def _solve_many(q_tr, mubar, dt_A, n, sigma_y, dp0, out):
+    for k in range(q_tr.size):
+        out[k] = solve_increment(q_tr[k], 3.0 * mubar[k], dt_A, n, sigma_y, dp0[k])
+
+
+def solve_creep_increment(q_tr, mubar, dt_A: float, n: float, sigma_y: float = 0.0, dp_explicit=None):
+    """Vectorised `solve_increment`: dp at every point (arrays of q_tr and mu; dp_explicit: the
+    explicit part of a theta-method step, 0 for backward Euler)."""
+    q_tr = np.ascontiguousarray(q_tr, dtype=float)
+    mubar = np.ascontiguousarray(np.broadcast_to(mubar, q_tr.shape), dtype=float)
+    dp0 = np.zeros_like(q_tr) if dp_explicit is None else np.ascontiguousarray(dp_explicit, dtype=float)
+    out = np.empty_like(q_tr)
+    _solve_many(q_tr, mubar, float(dt_A), float(n), float(sigma_y), dp0, out)
+    return out
+
+
+class CreepPoints:
+    """Work arrays of `creep_points` for N points with m active components of F."""
+
+    def __init__(self, N: int, act):
+        self.act = np.ascontiguousarray(np.asarray(act, dtype=np.int64).reshape(-1, 2))
+        off_block = {(0, 2), (2, 0), (1, 2), (2, 1)}
+        self.block = not any(tuple(ij) in off_block for ij in self.act.tolist())
+        m = self.act.shape[0]
+        self.q_tr, self.dp, self.dist, self.vm, self.J = (np.zeros(N) for _ in range(5))
+        self.P = np.zeros((N, m))
+        self.C = np.zeros((N, m))
+        self.A = np.zeros((N, m, m))
+        self.S = np.zeros((N, 3, 3))
+        self.Fbi = np.zeros((N, 3, 3))
+        self.Cnew = np.zeros((N, 3, 3))
+        self.y_last = np.full(N, -1.0)   # no previous iterate
+        self.p_zero = np.zeros(N)
+        self.mu = 0.0
+
+    def run(self, mat, F, Cn, dp0, dt_A: float, mode: int, p=None) -> None:
+        """mat: LiCreep (fem/physics/materials.py); dt_A = theta dt A_eff."""
+        self.mu = float(mat.shear_modulus_MPa)
+        creep_points(F, Cn, dp0, self.p_zero if p is None else p, self.mu, float(dt_A),
+                     float(mat.creep_n), float(mat.threshold_stress_MPa), self.act, self.block, mode, self.y_last,
+                     self.q_tr, self.dp, self.dist, self.vm, self.J, self.P, self.C, self.A, self.S, self.Fbi)
+
+    def commit(self) -> np.ndarray:
+        """Cc^-1 at t_n+1 (N, 3, 3) from the state of the last `run` in mode 1 or 2."""
+        commit_points(self.S, self.Fbi, self.mu, self.Cnew)
+        return self.Cnew
