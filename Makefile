@@ -11,6 +11,13 @@ SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
 CASES  ?=
+# where sweep/calibrate/sensitivity cases run (docs/cluster.md): SCHEDULER=tcp://host:8786 (a running Dask
+# scheduler), EXECUTOR=slurm (dask-jobqueue, config CLUSTER), RANKS=K (mpiexec -n K for 3D/composite cases)
+SCHEDULER ?=
+EXECUTOR  ?=
+CLUSTER   ?=
+RANKS     ?=
+EXEC_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(CLUSTER),--cluster-config $(CLUSTER)) $(if $(RANKS),--ranks $(RANKS))
 comma  := ,
 .DEFAULT_GOAL := demo
 
@@ -31,8 +38,8 @@ run: demo
 test: $(STAMP)   ## the verification and unit test suite
 	$(PY) -m pytest -q -ra
 
-sweep: $(STAMP)  ## run every case of a sweep study: make sweep STUDY=studies/fig4_bare_li.toml JOBS=2 [FORCE=1]
-	$(PY) -m fem sweep $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY)) --jobs $(JOBS) $(if $(FORCE),--force,)
+sweep: $(STAMP)  ## run every case of a sweep study: make sweep STUDY=studies/fig4_bare_li.toml JOBS=2 [FORCE=1] [SCHEDULER=tcp://host:8786 | EXECUTOR=slurm]
+	$(PY) -m fem sweep $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY)) --jobs $(JOBS) $(if $(FORCE),--force,) $(EXEC_ARGS)
 
 report: $(STAMP) ## predicted-vs-measured report of a finished sweep: make report STUDY=...
 	$(PY) -m fem report $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY))
@@ -41,10 +48,10 @@ check: $(STAMP)  ## regression check of the calibrated model against the measure
 	$(PY) -m fem.workflows.regression --jobs $(JOBS)
 
 calibrate: $(STAMP) ## fit A and mu (sigma_y on request) to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
-	$(PY) -m fem.workflows.calibrate --jobs $(JOBS)
+	$(PY) -m fem.workflows.calibrate --jobs $(JOBS) $(EXEC_ARGS)
 
 sensitivity: $(STAMP) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
-	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS)
+	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS) $(EXEC_ARGS)
 
 paraview: $(STAMP) ## ParaView script + PNG for a run: make paraview STUDY=studies/x.toml CASE=name, or RUN=results/demo_bare_li
 	$(PY) -m fem.workflows.paraview $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))

@@ -1,6 +1,7 @@
 """Command line: python -m fem run STUDY.toml --out DIR   (also: validate, sweep, report; -h lists them)
 
-Exit codes: 0 done, 2 bad input (one line on stderr, no traceback), 1 the solve failed,
+Exit codes: 0 done, 2 bad input (one line on stderr, no traceback), also: the output directory is
+held by another run (lock), cannot be written (read-only, disk full); 1 the solve failed,
 130 interrupted (a checkpoint is written; rerun the same command to resume).
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--jobs", type=int, default=1, help="cases run in parallel (default 1)")
     sw.add_argument("--force", action="store_true", help="rerun finished cases")
     sw.add_argument("--results", default="results", help="results root (default results/)")
+    from fem.workflows.executor import add_executor_args   # --executor, --scheduler, --cluster-config, --ranks
+    add_executor_args(sw)
     rp = sub.add_parser("report", help="write results/<study>/report.md and plots from a finished sweep")
     rp.add_argument("study")
     rp.add_argument("--results", default="results")
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         except StudyError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        for w in dict.fromkeys(w for c in cases for w in c.study.warnings):   # e.g. a torque outside the fit's range
+            print(f"warning: {w}", file=sys.stderr)
         print(f"{args.study}: ok" + (f" ({len(cases)} cases)" if len(cases) > 1 else ""))
         return 0
     if args.cmd in ("sweep", "report"):
@@ -57,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.cmd == "sweep":
             from fem.workflows.sweep import run_sweep
-            return run_sweep(args.study, jobs=args.jobs, force=args.force, root=Path(args.results))
+            return run_sweep(args.study, jobs=args.jobs, force=args.force, root=Path(args.results),
+                             executor=args.executor, scheduler=args.scheduler,
+                             cluster_config=args.cluster_config, ranks=args.ranks)
         from fem.workflows.report import write_report
         try:
             path = write_report(args.study, root=Path(args.results), measured=Path(args.measured))
@@ -75,9 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and not out.is_dir():
         print(f"error: --out {out}: exists and is not a directory", file=sys.stderr)
         return 2
-    from fem.stepping.run import Interrupted, run_case
+    if study.model == "rve":   # periodic RVE: effective stiffness, no time stepping (fem/rve/run.py)
+        from fem.rve.run import run_rve_cli
+        return run_rve_cli(study, out, quiet=args.quiet)
+    from fem.stepping.run import Interrupted, LockHeld, OutputError, run_case
+    from mpi4py import MPI
     try:
         s = run_case(study, out, progress=not args.quiet, restart=args.restart)
+    except (LockHeld, OutputError) as e:   # raised on every process alike: one line from process 0
+        if MPI.COMM_WORLD.rank == 0:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     except Interrupted as e:
         print(f"{e}", file=sys.stderr)
         return 130
@@ -87,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as e:
         print(f"error: solve failed: {e}", file=sys.stderr)
         return 1
-    from mpi4py import MPI
     if MPI.COMM_WORLD.rank != 0:   # under mpirun: one report
         return 0
     print(f"\n{study.name}: thickness change {s['thickness_change_pct']:+.2f} % (positive = thinner), "
@@ -96,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{s['time_steps']} steps, {s['newton_iterations']} Newton iterations "
           f"({s['newton_iterations_per_step']:.2f}/step), {s['rejected_steps']} rejected, "
           f"{s['dofs']} dofs, wall time {s['wall_time_s']:.1f} s")
+    for h in s.get("fixture", {}).get("holds", []):   # screw fixture: the force relaxation of each hold
+        print(f"fixture hold {h['step']} ({h['set_point']}): {h['pressure_start_MPa']:.3f} -> "
+              f"{h['pressure_end_MPa']:.3f} MPa ({h['force_start_N']:.1f} -> {h['force_end_N']:.1f} N, "
+              f"-{h['force_relaxation_pct']:.1f} %) over {h['t_end_s'] - h['t_start_s']:g} s")
     print(f"results: {out}/summary.json, {out}/history.csv" +
           (f"\nParaView: paraview {out}/fields.pvd  (Warp By Vector: displacement; "
            f"colour: equivalent_creep_strain)" if "fields" in s else ""))

@@ -17,6 +17,7 @@ from meshes.composite import CompositeGeometry
 from meshes.disc_3d import Disc3DGeometry
 from meshes.disc_axisym import AxisymDiscGeometry
 
+from fem.physics.fixture import FixtureSpec
 from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 from fem.physics.friction import FRICTION_MODES
 from fem.physics.platen import LoadStep, PlatenSpec
@@ -39,8 +40,17 @@ class Key:
     hi_open: bool = False
     choices: tuple = ()
     doc: str = ""
+    item: type | None = None   # kind = list: the type of each item (str: one of choices; float: in [lo, hi])
 
     def allowed(self, name: str) -> str:
+        if self.kind is list:   # a list of names or numbers ([rve] layer_materials, layer_thickness_mm)
+            if self.item is str:
+                return f"a list of names, each one of {', '.join(map(str, self.choices))}"
+            return "a list of numbers, each " + Key(None, float, self.lo, self.hi, self.lo_open,
+                                                    self.hi_open).allowed("x").removeprefix("a number, ")
+        if self.kind is tuple:   # a pair [intercept, slope] ([fixture] torque_to_force_N)
+            return (f"a list of two numbers [a, b] (F = a + b*T), -{self.hi:g} <= a <= {self.hi:g} and "
+                    f"0 < b <= {self.hi:g}")
         if self.choices:
             return f"one of {', '.join(map(str, self.choices))}"
         if self.kind is bool:
@@ -83,10 +93,15 @@ class Study:
     pressure_space: str = "P1+P0"
     linear_solver: str = "auto"
     reuse_factorisation: bool | None = None   # None: the measured rule of fem/models/linear_solvers.py
+    max_memory_GiB: float | None = None       # None: MemAvailable at validation (check_memory)
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
+    checkpoint_every_steps: int = 20      # checkpoint after this many accepted steps ...
+    checkpoint_every_s: float = 60.0      # ... or this many wall seconds, whichever first
     description: str = ""
+    fixture: FixtureSpec | None = None    # [fixture]: screw fixture in series with the disc (None: platens only)
+    warnings: list = field(default_factory=list)   # one-line warnings of a valid study (not part of the result)
 
     def to_dict(self) -> dict:
         return {
@@ -95,10 +110,15 @@ class Study:
             "li": asdict(self.li), **{k: asdict(v) for k, v in self.materials.items()},
             "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
+            **({"fixture": {**asdict(self.fixture), "torque_to_force_N": list(self.fixture.torque_to_force_N)}}
+               if self.fixture is not None else {}),
             "time": asdict(self.time),
             "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space,
-                         "linear_solver": self.linear_solver, "reuse_factorisation": self.reuse_factorisation},
-            "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth},
+                         "linear_solver": self.linear_solver, "reuse_factorisation": self.reuse_factorisation,
+                         "max_memory_GiB": self.max_memory_GiB},
+            "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth,
+                       "checkpoint_every_steps": self.checkpoint_every_steps,
+                       "checkpoint_every_s": self.checkpoint_every_s},
         }
 
     @property
@@ -113,6 +133,10 @@ class Study:
         d.pop("description"); d.pop("name")
         d["numerics"].pop("linear_solver")   # a finished case stays finished when only the solver changes
         d["numerics"].pop("reuse_factorisation")   # ... or only the factorisation policy
+        d["numerics"].pop("max_memory_GiB")        # ... or only the memory limit
+        d["output"].pop("checkpoint_every_steps"); d["output"].pop("checkpoint_every_s")   # ... or checkpointing
+        if not self.platen.capped:   # no Tresca cap: its keys change nothing (fingerprints as before the cap)
+            d["platen"].pop("tresca_m", None); d["platen"].pop("shear_flow_stress_MPa", None)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -125,7 +149,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description": Key("", str, doc="free text"),
     },
     "geometry": {
-        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d", "composite")),
+        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d", "composite", "rve")),
         "diameter_mm": Key(REQUIRED, float, hi=1000.0, **POS),
         "thickness_mm": Key(None, float, hi=100.0, **POS, doc="required for axisymmetric and 3d; "
                             "composite: derived from the masses"),
@@ -177,6 +201,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "youngs_modulus_MPa": Key(_default(SoftVoid, "youngs_modulus_MPa"), float, hi=1e4, **POS),
         "poisson_ratio": Key(_default(SoftVoid, "poisson_ratio"), float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
     },
+    "rve": {  # model = "rve": periodic RVE of the ply (fem/rve, meshes/rve.py); docs/physics.md "Periodic RVE"
+        "microstructure": Key("weave", str, choices=("weave", "laminate"),
+                              doc="weave: one plain-weave cell (2 x 2 tow pitches) of the [composite] ply; "
+                                  "laminate: layers normal to z"),
+        "layer_materials": Key((), list, item=str, choices=("li", "gpe", "carbon", "void"),
+                               doc="laminate only, bottom to top: material table of each layer (carbon: "
+                                   "fibres along x)"),
+        "layer_thickness_mm": Key((), list, item=float, hi=100.0, **POS, doc="laminate only: one per layer"),
+        "element_degree": Key(2, int, lo=1, hi=2, doc="Lagrange degree of the displacement (P2 default)"),
+        "bounds": Key(True, bool, doc="also solve with KUBC (u = E x on the whole boundary) and SUBC "
+                                      "(uniform traction) on the same mesh"),
+    },
     "li": {
         "youngs_modulus_MPa": Key(REQUIRED, float, hi=1e7, **POS),
         "poisson_ratio": Key(REQUIRED, float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
@@ -192,12 +228,29 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mu": Key(_default(PlatenSpec, "mu"), float, hi=10.0, **NONNEG),
         "slip_regularization_mm_per_s": Key(_default(PlatenSpec, "slip_regularization_mm_per_s"), float, hi=1e3, **POS),
         "slip_floor_mm": Key(_default(PlatenSpec, "slip_floor_mm"), float, hi=1.0, **POS),
+        "tresca_m": Key(_default(PlatenSpec, "tresca_m"), float, hi=1.0, **NONNEG,
+                        doc="coulomb only: friction factor m of the Tresca cap tau <= m k (0: no cap; "
+                            "fem/physics/friction.py)"),
+        "shear_flow_stress_MPa": Key(_default(PlatenSpec, "shear_flow_stress_MPa"), float, hi=1e3, **POS,
+                                     doc="k of the Tresca cap (default 0.44 MPa: Li yield 0.73-0.81 MPa / sqrt 3, "
+                                         "Masias et al. 2019)"),
     },
     "load": {  # each [[load]] step
         "pressure_MPa": Key(None, float, hi=1e4, **NONNEG),
         "gap_mm": Key(None, float, hi=100.0, **POS),
+        "torque_Nm": Key(None, float, hi=1e3, **POS, doc="with [fixture] only: the force is a + b*T "
+                         "(torque_to_force_N); warns below min_torque_Nm"),
         "ramp_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
         "hold_s": Key(REQUIRED, float, hi=1e9, **NONNEG),
+    },
+    "fixture": {  # optional: the screw fixture in series with the disc (fem/physics/fixture.py, FIXTURE_SOURCES)
+        "stiffness_N_per_mm": Key(_default(FixtureSpec, "stiffness_N_per_mm"), float, hi=1e9, **POS,
+                                  doc="bolts + plates, full disc: F = k (s - gap closure); the modelled half "
+                                      "disc sees 2k with mid-plane symmetry. Default: an estimate"),
+        "torque_to_force_N": Key(_default(FixtureSpec, "torque_to_force_N"), tuple, hi=1e6,
+                                 doc="[a, b]: F [N] = a + b T [N*m]; default the paper's fit"),
+        "min_torque_Nm": Key(_default(FixtureSpec, "min_torque_Nm"), float, hi=1e3, **NONNEG,
+                             doc="lower end of the fit's torque range: a smaller torque_Nm warns (paper: 0.5)"),
     },
     "time": {
         "integrator": Key(_default(TimeSettings, "integrator"), str, choices=("trapezoidal", "backward_euler"),
@@ -225,18 +278,56 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                        "also across steps; fem/models/newton.py); default: on for a bare-Li 3D disc "
                                        "from 10k unknowns (fem/models/linear_solvers.py REUSE_MIN_DOFS), off otherwise; "
                                        "same result to the Newton tolerance, not part of the fingerprint"),
+        "max_memory_GiB": Key(_default(Study, "max_memory_GiB"), float, hi=1e6, **POS,
+                              doc="GiB a run may use: a study whose mesh and FE model would need more (estimated "
+                                  "from the geometry keys before meshing, meshes/estimate.py, within 2x of the "
+                                  "measured peak memory) is refused at validation; default: the memory available "
+                                  "now (MemAvailable of /proc/meminfo). Set it above that to run a mesh the "
+                                  "estimate refuses, or lower to keep runs small. Not part of the fingerprint"),
     },
     "output": {
         "fields": Key(_default(Study, "write_fields"), bool),
         "snapshot_growth": Key(_default(Study, "snapshot_growth"), float, lo=1.0, hi=1e6, lo_open=True,
                                doc="write fields when elapsed phase time grew by this factor"),
+        "checkpoint_every_steps": Key(_default(Study, "checkpoint_every_steps"), int, lo=1, hi=10**9,
+                                      doc="write the resume checkpoint after this many accepted steps (or "
+                                          "checkpoint_every_s, whichever first); not part of the fingerprint"),
+        "checkpoint_every_s": Key(_default(Study, "checkpoint_every_s"), float, hi=1e7, **POS,
+                                  doc="wall seconds between resume checkpoints (or checkpoint_every_steps, "
+                                      "whichever first); not part of the fingerprint"),
     },
 }
 REQUIRED_TABLES = ("geometry", "li", "platen", "load")
 
 
+def is_pair_key(table: str, name: str) -> bool:
+    """True for a key whose value is a list of two numbers ([fixture] torque_to_force_N) or another
+    list-valued key ([rve] layer_materials, layer_thickness_mm): its list is a value, not a sweep
+    (fem/workflows/sweep.py)."""
+    key = SCHEMA.get(table, {}).get(name)
+    return key is not None and key.kind in (tuple, list)
+
+
+def _check_pair(where: str, name: str, key: Key, value) -> tuple[float, float]:
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+    if ok:
+        a, b = float(value[0]), float(value[1])
+        ok = abs(a) <= key.hi and 0.0 < b <= key.hi
+    if not ok:
+        raise StudyError(f"{where} = {value!r}: must be {key.allowed(name)}")
+    return a, b
+
+
 def _check_value(table: str, name: str, key: Key, value):
     where = f"[{table}] {name}"
+    if key.kind is tuple:
+        return _check_pair(where, name, key, value)
+    if key.kind is list:
+        if not isinstance(value, list) or not value or any(isinstance(v, (list, dict)) for v in value):
+            raise StudyError(f"{where} = {value!r}: must be {key.allowed(name)} (at least one)")
+        item = Key(None, key.item, key.lo, key.hi, key.lo_open, key.hi_open, key.choices)
+        return tuple(_check_value(table, name, item, v) for v in value)
     if isinstance(value, list):
         raise StudyError(f"{where} = {value!r}: a list makes this a sweep; run it with "
                          f"`python -m fem sweep` (make sweep STUDY=...)")
@@ -280,10 +371,112 @@ def _read_table(table: str, data: dict) -> dict:
     return out
 
 
+# keys that set the mesh size, per table (named in the memory refusal when the study sets them)
+_SIZE_KEYS = {"geometry": ("layers", "rim_refinement", "platen_refinement"),
+              "composite": ("mesh_size_tow_mm", "mesh_size_pore_mm")}
+
+
+def check_memory(geometry, data: dict, pressure_space: str, linear_solver: str,
+                 max_memory_GiB: float | None = None, available_bytes: float | None = None):
+    """Refuse (StudyError) a geometry whose mesh and FE model would need more memory than
+    `max_memory_GiB`, or by default than is available now (meshes/estimate.py: closed form, before
+    meshing). Returns the MeshEstimate. `available_bytes` replaces the MemAvailable reading (tests)."""
+    from meshes.estimate import GiB, available_memory_bytes, estimate
+
+    est = estimate(geometry, pressure_space=pressure_space, linear_solver=linear_solver)
+    if max_memory_GiB is not None:
+        limit, what = max_memory_GiB * GiB, f"[numerics] max_memory_GiB = {max_memory_GiB:g}"
+    else:
+        limit = available_bytes if available_bytes is not None else available_memory_bytes()
+        what = "memory available now"
+    if limit is None or est.bytes <= limit:
+        return est
+    g = data.get("geometry", {})
+    others = [f"{k} = {data.get(t, {})[k]!r}" for t, keys in _SIZE_KEYS.items() for k in keys
+              if isinstance(data.get(t), dict) and k in data[t]]
+    also = f" (with {', '.join(others)})" if others else ""
+    fix = "raise mesh_size_mm" + (f" (or change {', '.join(o.split(' =')[0] for o in others)})" if others else "")
+    unk = f"{est.dofs:.1e} unknowns, {est.solver.upper() if est.solver == 'mumps' else est.solver}"
+    raise StudyError(f"[geometry] mesh_size_mm = {g.get('mesh_size_mm')!r}{also}: the mesh would need "
+                     f"~{est.elements:.1e} elements ({unk}) and ~{est.GiB:.3g} GiB, more than the "
+                     f"{limit / GiB:.3g} GiB {what}; {fix} or set [numerics] max_memory_GiB")
+
+
+RVE_TABLES = ("study", "geometry", "rve", "composite", "li", "carbon", "gpe", "void", "numerics")
+
+
+def _parse_rve_study(data: dict, name: str):
+    """A study with [geometry] model = "rve" (fem/rve/config.py RveStudy): the cell and its materials.
+    [li] is optional here and only its elastic constants enter (the creep keys default)."""
+    from fem.rve.config import RveStudy
+    from meshes.estimate import GiB, available_memory_bytes
+    from meshes.rve import LaminateCell, WeaveCell, estimate_cell
+
+    for t in data:
+        if t not in RVE_TABLES:
+            raise StudyError(f"[{t}]: not used by [geometry] model = \"rve\" (allowed tables: {', '.join(RVE_TABLES)})")
+    meta = _read_table("study", data.get("study", {}))
+    for k in data["geometry"]:
+        if k not in ("model", "mesh_size_mm"):
+            raise StudyError(f"[geometry] {k}: not allowed for model = \"rve\" (allowed: mesh_size_mm; the cell "
+                             f"follows from [rve] and [composite])")
+    if "mesh_size_mm" not in data["geometry"]:
+        raise StudyError("[geometry] mesh_size_mm: missing required key (a number, 0 < mesh_size_mm <= 100)")
+    h = _check_value("geometry", "mesh_size_mm", SCHEMA["geometry"]["mesh_size_mm"], data["geometry"]["mesh_size_mm"])
+    r = _read_table("rve", data.get("rve", {}))
+    li_raw = data.get("li", {})
+    if isinstance(li_raw, dict):
+        li_raw = {**{k: _default(LiCreep, k) for k, key in SCHEMA["li"].items() if key.default is REQUIRED}, **li_raw}
+    materials = {"li": LiCreep(**_read_table("li", li_raw)),
+                 "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
+                 "carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
+                 "void": SoftVoid(**_read_table("void", data.get("void", {})))}
+    num_raw = data.get("numerics", {})
+    if isinstance(num_raw, dict):
+        for k in num_raw:
+            if k != "max_memory_GiB":
+                raise StudyError(f"[numerics] {k}: not used by model = \"rve\" (allowed: max_memory_GiB)")
+    max_mem = _read_table("numerics", num_raw)["max_memory_GiB"]
+    if r["microstructure"] == "laminate":
+        if "composite" in data:
+            raise StudyError("[composite]: only allowed with [rve] microstructure = \"weave\"")
+        for k in ("layer_materials", "layer_thickness_mm"):
+            if not r[k]:
+                raise StudyError(f"[rve] {k}: missing required key for microstructure = \"laminate\" "
+                                 f"({SCHEMA['rve'][k].allowed(k)})")
+        try:
+            cell = LaminateCell(r["layer_materials"], r["layer_thickness_mm"], mesh_size_mm=h)
+        except GeometryError as e:
+            raise StudyError(f"[rve] {e}") from None
+    else:
+        for k in ("layer_materials", "layer_thickness_mm"):
+            if k in data.get("rve", {}):
+                raise StudyError(f"[rve] {k}: only allowed with microstructure = \"laminate\"")
+        c = _read_table("composite", data.get("composite", {}))
+        try:
+            cell = WeaveCell(CompositeGeometry(diameter_mm=c["reference_diameter_mm"], mesh_size_mm=h, **c))
+        except GeometryError as e:
+            raise StudyError(f"[composite] {e}") from None
+    est = estimate_cell(cell, r["element_degree"])
+    limit = max_mem * GiB if max_mem is not None else available_memory_bytes()
+    if limit is not None and not est["bytes"] <= limit:
+        what = f"[numerics] max_memory_GiB = {max_mem:g}" if max_mem is not None else "memory available now"
+        raise StudyError(f"[geometry] mesh_size_mm = {h!r}: the RVE mesh would need ~{est['elements']:.1e} elements "
+                         f"({est['dofs']:.1e} unknowns) and ~{est['bytes'] / GiB:.3g} GiB, more than the "
+                         f"{limit / GiB:.3g} GiB {what}; raise mesh_size_mm or set [numerics] max_memory_GiB")
+    return RveStudy(name=meta["name"] or name, description=meta["description"], cell=cell, materials=materials,
+                    element_degree=r["element_degree"], bounds=r["bounds"], max_memory_GiB=max_mem)
+
+
 def parse_study(data: dict, name: str = "study") -> Study:
     for t in data:
         if t not in SCHEMA:
             raise StudyError(f"[{t}]: unknown table; allowed tables are {', '.join(SCHEMA)}")
+    if isinstance(data.get("geometry"), dict) and data["geometry"].get("model") == "rve":
+        return _parse_rve_study(data, name)
+    if "rve" in data:   # its values are checked first, so a bad one is named
+        _read_table("rve", data["rve"])
+        raise StudyError("[rve]: only allowed for [geometry] model = \"rve\"")
     for t in REQUIRED_TABLES:
         if t not in data:
             raise StudyError(f"[{t}]: missing required table" + (" (use [[load]] steps)" if t == "load" else ""))
@@ -334,12 +527,36 @@ def parse_study(data: dict, name: str = "study") -> Study:
     loads = data["load"]
     if not isinstance(loads, list) or not loads:
         raise StudyError("[[load]]: need at least one load step ([[load]] with pressure_MPa or gap_mm, ramp_s, hold_s)")
+    fixture = FixtureSpec(**_read_table("fixture", data["fixture"])) if "fixture" in data else None
+    warnings = []
     steps = []
     for i, raw in enumerate(loads):
         st = _read_table("load", raw)
-        if (st["pressure_MPa"] is None) == (st["gap_mm"] is None):
-            raise StudyError(f"[[load]] step {i + 1}: give exactly one of pressure_MPa (force control) "
-                             f"or gap_mm (gap control)")
+        given = [k for k in ("pressure_MPa", "gap_mm", "torque_Nm") if st[k] is not None]
+        if fixture is None:
+            if st["torque_Nm"] is not None:
+                raise StudyError(f"[[load]] step {i + 1} torque_Nm: needs a [fixture] table (the torque sets the "
+                                 f"force through its torque_to_force_N fit); without one use pressure_MPa")
+            if len(given) != 1:
+                raise StudyError(f"[[load]] step {i + 1}: give exactly one of pressure_MPa (force control) "
+                                 f"or gap_mm (gap control)")
+        else:
+            if st["gap_mm"] is not None:
+                raise StudyError(f"[[load]] step {i + 1} gap_mm: not allowed with a [fixture] (the screw is "
+                                 f"tightened to a force): give torque_Nm or pressure_MPa")
+            if len(given) != 1:
+                raise StudyError(f"[[load]] step {i + 1}: give exactly one of torque_Nm (force from the [fixture] "
+                                 f"fit) or pressure_MPa (force P*pi*R0^2)")
+            if st["torque_Nm"] is not None:
+                F = fixture.force_from_torque_N(st["torque_Nm"])
+                if not F > 0.0:
+                    a, b = fixture.torque_to_force_N
+                    raise StudyError(f"[[load]] step {i + 1} torque_Nm = {st['torque_Nm']:g} is out of range: the "
+                                     f"[fixture] torque_to_force_N fit gives F = {F:g} N; must give F > 0 "
+                                     f"(torque_Nm > {-a / b:g})")
+                w = fixture.torque_warning(i + 1, st["torque_Nm"], geometry.diameter_mm / 2.0)
+                if w:
+                    warnings.append(w)
         if st["gap_mm"] is not None and st["gap_mm"] > geometry.thickness_mm:
             raise StudyError(f"[[load]] step {i + 1} gap_mm = {st['gap_mm']:g} is out of range: must be "
                              f"0 < gap_mm <= thickness_mm = {geometry.thickness_mm:g}")
@@ -352,27 +569,57 @@ def parse_study(data: dict, name: str = "study") -> Study:
     if model == "axisymmetric" and num["linear_solver"] == "gamg":
         raise StudyError(f"[numerics] linear_solver = '{num['linear_solver']}' is not allowed with [geometry] "
                          f"model = 'axisymmetric': must be auto or mumps (the axisymmetric path is serial and direct)")
+    check_memory(geometry, data, pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
+                 linear_solver=num["linear_solver"], max_memory_GiB=num["max_memory_GiB"])
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
                  platen=platen, load=steps, time=tm, materials=materials,
                  quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
                  pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
                  linear_solver=num["linear_solver"], reuse_factorisation=num["reuse_factorisation"],
-                 write_fields=out["fields"], snapshot_growth=out["snapshot_growth"])
+                 max_memory_GiB=num["max_memory_GiB"],
+                 write_fields=out["fields"], snapshot_growth=out["snapshot_growth"],
+                 checkpoint_every_steps=out["checkpoint_every_steps"], checkpoint_every_s=out["checkpoint_every_s"],
+                 fixture=fixture, warnings=warnings)
+
+
+def _one_line(text: str) -> str:
+    """`text` on one line (TOML error messages may carry newlines)."""
+    return " ".join(str(text).split())
+
+
+def read_study_toml(path: str | Path) -> dict:
+    """The parsed TOML tables of a study file. Every way the file can be unreadable (missing, a
+    directory, no permission, not UTF-8, malformed TOML, any other OS error) raises StudyError with
+    one line naming the file and the problem; used by load_study and fem.workflows.sweep.load_sweep."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StudyError(f"{path}: study file not found") from None
+    except IsADirectoryError:
+        raise StudyError(f"{path}: is a directory, not a study file") from None
+    except PermissionError:
+        raise StudyError(f"{path}: cannot read study file (permission denied)") from None
+    except OSError as e:
+        raise StudyError(f"{path}: cannot read study file ({_one_line(e.strerror or e)})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise StudyError(f"{path}: not a UTF-8 text file (byte 0x{raw[e.start]:02x} at line {line}, "
+                         f"offset {e.start}); save the study file as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise StudyError(f"{path}: malformed TOML: {_one_line(e)}") from None
+    except RecursionError:   # pathologically nested arrays or inline tables
+        raise StudyError(f"{path}: malformed TOML: nested too deeply") from None
 
 
 def load_study(path: str | Path) -> Study:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise StudyError(f"{path}: study file not found") from None
-    except OSError as e:
-        raise StudyError(f"{path}: cannot read study file ({e.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise StudyError(f"{path}: malformed TOML: {e}") from None
+    data = read_study_toml(path)
     try:
         return parse_study(data, name=path.stem)
     except StudyError as e:

@@ -22,7 +22,11 @@ Cell tags
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
+import sys
+import uuid
 from pathlib import Path
 
 # ---- facet tags
@@ -48,6 +52,88 @@ def cache_dir_path(cache_dir: Path | None = None) -> Path:
                                          Path(__file__).resolve().parent.parent / ".cache" / "meshes"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+# ---- the mesh cache: atomic, checksummed .msh files
+# A cached .msh ends with a section that Gmsh ignores (the MSH format skips sections it does not
+# know): "$FemChecksum\nsha256 <hex of every byte before the section> <that byte count>\n$EndFemChecksum\n".
+# Files are written under a unique temporary name in the cache folder and renamed into place
+# (os.replace: atomic on POSIX, also on NFS within one folder), so readers see either no file or a
+# whole one and concurrent writers of the same entry (processes, MPI jobs, hosts sharing the cache)
+# each publish a complete file, the last rename wins. `cache_file_ok` checks a file before it is used:
+# a truncated or corrupted one gives one warning line on stderr and is rebuilt.
+_CHECKSUM_HEAD = b"$FemChecksum\n"
+_CHECKSUM_TAIL = b"$EndFemChecksum\n"
+
+
+def unique_tmp_path(path: Path) -> Path:
+    """A temporary name beside `path`, unique across processes and hosts, with the same suffix
+    (Gmsh picks the format from it)."""
+    path = Path(path)
+    tag = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    return path.with_name(f".{path.stem}.{tag}.tmp{path.suffix}")
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Append the checksum section to the finished temporary file `tmp` and rename it to `path`."""
+    data = Path(tmp).read_bytes()
+    with open(tmp, "ab") as f:
+        f.write(_CHECKSUM_HEAD + f"sha256 {hashlib.sha256(data).hexdigest()} {len(data)}\n".encode()
+                + _CHECKSUM_TAIL)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_msh(gmsh, path: Path) -> None:
+    """gmsh.write the current model to `path` atomically, with the checksum section."""
+    path = Path(path)
+    tmp = unique_tmp_path(path)
+    try:
+        gmsh.write(str(tmp))
+        publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def msh_problem(path: Path) -> str | None:
+    """None if the cached .msh `path` is whole, else what is wrong with it (one phrase).
+
+    Files with the checksum section are verified byte for byte; files written before it existed
+    must at least end with a complete "$End..." line (a truncated file does not)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    i = data.rfind(_CHECKSUM_HEAD)
+    if i < 0:
+        if not data.endswith(b"\n") or not data.rstrip(b"\n").rsplit(b"\n", 1)[-1].startswith(b"$End"):
+            return f"truncated ({len(data)} bytes, no checksum)"
+        return None
+    try:
+        line = data[i + len(_CHECKSUM_HEAD):].split(b"\n", 1)[0].decode()
+        algo, digest, n = line.split()
+        n = int(n)
+    except (UnicodeDecodeError, ValueError):
+        return "damaged checksum section"
+    if algo != "sha256" or n != i or not data.endswith(_CHECKSUM_TAIL):
+        return f"truncated or damaged ({len(data)} bytes)"
+    if hashlib.sha256(data[:i]).hexdigest() != digest:
+        return "checksum mismatch (corrupted)"
+    return None
+
+
+def cache_file_ok(path: Path, check=msh_problem) -> bool:
+    """True if the cache file `path` exists and `check(path)` finds no problem; a damaged file gives
+    one warning line on stderr (the caller then rebuilds it, replacing the file atomically)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    problem = check(path)
+    if problem is None:
+        return True
+    print(f"warning: mesh cache {path}: {problem}; rebuilding it", file=sys.stderr, flush=True)
+    return False
 
 
 def classify_boundary(gmsh, volumes, z_bottom: float, z_top: float, tol: float = 1e-5) -> dict[int, list[int]]:

@@ -109,6 +109,7 @@ import numpy as np
 # tags: meshes/common.py), the geometry error and the cache/loading helpers; re-exported here
 from .common import (BOTTOM, CARBON, CARBON_WARP, CARBON_WEFT, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID,  # noqa: F401
                      VOID_SURFACE, GeometryError, cache_dir_path, classify_boundary, on_root, read_msh)
+from .common import cache_file_ok, unique_tmp_path, write_msh
 from .common import COMPOSITE_CELL_NAMES as CELL_NAMES, COMPOSITE_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
 
@@ -754,9 +755,7 @@ def _build_msh_once(geo: CompositeGeometry, path: Path | None, h_tow: float) -> 
         tgt = report["target_volumes_mm3"]
         report["mesh_rel_error"] = {k: (v / tgt[k] - 1.0 if tgt[k] > 0 else 0.0) for k, v in mesh_vol.items()}
         if path is not None:
-            tmp = Path(path).with_suffix(f".tmp{os.getpid()}.msh")
-            gmsh.write(str(tmp))
-            os.replace(tmp, path)
+            write_msh(gmsh, Path(path))   # unique temporary file, checksum, atomic rename
     return report
 
 
@@ -765,13 +764,26 @@ def cached_msh(geo: CompositeGeometry, cache_dir: Path | None = None) -> tuple[P
     d = cache_dir_path(cache_dir)
     path = d / f"composite_{geo.key()}.msh"
     rpath = path.with_suffix(".json")
-    if path.exists() and rpath.exists():
+
+    def report_problem(p: Path) -> str | None:
+        try:
+            r = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            return f"unreadable report ({type(e).__name__})"
+        return None if isinstance(r, dict) and r.get("key") == geo.key() else "report of another mesh"
+
+    # the .msh is checked first: a damaged report alone is rebuilt with its mesh (one warning line)
+    if cache_file_ok(path) and cache_file_ok(rpath, report_problem):
         return path, json.loads(rpath.read_text())
     report = build_msh(geo, path)
-    tmp = rpath.with_suffix(f".tmp{os.getpid()}.json")
-    tmp.write_text(json.dumps(report, indent=1, default=float))
-    os.replace(tmp, rpath)
-    return path, json.loads(rpath.read_text())
+    text = json.dumps(report, indent=1, default=float)
+    tmp = unique_tmp_path(rpath)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, rpath)   # concurrent builders: each report is whole, the last rename wins
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path, json.loads(text)
 
 
 def load_mesh(geo: CompositeGeometry, comm=None, cache_dir: Path | None = None):

@@ -28,13 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # tags, the geometry error and the cache/loading helpers are shared with meshes.composite; re-exported here
 from .common import (BOTTOM, CARBON, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID, GeometryError,  # noqa: F401
                      cache_dir_path, classify_boundary, on_root, read_msh)
+from .common import cache_file_ok, write_msh
 from .common import DISC3D_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
 
@@ -159,9 +159,7 @@ def build_msh(geo: Disc3DGeometry, path: Path) -> dict:
         gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay for the cross-section
         gmsh.model.mesh.generate(3)
         n_tets = sum(len(t) for et, t in zip(*gmsh.model.mesh.getElements(3)[:2]) if et == 4)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.msh")
-        gmsh.write(str(tmp))
-        os.replace(tmp, path)
+        write_msh(gmsh, path)   # unique temporary file, checksum, atomic rename
     return {"n_tets": int(n_tets), "layers": len(dz), "gmsh_time_s": time.perf_counter() - t0,
             "volume_mm3": geo.volume_mm3}
 
@@ -169,7 +167,7 @@ def build_msh(geo: Disc3DGeometry, path: Path) -> dict:
 def cached_msh(geo: Disc3DGeometry, cache_dir: Path | None = None) -> Path:
     """Return the path of the cached .msh for these parameters, building it if needed."""
     path = cache_dir_path(cache_dir) / f"disc_3d_{geo.key()}.msh"
-    if not path.exists():
+    if not cache_file_ok(path):   # missing, or truncated/corrupted (one warning line): (re)build
         build_msh(geo, path)
     return path
 

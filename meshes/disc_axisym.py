@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .common import AXIS, BOTTOM, LI, RIM, TOP, cache_dir_path  # noqa: F401  (tags re-exported)
+from .common import cache_file_ok, write_msh
 from .common import AXISYM_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
 
@@ -102,15 +102,13 @@ def build_msh(geo: AxisymDiscGeometry, path: Path) -> None:
         gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay
         gmsh.model.mesh.generate(2)
         gmsh.model.mesh.optimize("Laplace2D")
-        tmp = path.with_suffix(f".tmp{os.getpid()}.msh")
-        gmsh.write(str(tmp))
-        os.replace(tmp, path)
+        write_msh(gmsh, path)   # unique temporary file, checksum, atomic rename
 
 
 def cached_msh(geo: AxisymDiscGeometry, cache_dir: Path | None = None) -> Path:
     """Return the path of the cached .msh for these parameters, building it if needed."""
     path = cache_dir_path(cache_dir) / f"disc_axisym_{geo.key()}.msh"
-    if not path.exists():
+    if not cache_file_ok(path):   # missing, or truncated/corrupted (one warning line): (re)build
         build_msh(geo, path)
     return path
 

@@ -87,21 +87,17 @@ class CreepAssembler:
         return self.K
 
 
-@njit(cache=True)
 def _positions(dofs, indptr, indices):
-    nc, ne = dofs.shape
-    pos = np.empty((nc, ne, ne), dtype=np.int32)
-    for c in range(nc):
-        for i in range(ne):
-            r = dofs[c, i]
-            lo, hi = indptr[r], indptr[r + 1]
-            for j in range(ne):
-                col = dofs[c, j]
-                k = lo + np.searchsorted(indices[lo:hi], col)
-                if k >= hi or indices[k] != col:
-                    raise RuntimeError("element entry outside the Jacobian's sparsity pattern")
-                pos[c, i, j] = k
-    return pos
+    """Position in the CSR value array of every element entry (cell, i, j). Column indices are
+    sorted within each row, so the keys row * n + col are sorted over the whole matrix."""
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    keys = rows * n + indices
+    want = (dofs[:, :, None] * n + dofs[:, None, :]).ravel()
+    pos = np.searchsorted(keys, want)
+    if np.any(pos >= keys.size) or np.any(keys[np.minimum(pos, keys.size - 1)] != want):
+        raise RuntimeError("element entry outside the Jacobian's sparsity pattern")
+    return pos.reshape(dofs.shape[0], dofs.shape[1], dofs.shape[1]).astype(np.int32)
 
 
 @njit(cache=True)

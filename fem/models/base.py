@@ -41,7 +41,7 @@ from fem.models.contact import PlatenContact
 from fem.models.linear_solvers import LinearSolver, choose_reuse
 from fem.models.measure import changes, max_radius_mm, thickness_mm
 from fem.physics.friction import FrictionSpec
-from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_TANGENT, CreepPoints
+from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_STRESS, MODE_TANGENT, CreepPoints
 from fem.physics.laws import CreepState, LawInputs, law_class, make_law
 
 PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
@@ -171,7 +171,8 @@ class DiscModel:
         self._qs_ix, self._qt_ix = _as_slice(self.qs_dofs), _as_slice(self.qt_dofs)
         self._pq_ix = _as_slice((na * self.qs_dofs[:, None] + np.arange(na)).reshape(-1))
         self._aq_ix = _as_slice((na * na * self.qs_dofs[:, None] + np.arange(na * na)).reshape(-1))
-        self._tangent_valid = False   # creep_points.A belongs to the current state
+        self._state_valid = False     # creep_points holds the stress of the current state
+        self._tangent_valid = False   # ... and its tangent
         self.fibre_dir = None
         self._build_forms(fibre_direction or {})
         self.qp_volume = self._qp_volume(self.cells)
@@ -184,6 +185,7 @@ class DiscModel:
         self._setup_phase_outputs()
         self._K = None
         self._A = None
+        self._area_form = None   # platen contact areas of the Tresca cap (built on first use)
         # chord iterations (fem/models/newton.py): as requested, or by the measured rule
         self.reuse_factorisation = choose_reuse(reuse_factorisation, n_dofs, len(phases), self.dim)
         self.factorisation = None                        # (A, K, b, dF.b) of the last factorisation
@@ -369,12 +371,14 @@ class DiscModel:
         self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p)
 
     def update_creep_increment(self, dt: float):
-        """Pointwise return map, stress and consistent tangent at the current displacement (the
-        tangent is computed here, once per iterate: almost every iterate needs a Jacobian);
-        returns (q_tr, mubar, dp)."""
-        self._run_creep_points(MODE_TANGENT)
+        """Pointwise return map and stress at the current displacement, with the consistent tangent
+        unless factorisations are reused (then most iterates need no Jacobian, and
+        `assemble_jacobian` computes the tangent when one is needed); returns (q_tr, mubar, dp)."""
+        mode = MODE_STRESS if self.reuse_factorisation else MODE_TANGENT
+        self._run_creep_points(mode)
         cp = self.creep_points
-        self._tangent_valid = True
+        self._state_valid = True
+        self._tangent_valid = mode == MODE_TANGENT
         self.P_q.x.array[self._pq_ix] = cp.P.ravel()
         self.vm_q.x.array[self._qs_ix] = cp.vm
         self.trial_distance = self._max(cp.dist.max(initial=0.0))
@@ -389,7 +393,10 @@ class DiscModel:
         """Jacobian on all dofs (no constraints), in one reused PETSc matrix, at the state of the
         last `update_creep_increment`: by the serial element assembler (fem/models/assembly.py) or
         by dolfinx from the UFL form."""
-        assert self._tangent_valid, "assemble_jacobian needs update_creep_increment at the same state"
+        assert self._state_valid, "assemble_jacobian needs update_creep_increment at the same state"
+        if not self._tangent_valid:
+            self._run_creep_points(MODE_TANGENT)
+            self._tangent_valid = True
         cp = self.creep_points
         if self.assembler is not None:
             self._K = self.assembler.assemble(cp.A, cp.C, 1.0 / self.mat.bulk_modulus_MPa)
@@ -408,6 +415,55 @@ class DiscModel:
     def system_matrix(self, K: PETSc.Mat, friction) -> PETSc.Mat:
         """K plus the friction linearisation, in the reused matrix A (same pattern as K)."""
         return self.contact.system_matrix(K, self._A, friction)
+
+    def friction_cap(self, x_n: np.ndarray):
+        """Tresca cap m k a_k (N) of the friction force of every platen node (fem/physics/friction.py),
+        a_k the node's share of the current contact area at the state x_n (mm^2; per radian in the
+        axisymmetric model): the consistent nodal area int phi_k da of the platen faces, with
+        da = J |F^-T N| dA (Nanson). None without a cap."""
+        spec = self.platen_spec
+        if not spec.capped:
+            return None
+        if self._area_form is None:
+            self._area_form, self._w_area = self._build_area_form()
+        self._w_area.x.array[:] = x_n
+        vec = fem.assemble_vector(self._area_form)
+        vec.scatter_reverse(la.InsertMode.add)
+        a = np.maximum(vec.array[self.contact.nodes.z], 0.0)
+        return spec.tresca_m * spec.shear_flow_stress_MPa * a
+
+    def _build_area_form(self):
+        mesh, kin = self.mesh, self.kinematics
+        gdim = mesh.geometry.dim
+        fdim = mesh.topology.dim - 1
+        H = self.geo.height_mm
+        tol = 1e-8 * max(self.geo.radius_mm, 1.0)
+        faces = [(1, lambda x: np.abs(x[gdim - 1] - H) < tol)]
+        if not self.geo.use_symmetry:   # the fixed bottom platen
+            faces.append((2, lambda x: np.abs(x[gdim - 1]) < tol))
+        from dolfinx import mesh as dmesh
+        idx, val = [], []
+        for tag, marker in faces:
+            f = dmesh.locate_entities_boundary(mesh, fdim, marker)
+            idx.append(f)
+            val.append(np.full(f.size, tag, dtype=np.int32))
+        idx, val = np.concatenate(idx), np.concatenate(val)
+        order = np.argsort(idx)
+        tags = dmesh.meshtags(mesh, fdim, idx[order], val[order])
+        ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags,
+                         metadata={"quadrature_degree": self._qd})
+        w_area = fem.Function(self.W)
+        u = ufl.split(w_area)[0]
+        v = ufl.TestFunctions(self.W)[0]
+        x = ufl.SpatialCoordinate(mesh)
+        F = kin.deformation_gradient(u, x)
+        n = ufl.FacetNormal(mesh)
+        N3 = ufl.as_vector([n[i] for i in range(gdim)] + [0.0] * (3 - gdim))
+        da = ufl.det(F) * ufl.sqrt(ufl.inner(ufl.inv(F).T * N3, ufl.inv(F).T * N3))
+        wgt = kin.weight(x)
+        e = v[gdim - 1] * da * (wgt if wgt is not None else 1.0)
+        form = sum((e * ds(tag) for tag, _ in faces[1:]), e * ds(faces[0][0]))
+        return fem.form(form, jit_options=JIT_OPTIONS), w_area
 
     def platen_force_N(self, r: np.ndarray | None = None) -> float:
         return self.contact.force(self.assemble_residual() if r is None else r)
@@ -440,11 +496,11 @@ class DiscModel:
         with self.timed("constitutive"):
             # Cc^-1 at t_n+1 (det 1) from the last iterate, the converged one (fem/models/newton.py
             # evaluates the creep law at every iterate before testing convergence)
-            assert self._tangent_valid, "commit_state needs update_creep_increment at the converged state"
+            assert self._state_valid, "commit_state needs update_creep_increment at the converged state"
             cp = self.creep_points
             self.Cc_inv_n.x.array[self._qt_ix] = cp.commit().ravel()
             self.p_eq.x.array[:] += cp.dp
-            self._tangent_valid = False
+            self._state_valid = self._tangent_valid = False
             if rate is not None:
                 self.rate_n[:] = rate
 

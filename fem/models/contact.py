@@ -58,9 +58,10 @@ class PlatenContact:
 
     # ------------------------------------------------------------------ friction
     def friction(self, r: np.ndarray, x: np.ndarray, x_n: np.ndarray, dt: float, eps_scale: float,
-                 force_scale_N: float):
+                 force_scale_N: float, cap: np.ndarray | None = None):
         """Add the friction forces to the residual r (in place); return the linearisation
-        (the values of T and D) or None without Coulomb friction."""
+        (the values of T and D) or None without Coulomb friction. cap: the Tresca cap of each
+        node's friction force (N; fem/physics/friction.py), or None."""
         nd = self.nodes
         if not self.coulomb or self.n_moving_global == 0:
             return None
@@ -69,7 +70,7 @@ class PlatenContact:
         N = -nd.sign * r[nd.z]
         has = nd.t >= 0
         slip = np.where(has, x[nd.t] - x_n[nd.t], 0.0)
-        f = coulomb(N, slip, self.spec.mu, eps, d)
+        f = coulomb(N, slip, self.spec.mu, eps, d, cap)
         np.add.at(r, nd.t[has], f.force[has])
         return f
 

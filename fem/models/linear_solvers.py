@@ -37,12 +37,15 @@ LINEAR_SOLVERS = ("auto", "mumps", "gamg")
 AUTO_ITERATIVE_MIN_DOFS = 100_000
 
 
-# linear_solver = "auto" on the axisymmetric model (serial, 2D): PETSc's own sparse LU with reverse
-# Cuthill-McKee ordering ("petsc_lu"). Measured 2026-12-03 on the axisymmetric Jacobian (factorisation
-# + two solves): 1 666 dofs 0.32 ms against 1.54 ms for MUMPS, 7 509 dofs 6.6 ms against 10.0 ms, with
-# the same residual. It does not pivot, so every solve is checked: a relative residual above
-# LU_CHECK_RTOL (MUMPS reaches ~1e-8 on these saddle-point systems) switches the run to MUMPS.
+# linear_solver = "auto" on the axisymmetric model (serial, 2D) below PETSC_LU_MAX_DOFS: PETSc's own
+# sparse LU with reverse Cuthill-McKee ordering ("petsc_lu"). Measured 2026-12-03 on the axisymmetric
+# Jacobian (factorisation + two solves, idle core): 1 666 dofs 0.32 ms against 1.54 ms for MUMPS,
+# 7 509 dofs 6.6 against 10.0 ms, 13 995 dofs 18.9 against 23.6 ms, 26 411 dofs 57.0 against 53.1 ms
+# (the band ordering fills in faster than MUMPS's nested dissection), with the same residual. It does
+# not pivot, so every solve is checked: a relative residual above LU_CHECK_RTOL (MUMPS reaches ~1e-8
+# on these saddle-point systems) switches the run to MUMPS.
 LU_CHECK_RTOL = 1e-6
+PETSC_LU_MAX_DOFS = 20_000
 
 
 def choose_linear_solver(requested: str, n_dofs: int, n_phases: int, dim: int = 3) -> str:
@@ -55,7 +58,7 @@ def choose_linear_solver(requested: str, n_dofs: int, n_phases: int, dim: int = 
     if requested != "auto":
         return requested
     if dim == 2:
-        return "petsc_lu"
+        return "petsc_lu" if n_dofs < PETSC_LU_MAX_DOFS else "mumps"
     return "gamg" if dim == 3 and n_phases == 1 and n_dofs >= AUTO_ITERATIVE_MIN_DOFS else "mumps"
 
 

@@ -86,6 +86,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
     chord_prev = False        # the last update came from a reused factorisation
     force_fresh = False
     contact = model.contact
+    cap = model.friction_cap(x_n)   # Tresca cap per platen node, at the start of the step (or None)
     while True:
         with model.timed("constitutive"):
             q_tr, mubar, dp = model.update_creep_increment(dt)
@@ -93,7 +94,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
             r = model.assemble_residual()
         F = contact.force(r)
         with model.timed("friction"):
-            fr = contact.friction(r, x, x_n, dt, eps_scale, F_scale)
+            fr = contact.friction(r, x, x_n, dt, eps_scale, F_scale, cap)
         ru = model._max(np.abs(r[free_u]).max(initial=0.0))
         rp = model._max(np.abs(r[free_p]).max(initial=0.0))
         f_err = 0.0 if constraint.is_gap else abs(constraint.residual(F, delta))

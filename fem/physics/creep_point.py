@@ -15,9 +15,11 @@ Tensor log of be_tr (symmetric positive definite, near I):
     form: with m = (a + c)/2, N = B - m I (traceless, N^2 = d^2 I), y = d^2/m^2 < 1,
         log B = 1/2 log(m^2 - d^2) I + atanh(d/m)/d N,
     with atanh(sqrt y)/sqrt y as its series in y for small y (no cancellation at d -> 0);
-  * general be_tr (3D) by the series log B = 2 sum_k Z^(2k+1)/(2k+1), Z = (B - I)(B + I)^-1,
-    Horner form, to Z^17 at most and stopped when the next term is below 1e-17 (|B - I| <=
-    LOG_SERIES_LIMIT = 0.6 keeps the truncation error below 1e-8; a step beyond it is cut).
+  * general be_tr (3D) from its eigen-decomposition (cyclic Jacobi), log B = Q diag(log lam) Q^T,
+    with the derivative by the Daleckii-Krein formula (divided differences of log, a series where
+    two eigenvalues are within 1e-4: continuous through repeated eigenvalues, as at be_tr = I).
+    Until 2026-12-03 (and in the UFL law before) the Z series log B = 2 sum_k Z^(2k+1)/(2k+1),
+    Z = (B - I)(B + I)^-1, to Z^17; its forward derivative cost 1.5-2 us per point.
 Both give log and its derivative dlog(B)[dB] as a 6 x 6 map on the symmetric components.
 
 Consistent tangent dP/dF: forward differentiation along each active component of F (the 5 that an
@@ -34,9 +36,11 @@ import math
 import numpy as np
 from numba import njit
 
-LOG_SERIES_LIMIT = 0.6   # max Frobenius norm of be_tr - I for which the log series is used
-LOG_SERIES_MAX_TERMS = 9  # odd powers Z, Z^3, ..., Z^17
-MODE_STRESS, MODE_TANGENT, MODE_STATE = 0, 1, 2   # stress; + tangent; stress + state for the commit
+# max Frobenius norm of be_tr - I of a converged step (else the step is cut): the range of the tensor-log
+# series of the UFL law before 2026-12-03; the logs are exact now, and the limit is kept as a bound
+# on the strain increment of one step (it leaves every gold history unchanged)
+LOG_SERIES_LIMIT = 0.6
+MODE_STRESS, MODE_TANGENT = 0, 1   # stress (and the state for the commit); + consistent tangent
 # symmetric components in the order of the 6 x 6 log derivative: 00, 11, 22, 01, 02, 12
 _SYM_I = np.array([0, 1, 2, 0, 0, 1], dtype=np.int64)
 _SYM_J = np.array([0, 1, 2, 1, 2, 2], dtype=np.int64)
@@ -176,80 +180,92 @@ def _matmul(A, B, C):
 
 
 @njit(cache=True)
-def _log_series(B, L, D, want_D, Y, Z, Z2, acc, tmp, dZ, dZ2, dacc, E, hist):
-    """log of a general SPD 3 x 3 B near I by the Z series, and its 6 x 6 derivative D."""
+def _eig_sym3(B, lam, Q, a):
+    """Eigenvalues lam and orthonormal eigenvectors Q (columns) of a symmetric 3x3 B by cyclic
+    Jacobi rotations (quadratic convergence; off-diagonal norm below 1e-18 of the diagonal)."""
     for i in range(3):
         for j in range(3):
-            tmp[i, j] = B[i, j] + (1.0 if i == j else 0.0)
-    _inv3(tmp, Y)
+            a[i, j] = B[i, j]
+            Q[i, j] = 1.0 if i == j else 0.0
+    for _ in range(50):
+        off = a[0, 1] * a[0, 1] + a[0, 2] * a[0, 2] + a[1, 2] * a[1, 2]
+        if off <= 1e-36 * (a[0, 0] * a[0, 0] + a[1, 1] * a[1, 1] + a[2, 2] * a[2, 2]):
+            break
+        for pq in range(3):
+            p = 0 if pq < 2 else 1
+            q = 1 if pq == 0 else 2
+            r = 3 - p - q
+            apq = a[p, q]
+            if apq == 0.0:
+                continue
+            theta = (a[q, q] - a[p, p]) / (2.0 * apq)
+            if abs(theta) > 1e150:
+                t = 0.5 / theta
+            else:
+                t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                if theta < 0.0:
+                    t = -t
+            c = 1.0 / math.sqrt(t * t + 1.0)
+            sn = t * c
+            tau = sn / (1.0 + c)
+            a[p, p] -= t * apq
+            a[q, q] += t * apq
+            a[p, q] = 0.0
+            a[q, p] = 0.0
+            g, h = a[r, p], a[r, q]
+            a[r, p] = a[p, r] = g - sn * (h + g * tau)
+            a[r, q] = a[q, r] = h + sn * (g - h * tau)
+            for k in range(3):
+                g, h = Q[k, p], Q[k, q]
+                Q[k, p] = g - sn * (h + g * tau)
+                Q[k, q] = h + sn * (g - h * tau)
+    for i in range(3):
+        lam[i] = a[i, i]
+
+
+@njit(cache=True)
+def _log_divided_difference(li, lj, xi, xj):
+    """(log xi - log xj)/(xi - xj), and 1/xj at xi = xj, without cancellation."""
+    d = (xi - xj) / xj
+    if abs(d) < 1e-4:
+        return (1.0 - d / 2.0 + d * d / 3.0 - d * d * d / 4.0 + d * d * d * d / 5.0) / xj
+    return (li - lj) / (xi - xj)
+
+
+@njit(cache=True)
+def _log_eig(B, L, D, want_D, lam, Q, a, lg, G, W, R):
+    """log of a general SPD 3x3 B from its eigen-decomposition, L = Q diag(log lam) Q^T, and its
+    6 x 6 derivative by the Daleckii-Krein formula dL[H] = Q (G o (Q^T H Q)) Q^T with the divided
+    differences G_ij of log (G_ii = 1/lam_i), continuous through repeated eigenvalues."""
+    _eig_sym3(B, lam, Q, a)
+    for i in range(3):
+        lg[i] = math.log(lam[i])
     for i in range(3):
         for j in range(3):
-            tmp[i, j] = B[i, j] - (1.0 if i == j else 0.0)
-    _matmul(tmp, Y, Z)
-    _matmul(Z, Z, Z2)
-    z2n = 0.0
-    for i in range(3):
-        for j in range(3):
-            z2n += Z2[i, j] * Z2[i, j]
-    z2n = math.sqrt(z2n)
-    # number of odd terms: stop when |Z^2|^K / (2K + 1) < 1e-17, at most Z^17
-    K = 1
-    t = z2n
-    while K < LOG_SERIES_MAX_TERMS and t / (2 * K + 1) >= 1e-17:
-        K += 1
-        t *= z2n
-    # Horner: acc = sum_k 2/(2k+1) Z2^k, L = Z acc
-    ck = 2.0 / (2 * K - 1)
-    for i in range(3):
-        for j in range(3):
-            acc[i, j] = ck if i == j else 0.0
-    hist[0] = acc   # the Horner iterates, for the derivative (K <= LOG_SERIES_MAX_TERMS)
-    for k in range(K - 2, -1, -1):
-        _matmul(Z2, acc, tmp)
-        ck = 2.0 / (2 * k + 1)
-        for i in range(3):
-            for j in range(3):
-                acc[i, j] = tmp[i, j] + (ck if i == j else 0.0)
-        hist[K - 1 - k] = acc
-    _matmul(Z, acc, L)
-    for i in range(3):   # symmetrise (Z and acc commute in exact arithmetic)
-        for j in range(i + 1, 3):
-            v = 0.5 * (L[i, j] + L[j, i])
-            L[i, j] = L[j, i] = v
+            L[i, j] = Q[i, 0] * lg[0] * Q[j, 0] + Q[i, 1] * lg[1] * Q[j, 1] + Q[i, 2] * lg[2] * Q[j, 2]
     if not want_D:
         return
-    for col in range(6):
-        p, q = _SYM_I[col], _SYM_J[col]
+    for i in range(3):
+        for j in range(3):
+            G[i, j] = _log_divided_difference(lg[i], lg[j], lam[i], lam[j])
+    # W[r, i, j] = Q[a, i] Q[b, j] G_ij for the symmetric component r = (a, b);
+    # R[c, i, j] = (Q^T E_c Q)_ij (E_c: unit symmetric perturbation of component c)
+    for r6 in range(6):
+        x, y = _SYM_I[r6], _SYM_J[r6]
         for i in range(3):
             for j in range(3):
-                E[i, j] = 0.0
-        E[p, q] = 1.0
-        E[q, p] = 1.0
-        # dZ = (I - Z) E Y
-        _matmul(E, Y, tmp)
-        for i in range(3):
-            for j in range(3):
-                dZ[i, j] = tmp[i, j] - (Z[i, 0] * tmp[0, j] + Z[i, 1] * tmp[1, j] + Z[i, 2] * tmp[2, j])
-        _matmul(dZ, Z, tmp)
-        _matmul(Z, dZ, dZ2)
-        for i in range(3):
-            for j in range(3):
-                dZ2[i, j] += tmp[i, j]
-        for i in range(3):
-            for j in range(3):
-                dacc[i, j] = 0.0
-        for r in range(1, K):
-            # acc_r = c I + Z2 acc_{r-1}  ->  dacc_r = dZ2 acc_{r-1} + Z2 dacc_{r-1}
-            _matmul(dZ2, hist[r - 1], tmp)
-            _matmul(Z2, dacc, E)
+                W[r6, i, j] = Q[x, i] * Q[y, j] * G[i, j]
+                if x == y:
+                    R[r6, i, j] = Q[x, i] * Q[x, j]
+                else:
+                    R[r6, i, j] = Q[x, i] * Q[y, j] + Q[y, i] * Q[x, j]
+    for r6 in range(6):
+        for c6 in range(6):
+            acc = 0.0
             for i in range(3):
                 for j in range(3):
-                    dacc[i, j] = tmp[i, j] + E[i, j]
-        _matmul(dZ, acc, tmp)
-        _matmul(Z, dacc, E)
-        for r in range(6):
-            i, j = _SYM_I[r], _SYM_J[r]
-            D[r, col] = 0.5 * (tmp[i, j] + E[i, j] + tmp[j, i] + E[j, i])
+                    acc += W[r6, i, j] * R[c6, i, j]
+            D[r6, c6] = acc
 
 
 @njit(cache=True)
@@ -287,8 +303,8 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
     q_out trial von Mises Kirchhoff stress q_tr; dp_out creep increment; dist_out |be_tr - I|;
     vm_out von Mises Cauchy stress; J_out det F; P_out (N, m) deviatoric first Piola-Kirchhoff
     stress s F^-T; C_out (N, m) cof F = J F^-T. mode 1 (MODE_TANGENT) also writes A_out (N, m, m)
-    = d(s F^-T + p cof F)/dF; modes 1 and 2 (MODE_STATE) write s (S_out) and Fbar^-1 (Fbi_out), from
-    which `commit_points` gives Cc^-1 at t_n+1 once the step has converged.
+    = d(s F^-T + p cof F)/dF; both modes write s (S_out) and Fbar^-1 (Fbi_out), from which
+    `commit_points` gives Cc^-1 at t_n+1 once the step has converged.
     y_last (N,): over-stress q - sigma_y of the previous call, the start of the return map; updated."""
     N = F.shape[0]
     m = act.shape[0]
@@ -304,8 +320,11 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
     dL = np.empty(6)
     db = np.empty(6)
     ds = np.empty((3, 3))
-    w = [np.empty((3, 3)) for _ in range(9)]
-    hist = np.empty((LOG_SERIES_MAX_TERMS, 3, 3))
+    w = [np.empty((3, 3)) for _ in range(3)]
+    lam = np.empty(3)
+    lg = np.empty(3)
+    Wk = np.empty((6, 3, 3))
+    Rk = np.empty((6, 3, 3))
     want_D = mode == MODE_TANGENT
     for k in range(N):
         f = F[k]
@@ -331,7 +350,7 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
         if block:
             _log_block(be, L, D)
         else:
-            _log_series(be, L, D, want_D, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], hist)
+            _log_eig(be, L, D, want_D, lam, w[0], w[1], lg, w[2], Wk, Rk)
         tr3 = (L[0, 0] + L[1, 1] + L[2, 2]) / 3.0
         ss = 0.0
         for i in range(3):
@@ -408,11 +427,10 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
                     if pk != 0.0:
                         v += pk * J * (Fi[j, i] * Fi[y, x] - Fi[y, i] * Fi[j, x])
                     A_out[k, a, b] = v
-        if mode != MODE_STRESS:   # the state for `commit_points`
-            for i in range(3):
-                for j in range(3):
-                    S_out[k, i, j] = s[i, j]
-                    Fbi_out[k, i, j] = Fi[i, j] / c
+        for i in range(3):   # the state for `commit_points`
+            for j in range(3):
+                S_out[k, i, j] = s[i, j]
+                Fbi_out[k, i, j] = Fi[i, j] / c
 
 
 @njit(cache=True)
@@ -487,6 +505,6 @@ class CreepPoints:
                      self.q_tr, self.dp, self.dist, self.vm, self.J, self.P, self.C, self.A, self.S, self.Fbi)
 
     def commit(self) -> np.ndarray:
-        """Cc^-1 at t_n+1 (N, 3, 3) from the state of the last `run` in mode 1 or 2."""
+        """Cc^-1 at t_n+1 (N, 3, 3) from the state of the last `run`."""
         commit_points(self.S, self.Fbi, self.mu, self.Cnew)
         return self.Cnew

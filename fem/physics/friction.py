@@ -22,6 +22,16 @@ the time step (the platen does not move in-plane).
   switched friction on and off between Newton iterations in 3D, and a signed N gives a negative
   tangential stiffness. The smoothing changes a node's friction force by < mu d / 2.
 
+Tresca cap (`tresca_m` > 0): the tangential traction of a metal that cold-welds to the platen cannot
+exceed the shear flow stress of the metal, tau <= m k (friction factor m, 0 < m <= 1; k the shear
+flow stress), the classic friction model of upsetting. Per node the Coulomb force magnitude mu N+ is
+capped smoothly at c_k = m k a_k, a_k the node's share of the current platen contact area (the
+consistent nodal area of the face, lagged at the start of the step: fem/models/base.py
+`friction_cap`):
+    |f_k| = smin(mu N+_k, c_k),   smin(a, c) = (a + c - sqrt((a - c)^2 + (w c)^2)) / 2,  w = CAP_SMOOTHING
+so the face sticks where mu p < m k and slides at the cap where the pressure is high (the 17.79 MPa
+case: mu p = 3.6-5.3 MPa against k ~ 0.45 MPa).
+
 The functions return the forces and their exact derivatives (for the consistent Jacobian, checked
 by finite differences in tests/unit/test_friction.py); the assembly into the system matrix lives in
 fem/models/contact.py.
@@ -34,6 +44,12 @@ import numpy as np
 
 FRICTION_MODES = ("frictionless", "sticking", "coulomb")
 NORMAL_SMOOTHING = 1e-4   # d / (mean nodal platen force) of the smooth positive part of N
+CAP_SMOOTHING = 1e-3      # width of the smooth minimum of the Tresca cap, relative to the cap
+# Shear flow stress k of Li for the Tresca cap: k = sigma_y / sqrt(3) with the tensile yield
+# strength 0.73-0.81 MPa of Masias, Felten, Garcia-Mendez, Wolfenstine & Sakamoto, J. Mater. Sci.
+# 54 (2019) 2585 (the same study as E = 7.82 GPa of fem/physics/materials.py): k = 0.42-0.47 MPa.
+SHEAR_FLOW_STRESS_SOURCE = ("Masias et al. 2019, J. Mater. Sci. 54:2585: Li tensile yield strength "
+                            "0.73-0.81 MPa; k = sigma_y / sqrt(3) = 0.42-0.47 MPa (default 0.44)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +59,19 @@ class FrictionSpec:
     mu: float = 0.0                             # Coulomb coefficient (-)
     slip_regularization_mm_per_s: float = 1e-4  # v_reg: below this slip speed friction is viscous
     slip_floor_mm: float = 1e-6                 # eps of instantaneous (dt = 0) load steps
+    tresca_m: float = 0.0                       # friction factor m of the Tresca cap (0: no cap)
+    shear_flow_stress_MPa: float = 0.44         # k of the cap (SHEAR_FLOW_STRESS_SOURCE)
 
     def __post_init__(self):
         if self.friction not in FRICTION_MODES:
             raise ValueError(f"friction = {self.friction!r}: must be one of {', '.join(FRICTION_MODES)}")
+        if not 0.0 <= self.tresca_m <= 1.0:
+            raise ValueError(f"tresca_m = {self.tresca_m}: must be 0 <= m <= 1")
+
+    @property
+    def capped(self) -> bool:
+        """Coulomb friction with a Tresca cap."""
+        return self.friction == "coulomb" and self.tresca_m > 0.0
 
 
 def regularisation_width(spec: FrictionSpec, dt: float, scale: float = 1.0) -> float:
@@ -72,8 +97,16 @@ class FrictionForces:
     d_ds: np.ndarray       # (n, k, k) df/ds = mu N+ (I / root - s s^T / root^3)
 
 
-def coulomb(N: np.ndarray, slip: np.ndarray, mu: float, eps: float, d: float) -> FrictionForces:
-    """Regularised Coulomb friction of nodes with (raw) normal force N (n,) and slip (n, k)."""
+def smooth_min(a: np.ndarray, c: np.ndarray, w: float = CAP_SMOOTHING) -> tuple[np.ndarray, np.ndarray]:
+    """(smin(a, c), d smin/da) = ((a + c - sqrt((a - c)^2 + (w c)^2)) / 2, ...); c > 0 fixed."""
+    root = np.sqrt((a - c) ** 2 + (w * c) ** 2)
+    return 0.5 * (a + c - root), 0.5 * (1.0 - (a - c) / root)
+
+
+def coulomb(N: np.ndarray, slip: np.ndarray, mu: float, eps: float, d: float,
+            cap: np.ndarray | None = None) -> FrictionForces:
+    """Regularised Coulomb friction of nodes with (raw) normal force N (n,) and slip (n, k);
+    cap (n,): the Tresca cap of each node's force magnitude (N), or None."""
     s = np.atleast_2d(np.asarray(slip, dtype=float))
     if s.shape[0] != np.size(N):
         s = s.reshape(np.size(N), -1)
@@ -82,4 +115,8 @@ def coulomb(N: np.ndarray, slip: np.ndarray, mu: float, eps: float, d: float) ->
     phi = s / root[:, None]
     k = s.shape[1]
     dphi = np.eye(k)[None, :, :] / root[:, None, None] - s[:, :, None] * s[:, None, :] / root[:, None, None] ** 3
-    return FrictionForces(mu * Np[:, None] * phi, mu * dNp[:, None] * phi, mu * Np[:, None, None] * dphi)
+    g, dg = mu * Np, mu * dNp
+    if cap is not None:
+        g, dm = smooth_min(g, np.asarray(cap, dtype=float))
+        dg = dm * dg
+    return FrictionForces(g[:, None] * phi, dg[:, None] * phi, g[:, None, None] * dphi)

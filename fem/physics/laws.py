@@ -41,10 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import ufl
 
-from fem.physics.creep_point import LOG_SERIES_LIMIT, solve_creep_increment  # noqa: F401 (re-exported)
 from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 
 # ---------------------------------------------------------------------- law registry

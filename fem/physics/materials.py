@@ -137,3 +137,152 @@ class SoftVoid:
 
     youngs_modulus_MPa: float = 10.0
     poisson_ratio: float = 0.3
+
+
+# --- Anand-type elastic-viscoplastic lithium (issue 16, item 2) --------------------------------
+# Law (Narayan & Anand 2018, power-law form of the Anand flow rule; fem/physics/anand_point.py):
+#     pdot  = A exp(-Q/(R T)) (q / s)^(1/m)                         equivalent tensile plastic strain rate
+#     sdot  = H0 |1 - s/s*|^a sign(1 - s/s*) pdot,   s(0) = S0        flow resistance s (MPa)
+#     s*    = S_tilde (pdot / (A exp(-Q/(R T))))^n                   rate-dependent saturation value
+# q = von Mises (Kirchhoff) stress. flow_form = "sinh" uses Anand's original (1982) flow rule
+# pdot = A exp(-Q/RT) [sinh(xi q/s)]^(1/m) instead; it is NOT the Li calibration (no Li xi is published
+# for it here) and is kept only as an option for sensitivity studies.
+# Steady state (s = s*):  q_ss = S_tilde (pdot/nu0)^(m + n),  nu0 = A exp(-Q/RT)  (power form).
+#
+# The numbers: Narayan & Anand, "A large deformation elastic-viscoplastic model for lithium", Extreme
+# Mech. Lett. 24 (2018) 21-29, parameter table, reported as fitted to the tension tests of LePage et al.,
+# J. Electrochem. Soc. 166 (2019) A89 (room temperature, several strain rates); the transcription also cites
+# Narayan & Anand, J. Electrochem. Soc. 167 (2020) 040525 for it. Neither paper could be opened when this was written (2026-12-03):
+# every value below was read from a public transcription of that parameter set (the MOOSE app
+# electro_chemo_mech, GitHub daveb-dev/electro_chemo_mech, Li input files for ADIsoTropicHyperViscoCreep:
+# E 7.81 GPa, nu 0.38, pre_factor 4.25e4, activation_energy 37 kJ/mol, rate_exponent 0.15, initial_resistance 0.95, hardening_modulus 10,
+# saturation_resistance 2.0, saturation_exponent 0.05, hardening_exponent 2.0, one file stating "following
+# the sample size used in LePage's paper"), whose flow rule is the power form above. "Transcribed" below
+# means exactly that: not yet checked against the paper's table; check it before quoting a value as the paper's.
+LI_ANAND_SOURCES = {
+    "youngs_modulus_MPa": "7810 MPa: Narayan & Anand, EML 24 (2018) 21, parameter table (E = 7.81 GPa); "
+                          "Masias 2019 (LiCreep default) gives 7820 MPa. Transcribed, see note above",
+    "poisson_ratio": "0.38: Narayan & Anand 2018 parameter table (Masias 2019: 0.381). Transcribed",
+    "flow_prefactor_per_s": "A = 4.25e4 1/s: Narayan & Anand 2018 parameter table (reported as fitted to "
+                            "the LePage 2019 tension data). Transcribed",
+    "activation_energy_J_per_mol": "Q = 37 kJ/mol: Narayan & Anand 2018 parameter table (the value LiCreep "
+                                   "also uses). Transcribed",
+    "rate_sensitivity": "m = 0.15 (1/m = 6.67 at fixed s, close to the creep stress exponent 6.56 of Masias 2019): "
+                        "Narayan & Anand 2018 parameter table. Transcribed",
+    "initial_resistance_MPa": "S0 = 0.95 MPa: Narayan & Anand 2018 parameter table. Transcribed",
+    "hardening_modulus_MPa": "H0 = 10 MPa: Narayan & Anand 2018 parameter table. Transcribed",
+    "saturation_coefficient_MPa": "S_tilde = 2.0 MPa: Narayan & Anand 2018 parameter table. Transcribed",
+    "saturation_exponent": "n = 0.05: Narayan & Anand 2018 parameter table. Transcribed",
+    "hardening_exponent": "a = 2.0: Narayan & Anand 2018 parameter table. Transcribed",
+    "flow_form": "'power': the form of Narayan & Anand 2018 (and of the transcription); 'sinh' is an "
+                 "ASSUMPTION-only option (Anand 1982 form) without a Li calibration",
+    "sinh_multiplier": "xi = 1: ASSUMPTION, used only with flow_form = 'sinh'",
+    "temperature_K": "298 K: ASSUMPTION (the room-temperature tests of LePage 2019 that the set was fitted to); "
+                     "the G-LiCFC paper does not state the temperature of its deformation test",
+}
+
+_ANAND_FLOW_FORMS = ("power", "sinh")
+
+
+@dataclass(frozen=True, slots=True)
+class LiAnand:
+    """Finite-strain elastic-viscoplastic Li with an Anand-type flow resistance s (MPa).
+
+    Same kinematics and elasticity as LiCreep (Hencky deviatoric, isochoric J2 flow, exponential-map
+    return); the flow rule and the evolution of s are in the comment above LI_ANAND_SOURCES, the
+    point update in fem/physics/anand_point.py. Every default has its source in LI_ANAND_SOURCES.
+    """
+
+    youngs_modulus_MPa: float = 7810.0
+    poisson_ratio: float = 0.38
+    flow_prefactor_per_s: float = 4.25e4           # A
+    activation_energy_J_per_mol: float = 37000.0   # Q
+    rate_sensitivity: float = 0.15                 # m
+    initial_resistance_MPa: float = 0.95           # S0
+    hardening_modulus_MPa: float = 10.0            # H0
+    saturation_coefficient_MPa: float = 2.0        # S_tilde
+    saturation_exponent: float = 0.05              # n
+    hardening_exponent: float = 2.0                # a
+    flow_form: str = "power"
+    sinh_multiplier: float = 1.0                   # xi (flow_form "sinh" only)
+    temperature_K: float = 298.0
+
+    def __post_init__(self):
+        def bad(name, rule):
+            raise ValueError(f"LiAnand.{name} = {getattr(self, name)!r}: must be {rule}")
+
+        def number(name):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                bad(name, "a finite number")
+            return float(v)
+
+        if number("youngs_modulus_MPa") <= 0.0:
+            bad("youngs_modulus_MPa", "> 0 (MPa)")
+        if not -1.0 < number("poisson_ratio") < 0.5:
+            bad("poisson_ratio", "in (-1, 0.5)")
+        if number("flow_prefactor_per_s") <= 0.0:
+            bad("flow_prefactor_per_s", "> 0 (1/s)")
+        if number("activation_energy_J_per_mol") < 0.0:
+            bad("activation_energy_J_per_mol", ">= 0 (J/mol)")
+        if not 0.0 < number("rate_sensitivity") <= 1.0:
+            bad("rate_sensitivity", "in (0, 1] (m; 1/m is the stress exponent at fixed s)")
+        if number("initial_resistance_MPa") <= 0.0:
+            bad("initial_resistance_MPa", "> 0 (MPa)")
+        if number("hardening_modulus_MPa") < 0.0:
+            bad("hardening_modulus_MPa", ">= 0 (MPa)")
+        if number("saturation_coefficient_MPa") <= 0.0:
+            bad("saturation_coefficient_MPa", "> 0 (MPa)")
+        if not 1.0 <= number("hardening_exponent") <= 10.0:
+            bad("hardening_exponent", "in [1, 10] (a; the point update needs a >= 1)")
+        if not 0.0 <= number("saturation_exponent") < 1.0 / self.hardening_exponent:
+            bad("saturation_exponent", f"in [0, 1/hardening_exponent) = [0, {1.0 / self.hardening_exponent:g}) "
+                                       "(n; so that sdot -> 0 as pdot -> 0)")
+        if self.flow_form not in _ANAND_FLOW_FORMS:
+            bad("flow_form", "one of " + ", ".join(_ANAND_FLOW_FORMS))
+        if number("sinh_multiplier") <= 0.0:
+            bad("sinh_multiplier", "> 0 (xi)")
+        if not 0.0 < number("temperature_K") <= 2000.0:
+            bad("temperature_K", "in (0, 2000] (K)")
+
+    @property
+    def shear_modulus_MPa(self) -> float:
+        return self.youngs_modulus_MPa / (2.0 * (1.0 + self.poisson_ratio))
+
+    @property
+    def bulk_modulus_MPa(self) -> float:
+        return self.youngs_modulus_MPa / (3.0 * (1.0 - 2.0 * self.poisson_ratio))
+
+    @property
+    def rate_prefactor_per_s(self) -> float:
+        """nu0 = A exp(-Q/(R T)), 1/s: the rate at q = s (power form)."""
+        return self.flow_prefactor_per_s * math.exp(-self.activation_energy_J_per_mol / (R_GAS * self.temperature_K))
+
+    def kernel_parameters(self):
+        """The parameter vector of fem/physics/anand_point.py (float64, order of its P_* indices)."""
+        import numpy as np
+        return np.array([self.rate_prefactor_per_s, self.rate_sensitivity, self.hardening_modulus_MPa,
+                         self.saturation_coefficient_MPa, self.saturation_exponent, self.hardening_exponent,
+                         self.sinh_multiplier, 0.0 if self.flow_form == "power" else 1.0])
+
+    def steady_state_stress_MPa(self, rate_per_s: float) -> float:
+        """von Mises stress at constant plastic strain rate once s = s* (power form: S_tilde (rate/nu0)^(m+n))."""
+        r = rate_per_s / self.rate_prefactor_per_s
+        s_sat = self.saturation_coefficient_MPa * r ** self.saturation_exponent
+        if self.flow_form == "power":
+            return s_sat * r ** self.rate_sensitivity
+        return s_sat / self.sinh_multiplier * math.asinh(r ** self.rate_sensitivity)
+
+    def steady_state_rate_per_s(self, stress_MPa: float) -> float:
+        """Plastic strain rate at constant von Mises stress once s = s* (inverse of steady_state_stress_MPa)."""
+        if self.flow_form == "power":
+            return self.rate_prefactor_per_s * (stress_MPa / self.saturation_coefficient_MPa) ** (
+                1.0 / (self.rate_sensitivity + self.saturation_exponent))
+        lo, hi = -300.0, 300.0   # bisection in log(rate/nu0) (sinh form has no closed inverse)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if self.steady_state_stress_MPa(self.rate_prefactor_per_s * math.exp(mid)) < stress_MPa:
+                lo = mid
+            else:
+                hi = mid
+        return self.rate_prefactor_per_s * math.exp(0.5 * (lo + hi))

@@ -11,14 +11,46 @@ from pathlib import Path
 import numpy as np
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+_fsync = os.fsync   # one place for the durability call (tests replace it to simulate a full disk)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename in directory `path` durable (a power cut after it keeps the new name)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass   # some filesystems refuse fsync on a directory
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, write, binary: bool = False) -> None:
+    """write(f) into a temporary file next to `path` (same directory, hidden name), flush, fsync,
+    rename it over `path`, fsync the directory. On any failure (disk full, permission) the temporary
+    file is removed, `path` keeps its old content, and the OSError propagates."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb" if binary else "w") as f:
+            write(f)
+            f.flush()
+            _fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text))
 
 
 def atomic_output(path: str | Path, write) -> None:

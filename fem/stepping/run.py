@@ -15,12 +15,17 @@ Time step control (per accepted step):
 Ramps are followed with at least `min_ramp_steps` steps; a zero-length ramp is one
 instantaneous (dt = 0, purely elastic) step.
 
-Interrupts (SIGINT/SIGTERM) finish the current step, write a checkpoint and exit; rerunning the
-same command resumes from it. Results are written atomically when the run completes.
+Checkpoints (fem/stepping/checkpoint.py) are written atomically every `checkpoint_every_steps`
+accepted steps or `checkpoint_every_s` wall seconds, whichever comes first, and on SIGINT/SIGTERM,
+which finish the current step, write a checkpoint and exit. Rerunning the same command, also after
+a kill -9 or a power cut, resumes from the last checkpoint and repeats the uninterrupted run step
+for step. One run per output directory: the run holds the lock out_dir/.lock (fem/stepping/lock.py)
+from start to end. Results are written atomically when the run completes; a write that fails (disk
+full, read-only directory) raises OutputError and leaves the files already there as they were.
+Robustness overview: docs/robustness.md.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -38,15 +43,19 @@ from fem.models.base import DiscModelInterface, NewtonFailure, StepTooLarge
 from fem.models.measure import THICKNESS_SIGN
 from fem.models.newton import solve_step
 from fem.models.solid3d import Disc3DModel
+from fem.stepping import checkpoint as ckpt
+from fem.stepping.lock import LockHeld, OutputError, describe_oserror, mpi_run_lock   # noqa: F401 (re-exported)
 from fem.stepping.outputs import atomic_write_text, write_fields_vtk, write_history_csv
+from fem.workflows import strict_json
 from fem.physics.platen import build_phases
-from fem.physics.laws import LOG_SERIES_LIMIT
+from fem.physics.creep_point import LOG_SERIES_LIMIT
 from fem.study import Study
 from fem.stepping.timestep import INTEGRATORS, REJECT, first_step, local_error, step_factor
 
 HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressure_MPa", "gap_mm",
                    "diameter_mm", "thickness_change_pct", "diameter_change_pct", "newton_iterations",
                    "max_creep_increment", "rejected_steps"]
+FIXTURE_COLUMNS = ["screw_mm"]   # with a [fixture]: full-disc screw position s = (h0 - h) + F/k (mm)
 
 
 MAX_NEWTON_FAILURES = 60   # per run: beyond this the run is stuck cutting steps, not progressing
@@ -80,6 +89,10 @@ class RunState:
     snapshots: list = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     wall_before_s: float = 0.0
+    # snapshot schedule: phase index -> time of its last snapshot
+    t_snap_last: dict = field(default_factory=dict)
+    # phase start values resolved from the state when the phase began (None: not yet resolved)
+    phase_value_start: list = field(default_factory=list)
 
 
 class _StopFlag:
@@ -165,16 +178,41 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
              stop_after_steps: int | None = None) -> dict:
     """Run the study and write out_dir/{summary.json, history.csv, fields.pvd + fields/*.vtu}.
 
-    stop_after_steps: testing hook that simulates an interrupt after that many accepted steps.
+    Holds the lock out_dir/.lock for the whole run (LockHeld if another live run holds it).
+    OutputError (one-line message) when out_dir or a file in it cannot be written; what was there
+    stays as it was. stop_after_steps: testing hook that simulates an interrupt after that many
+    accepted steps.
     """
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
+    out_dir = Path(out_dir)
+    err = None
+    if comm.rank == 0:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            err = f"--out {out_dir}: " + describe_oserror(e, "the output directory")
+    if comm.size > 1:
+        err = comm.bcast(err, root=0)
+    if err:
+        raise OutputError(err)
+    lock = mpi_run_lock(out_dir, comm)
+    try:
+        return _run_locked(study, out_dir, comm, progress, restart, stop_after_steps)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool,
+                stop_after_steps: int | None) -> dict:
+    from mpi4py import MPI
     root = comm.rank == 0
     wall0 = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # under MPI every process keeps its own part of the state in its own checkpoint file
-    ckpt_path = out_dir / ("checkpoint.npz" if comm.size == 1 else f"checkpoint.rank{comm.rank}.npz")
+    if root:
+        ckpt.remove_leftovers(out_dir)   # temporary files of a killed earlier run (we hold the lock)
+    comm.Barrier()
+    ckpt_name = ckpt.describe(out_dir, comm.size)
     show = _progress_printer(progress and root)
     # field output: VTK of the r-z section (axisymmetric) or of the 3D body (also under MPI: process 0
     # gathers the parts and writes the files)
@@ -183,7 +221,12 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     model, mesh_report, t_mesh, t_setup = build_model(study)
 
     geo, ts = study.geometry, study.time
-    phases = build_phases(study.load, geo.radius_mm, geo.thickness_mm, geo.use_symmetry)
+    fixture = study.fixture
+    phases = build_phases(study.load, geo.radius_mm, geo.thickness_mm, geo.use_symmetry, fixture)
+    columns = HISTORY_COLUMNS + (FIXTURE_COLUMNS if fixture is not None else [])
+    if root:
+        for w in study.warnings:   # e.g. a torque below the fixture fit's range: one line each
+            print(f"warning: {w}", file=sys.stderr, flush=True)
     cap, cap_local = ts.max_creep_increment, ts.max_local_creep_increment
     tol, integ = ts.time_tolerance, ts.integrator
     theta = INTEGRATORS[integ]
@@ -194,22 +237,46 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
     x = model.w.x.array
     x_n = x.copy()
     x_prev = x.copy()
-    if ckpt_path.exists() and not restart:
-        st, arrays = _load_checkpoint(ckpt_path, fp)
-        if st is not None:
+    if not restart:
+        expect = {"x": x.size, "x_prev": x.size, "Cc_inv": model.Cc_inv_n.x.array.size,
+                  "p_eq": model.p_eq.x.array.size, "rate_n": model.rate_n.size, "rate_prev": model.rate_n.size}
+        outcome, meta, arrays, snaps = ckpt.load(out_dir, comm, fp, expect)
+        if outcome == "ok":
+            st = _state_from_meta(meta, snaps)
             x[:] = arrays["x"]; x_n[:] = arrays["x"]; x_prev[:] = arrays["x_prev"]
             model.Cc_inv_n.x.array[:] = arrays["Cc_inv"]
             model.p_eq.x.array[:] = arrays["p_eq"]
             model.rate_n[:] = arrays["rate_n"]
             rate_prev[:] = arrays["rate_prev"]
             model.delta = st.delta
+            _restore_solver(model, meta.get("solver", {}))
+            for i, v in enumerate(st.phase_value_start[:len(phases)]):
+                if v is not None and math.isnan(phases[i].value_start):
+                    phases[i] = phases[i].resolved(v)
             show(f"resuming from checkpoint at t = {st.t:.6g} s, step {st.counters.steps}", force=True)
-        else:
+        elif outcome == "other":
             show("checkpoint belongs to a different study; starting over", force=True)
-            st = RunState()
+        elif outcome == "unreadable":
+            if root:
+                print(f"checkpoint {ckpt_name} unreadable: {meta}; starting over", file=sys.stderr, flush=True)
     c = st.counters
+    if len(st.phase_value_start) != len(phases):
+        st.phase_value_start = [None] * len(phases)
+    every_steps, every_s = study.checkpoint_every_steps, study.checkpoint_every_s
     wall_ckpt = time.monotonic()
-    t_snap_last = {}
+    steps_ckpt = c.steps   # accepted steps at the last checkpoint (or start)
+
+    def save_checkpoint():
+        nonlocal wall0, wall_ckpt, steps_ckpt
+        st.wall_before_s += time.perf_counter() - wall0
+        wall0 = time.perf_counter()
+        try:
+            _save_checkpoint(out_dir, comm, fp, st, model, x_prev, rate_prev)
+        except OSError as e:
+            raise OutputError(describe_oserror(e, f"the checkpoint in {out_dir}") +
+                              "; the previous checkpoint and results are kept") from None
+        wall_ckpt = time.monotonic()
+        steps_ckpt = c.steps
 
     def snapshot(t):
         if write_fields:
@@ -218,22 +285,41 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
             st.snapshots.append(model.snapshot(t))
 
     if not st.history:
-        st.history.append(_history_row(model, 0, 0.0, 0.0, "start", 0.0, 0, 0.0, 0))
+        st.history.append(_history_row(model, 0, 0.0, 0.0, "start", 0.0, 0, 0.0, 0, fixture))
         snapshot(0.0)
+
+    def resolve_start():
+        """The start value of the current phase when it comes from the state (control mode switched:
+        ramp from the current force or platen position; fixture: re-torque from the relaxed force,
+        hold at the screw position reached); recorded for a resume."""
+        i = st.phase_index
+        if i < len(phases) and math.isnan(phases[i].value_start):
+            ph = phases[i]
+            # the force of the state: with a fixture that of the last accepted step (its converged force)
+            force = (math.nan if ph.control == "gap" else
+                     st.history[-1]["force_N"] if fixture is not None else _current_force(model))
+            start = ph.start_from_state(model.delta, force)
+            phases[i] = ph.resolved(start)
+            st.phase_value_start[i] = start
+
+    def finish_phase():
+        """End of a phase with creep steps: its last snapshot, the next phase and its start value, all
+        before the checkpoint of this step, so that a resume reads nothing from the model state that
+        only a solve sets (derived quadrature data, e.g. the stress behind the platen force)."""
+        st.phase_index += 1
+        snapshot(st.t)
+        resolve_start()
 
     with _StopFlag() as stop:
         while st.phase_index < len(phases):
+            resolve_start()
             ph = phases[st.phase_index]
             label = f"{ph.kind} {ph.step_index + 1}/{len(study.load)}"
-            if math.isnan(ph.value_start):  # control mode switched: ramp from the current state
-                start = model.delta if ph.control == "gap" else _current_force(model)
-                ph = type(ph)(ph.step_index, ph.kind, ph.control, ph.t_start, ph.t_end, start, ph.value_end)
-                phases[st.phase_index] = ph
             duration = ph.t_end - ph.t_start
             if duration <= 0.0:
                 if ph.kind == "ramp":   # instantaneous load change: one elastic step
                     res = _solve(model, 0.0, x_n, x_n, ph, ph.t_end, ts)
-                    _accept(model, res, 0.0, ph.t_end, x, x_n, x_prev, st, label)
+                    _accept(model, res, 0.0, ph.t_end, x, x_n, x_prev, st, label, fixture)
                     st.smooth_steps = 0   # the rates jump: restart the integrator
                     show(_progress_line(label, st, ph, res, model), force=True)
                 st.phase_index += 1
@@ -294,7 +380,7 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                         continue
                     break
                 rate_prev[:] = model.rate_n
-                _accept(model, res, dt, t_new, x, x_n, x_prev, st, label)
+                _accept(model, res, dt, t_new, x, x_n, x_prev, st, label, fixture)
                 st.smooth_steps += 1
                 grow = 2.0 * dt if st.smooth_steps != 1 else dt   # two equal start-up steps
                 if tol > 0.0:
@@ -308,26 +394,31 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
                     st.dt_next = min(st.dt_next, 0.7 * dt)
                 st.dt_next = max(st.dt_next, ts.dt_min_s)
                 elapsed = st.t - ph.t_start
-                last = t_snap_last.get(st.phase_index, ph.t_start)
+                last = st.t_snap_last.get(st.phase_index, ph.t_start)
                 at_end = st.t >= ph.t_end - 1e-12 * max(1.0, ph.t_end)
                 if not at_end and elapsed >= study.snapshot_growth * max(last - ph.t_start, 1e-300):
                     snapshot(st.t)
-                    t_snap_last[st.phase_index] = st.t
+                    st.t_snap_last[st.phase_index] = st.t
                 show(_progress_line(label, st, ph, res, model), force=at_end)
-                # collective decisions (all processes must take the same branch)
-                want_stop = comm.allreduce(int(stop.requested or (stop_after_steps is not None
-                                                                  and c.steps >= stop_after_steps)), op=MPI.MAX)
-                want_ckpt = comm.allreduce(int(time.monotonic() - wall_ckpt > 60.0), op=MPI.MAX)
-                if want_stop or want_ckpt:
-                    st.wall_before_s += time.perf_counter() - wall0
-                    wall0 = time.perf_counter()
-                    _save_checkpoint(ckpt_path, fp, st, model, x_prev, rate_prev)
-                    wall_ckpt = time.monotonic()
+                if at_end:
+                    finish_phase()
+                done = st.phase_index >= len(phases)   # the results follow at once: no checkpoint needed
+                # collective decisions (all processes must take the same branch): stop, checkpoint by
+                # wall time (clocks differ between processes); the step count is the same everywhere
+                flags = np.array([int(stop.requested or (stop_after_steps is not None and c.steps >= stop_after_steps)),
+                                  int(time.monotonic() - wall_ckpt >= every_s)], dtype=np.int32)
+                if comm.size > 1:
+                    comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
+                want_stop = bool(flags[0])
+                if not done and (want_stop or flags[1] or c.steps - steps_ckpt >= every_steps):
+                    save_checkpoint()
                     if want_stop:
                         raise Interrupted(f"interrupted at t = {st.t:.6g} s (step {c.steps}); checkpoint written to "
-                                          f"{ckpt_path}; rerun the same command to resume")
-            st.phase_index += 1
-            snapshot(st.t)
+                                          f"{ckpt_name}; rerun the same command to resume")
+                if at_end:
+                    break
+            else:   # no step was needed (the phase had already reached its end)
+                finish_phase()
 
     # ---------------------------------------------------------------- outputs
     t_io = time.perf_counter()
@@ -370,21 +461,41 @@ def run_case(study: Study, out_dir: str | Path, progress: bool = True, restart: 
         "units": {"length": "mm", "force": "N", "stress": "MPa", "time": "s"},
         "parameters": study.to_dict(),
         "sources": _sources(study.model),
+        **({"fixture": _fixture_summary(study, st.history)} if fixture is not None else {}),
         "versions": _versions(),
     }
+    # history.csv, fields, then summary.json (a finished case is recognised by its summary); each file
+    # atomically. A failure keeps the checkpoint, so the same command redoes only the missing tail.
+    err = None
     if root:
-        write_history_csv(out_dir / "history.csv", HISTORY_COLUMNS, st.history)
-    if write_fields:
-        write_fields_vtk(out_dir, model, st.snapshots)   # collective: every process sends its part
-    if root:
+        try:
+            write_history_csv(out_dir / "history.csv", columns, st.history)
+        except OSError as e:
+            err = describe_oserror(e, out_dir / "history.csv")
+    if comm.size > 1:
+        err = comm.bcast(err, root=0)
+    if err is None and write_fields:
+        try:
+            write_fields_vtk(out_dir, model, st.snapshots)   # collective: every process sends its part
+        except RuntimeError as e:   # the same message on every process
+            if "[Errno" not in str(e):
+                raise
+            err = f"cannot write the fields in {out_dir}: {str(e).splitlines()[0]}"
+    if err is None and root:
         if write_fields:
             summary["fields"] = "fields.pvd"
         summary["timings_s"]["io"] = time.perf_counter() - t_io
-        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        try:
+            atomic_write_text(out_dir / "summary.json", strict_json.dumps(summary) + "\n")
+        except OSError as e:
+            err = describe_oserror(e, out_dir / "summary.json")
+    if comm.size > 1:
+        err = comm.bcast(err, root=0)
+    if err is not None:
+        raise OutputError(err + "; files already there are kept")
     summary = comm.bcast(summary if root else None, root=0)
     comm.Barrier()
-    if ckpt_path.exists():
-        ckpt_path.unlink()
+    ckpt.remove(out_dir, comm)
     return summary
 
 
@@ -401,7 +512,7 @@ def _solve(model, dt, x_n, x_guess, ph, t_new, ts):
                       max_it=ts.max_newton_iterations)
 
 
-def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label):
+def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label, fixture=None):
     model.commit_state(res.rate)
     x_prev[:] = x_n
     x_n[:] = x
@@ -412,21 +523,34 @@ def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label):
     c.steps += 1
     c.newton_iterations += res.iterations
     st.history.append(_history_row(model, c.steps, t_new, dt, label, res.force_N, res.iterations,
-                                   res.max_dp, c.rejected))
+                                   res.max_dp, c.rejected, fixture))
 
 
 def _current_force(model) -> float:
     return model.platen_force_N()
 
 
-def _history_row(model, step, t, dt, label, force, its, max_dp, rejected) -> dict:
+def _history_row(model, step, t, dt, label, force, its, max_dp, rejected, fixture=None) -> dict:
     m = model.measure()
     R0 = model.geo.radius_mm
-    return {"step": step, "time_s": t, "dt_s": dt, "phase": label, "force_N": force,
-            "nominal_pressure_MPa": force / (math.pi * R0 ** 2), "gap_mm": m["gap_mm"],
-            "diameter_mm": m["diameter_mm"], "thickness_change_pct": m["thickness_change_pct"],
-            "diameter_change_pct": m["diameter_change_pct"], "newton_iterations": its,
-            "max_creep_increment": max_dp, "rejected_steps": rejected}
+    row = {"step": step, "time_s": t, "dt_s": dt, "phase": label, "force_N": force,
+           "nominal_pressure_MPa": force / (math.pi * R0 ** 2), "gap_mm": m["gap_mm"],
+           "diameter_mm": m["diameter_mm"], "thickness_change_pct": m["thickness_change_pct"],
+           "diameter_change_pct": m["diameter_change_pct"], "newton_iterations": its,
+           "max_creep_increment": max_dp, "rejected_steps": rejected}
+    if fixture is not None:   # full-disc screw position s = (h0 - h) + F/k (fem/physics/fixture.py)
+        row["screw_mm"] = fixture.screw_mm(model.geo.thickness_mm - m["gap_mm"], force)
+    return row
+
+
+def _fixture_summary(study: Study, history: list[dict]) -> dict:
+    """The fixture of a run and the relaxation of each hold (fem/physics/fixture.py hold_relaxation)."""
+    from fem.physics.fixture import FIXTURE_SOURCES, hold_relaxation
+    fx = study.fixture
+    return {"stiffness_N_per_mm": fx.stiffness_N_per_mm,
+            "model_spring_N_per_mm": fx.model_spring_N_per_mm(study.geometry.use_symmetry),
+            "torque_to_force_N": list(fx.torque_to_force_N), "min_torque_Nm": fx.min_torque_Nm,
+            "holds": hold_relaxation(study.load, history), "sources": FIXTURE_SOURCES}
 
 
 def _progress_line(label, st, ph, res, model) -> str:
@@ -437,36 +561,39 @@ def _progress_line(label, st, ph, res, model) -> str:
 
 
 # -------------------------------------------------------------------- checkpoint
-def _save_checkpoint(path: Path, fp: str, st: RunState, model, x_prev, rate_prev) -> None:
-    meta = {"fingerprint": fp, "t": st.t, "phase_index": st.phase_index, "dt_next": st.dt_next,
-            "delta": st.delta, "delta_prev": st.delta_prev, "dt_prev": st.dt_prev,
-            "smooth_steps": st.smooth_steps,
-            "history": st.history, "counters": st.counters.__dict__, "wall_before_s": st.wall_before_s,
-            "snapshot_times": [s["t"] for s in st.snapshots]}
-    snaps = {}
-    for i, s in enumerate(st.snapshots):
-        for k in ("u", "von_mises", "p_eq"):
-            snaps[f"snap{i}_{k}"] = s[k]
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, meta=np.array(json.dumps(meta)), x=model.w.x.array, x_prev=x_prev,
-             Cc_inv=model.Cc_inv_n.x.array, p_eq=model.p_eq.x.array, rate_n=model.rate_n,
-             rate_prev=rate_prev, **snaps)
-    os.replace(tmp, path)
+def _save_checkpoint(out_dir: Path, comm, fp: str, st: RunState, model, x_prev, rate_prev) -> None:
+    """Write the checkpoint (fem/stepping/checkpoint.py; collective under MPI). OSError on failure."""
+    ls = model.linear_solver
+    meta = {"fingerprint": fp, "step": st.counters.steps, "t": st.t, "phase_index": st.phase_index,
+            "dt_next": st.dt_next, "delta": st.delta, "delta_prev": st.delta_prev, "dt_prev": st.dt_prev,
+            "smooth_steps": st.smooth_steps, "history": st.history, "counters": st.counters.__dict__,
+            "wall_before_s": st.wall_before_s, "t_snap_last": {str(k): v for k, v in st.t_snap_last.items()},
+            "phase_value_start": st.phase_value_start,
+            "solver": {"kind": ls.kind, "fallback": ls.fallback, "krylov_iterations": list(ls.krylov_iterations),
+                       "linear_solves": model.linear_solves, "factorisations": model.factorisations}}
+    arrays = {"x": model.w.x.array, "x_prev": x_prev, "Cc_inv": model.Cc_inv_n.x.array, "p_eq": model.p_eq.x.array,
+              "rate_n": model.rate_n, "rate_prev": rate_prev}
+    ckpt.save(out_dir, comm, meta, arrays, st.snapshots)
 
 
-def _load_checkpoint(path: Path, fp: str):
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        if meta["fingerprint"] != fp:
-            return None, None
-        arrays = {k: z[k].copy() for k in ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev")}
-        snaps = [{"t": t, **{k: z[f"snap{i}_{k}"].copy() for k in ("u", "von_mises", "p_eq")}}
-                 for i, t in enumerate(meta["snapshot_times"])]
-    st = RunState(t=meta["t"], phase_index=meta["phase_index"], dt_next=meta["dt_next"], delta=meta["delta"],
-                  delta_prev=meta["delta_prev"], dt_prev=meta["dt_prev"],
-                  smooth_steps=meta["smooth_steps"], history=meta["history"],
-                  snapshots=snaps, counters=Counters(**meta["counters"]), wall_before_s=meta["wall_before_s"])
-    return st, arrays
+def _state_from_meta(meta: dict, snaps: list) -> RunState:
+    return RunState(t=meta["t"], phase_index=meta["phase_index"], dt_next=meta["dt_next"], delta=meta["delta"],
+                    delta_prev=meta["delta_prev"], dt_prev=meta["dt_prev"], smooth_steps=meta["smooth_steps"],
+                    history=meta["history"], snapshots=snaps, counters=Counters(**meta["counters"]),
+                    wall_before_s=meta["wall_before_s"],
+                    t_snap_last={int(k): v for k, v in meta["t_snap_last"].items()},
+                    phase_value_start=list(meta["phase_value_start"]))
+
+
+def _restore_solver(model, saved: dict) -> None:
+    """Linear-solver bookkeeping of the checkpoint: counts, and an automatic GAMG -> MUMPS switch."""
+    ls = model.linear_solver
+    model.linear_solves = int(saved.get("linear_solves", 0))
+    model.factorisations = int(saved.get("factorisations", 0))
+    ls.krylov_iterations = list(saved.get("krylov_iterations", []))
+    if saved.get("fallback") and ls.kind != saved.get("kind"):
+        ls.kind, ls.fallback = saved["kind"], saved["fallback"]
+        ls._ksp = ls._pmg = None   # made for the restored kind at the first operator()
 
 
 def _sources(model: str = "axisymmetric") -> dict:

@@ -33,6 +33,7 @@ import numpy as np
 from fem.workflows import strict_json
 from fem.workflows.report import read_measured
 from fem.study import StudyError, parse_study
+from fem.workflows.executor import ExecutorError, add_executor_args, make_executor, resolve_ranks
 from fem.workflows.sweep import Case, first_values, is_finished, run_cases
 
 # pressures of the calibrated study besides the measured ones, so that `make report` draws the
@@ -64,10 +65,12 @@ def _failed_before(out: Path) -> bool:
 
 class Calibrator:
     def __init__(self, base_study: Path, measured: Path, out: Path, params: list[str], jobs: int = 2,
-                 stream=sys.stdout):
+                 stream=sys.stdout, executor=None, ranks: int | None = None):
         self.base = tomllib.loads(Path(base_study).read_text())
         self.meas = [m for m in read_measured(measured) if m["sample"] == "bare_li"]
         self.out, self.params, self.jobs, self.stream = Path(out), params, jobs, stream
+        # where the FE runs go (fem/workflows/executor.py): None = a local pool of `jobs` per batch
+        self.executor, self.ranks = executor, ranks
         self.evals = 0
         self.case_timeout_s = 180.0  # a healthy calibration case takes < 30 s on 2 cores
 
@@ -91,7 +94,7 @@ class Calibrator:
         todo = [(c, o) for c, o in cases if not is_finished(o, c) and not _failed_before(o)]
         if todo:
             rc = run_cases("calibration runs", todo, jobs=self.jobs, stream=open("/dev/null", "w"),
-                           timeout_s=self.case_timeout_s)
+                           timeout_s=self.case_timeout_s, executor=self.executor, ranks=self.ranks)
             if rc == 130:
                 raise KeyboardInterrupt
         res = {}
@@ -226,11 +229,11 @@ def profile_interval(rows: list[dict], chi2_min: float, s2: float) -> list[float
 
 
 def calibrate(base_study: Path, measured: Path, out: Path, params: list[str], x0: list[float],
-              jobs: int = 2, stream=sys.stdout, mu_profile=MU_PROFILE) -> dict:
+              jobs: int = 2, stream=sys.stdout, mu_profile=MU_PROFILE, executor=None, ranks=None) -> dict:
     from fem.stepping.outputs import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
-    cal = Calibrator(base_study, measured, out, params, jobs, stream)
+    cal = Calibrator(base_study, measured, out, params, jobs, stream, executor=executor, ranks=ranks)
     print(f"calibrating {', '.join(params)} on {len(cal.meas)} bare-Li points", file=stream, flush=True)
     profile = []
     if mu_profile and "mu" in params and "log10_A" in params:
@@ -356,6 +359,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mu-profile", default=",".join(f"{m:g}" for m in MU_PROFILE),
                     help="friction coefficients of the global stage (comma list), or 'none' to skip it")
     ap.add_argument("--jobs", type=int, default=2)
+    add_executor_args(ap)
     ap.add_argument("--write-study", default="studies/fig4_bare_li_calibrated.toml")
     ap.add_argument("--loo-only", action="store_true",
                     help="redo only the leave-one-out check from the fit stored in OUT/calibration.json")
@@ -369,6 +373,22 @@ def main(argv=None) -> int:
     if len(x0) != len(params):
         print(f"error: --x0 needs {len(params)} values, one per parameter", file=sys.stderr)
         return 2
+    try:   # one executor for all FE runs of the calibration (local pool, Dask scheduler or SLURM)
+        ex = make_executor(a.executor, jobs=a.jobs, scheduler=a.scheduler, cluster_config=a.cluster_config)
+        ranks = resolve_ranks(a.ranks, ex)
+    except ExecutorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return _run(a, params, x0, ex, ranks)
+    except ExecutorError as e:   # e.g. MPI cases on Dask workers that offer too few cores
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        ex.close()
+
+
+def _run(a, params, x0, ex, ranks) -> int:
     if a.loo_only:
         from fem.stepping.outputs import atomic_write_text
         path = Path(a.out) / "calibration.json"
@@ -377,7 +397,8 @@ def main(argv=None) -> int:
         except (OSError, ValueError):
             print(f"error: --loo-only: {path} not found or unreadable; run make calibrate first", file=sys.stderr)
             return 2
-        cal = Calibrator(Path(res["base_study"]), Path(a.measured), Path(a.out), res["fitted_parameters"], a.jobs)
+        cal = Calibrator(Path(res["base_study"]), Path(a.measured), Path(a.out), res["fitted_parameters"],
+                         a.jobs, executor=ex, ranks=ranks)
         pressures = sorted({m["pressure_MPa"] for m in cal.meas})
         res["leave_one_out"] = leave_one_out(cal, res["fit"], pressures,
                                              mu_range=(res.get("mu_profile") or {}).get("mu_range"))
@@ -389,7 +410,8 @@ def main(argv=None) -> int:
         return 0
     try:
         mus = [] if a.mu_profile == "none" else [float(v) for v in a.mu_profile.split(",")]
-        res = calibrate(Path(a.base), Path(a.measured), Path(a.out), params, x0, a.jobs, mu_profile=mus)
+        res = calibrate(Path(a.base), Path(a.measured), Path(a.out), params, x0, a.jobs, mu_profile=mus,
+                        executor=ex, ranks=ranks)
     except KeyboardInterrupt:
         print("calibration interrupted; cached FE runs are kept, rerun to continue", file=sys.stderr)
         return 130

@@ -1,5 +1,7 @@
 """Report of a sweep: predicted vs measured diameter and thickness change (as the paper's
-Fig. 4c/4d), time histories, renderings of the deformed disc, and a markdown table.
+Fig. 4c/4d), time histories, renderings of the deformed disc, and a markdown table. Studies with a
+screw [fixture] also get the force relaxation: nominal pressure and force against time
+(relaxation.png) and a table of each hold (pressure at its start and end, force lost, thinning).
 
 Writes results/<study>/report.md and PNGs next to it. Pressures are nominal (MPa), changes in %.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fem.physics.fixture import hold_relaxation
 from fem.stepping.outputs import atomic_output
 from fem.workflows.sweep import case_dir, load_sweep
 
@@ -47,22 +50,66 @@ def read_history(path: Path) -> list[dict]:
 
 
 def case_points(case, hist: list[dict], group: str) -> list[Point]:
-    """One point at the end of each hold of the load history (force-controlled steps)."""
+    """One point at the end of each hold of the load history (force-controlled steps), at the step's
+    set-point pressure (a torque step: the fixture fit's force / pi R0^2; with a fixture the pressure
+    at the end of the hold has relaxed below it: see the relaxation table)."""
     pts = []
     for i, step in enumerate(case.study.load):
-        if step.pressure_MPa is None:
+        if step.control != "force":
             continue
         label = f"hold {i + 1}/{len(case.study.load)}"
         rows = [h for h in hist if h["phase"] == label] or [h for h in hist if h["phase"] == f"ramp {i + 1}/{len(case.study.load)}"]
         if rows:
             h = rows[-1]
-            pts.append(Point(case.name, group, step.pressure_MPa, h["thickness_change_pct"],
+            pts.append(Point(case.name, group, set_point_MPa(case.study, step), h["thickness_change_pct"],
                              h["diameter_change_pct"], h["time_s"]))
     return pts
 
 
+def set_point_MPa(study, step) -> float:
+    """Nominal set-point pressure of a force step: pressure_MPa, or the fixture fit's force for
+    torque_Nm over pi R0^2."""
+    if step.pressure_MPa is not None:
+        return step.pressure_MPa
+    R0 = 0.5 * study.geometry.diameter_mm
+    return step.force_N(R0, study.fixture) / (math.pi * R0 ** 2)
+
+
+def _time_axis(t_max_s: float) -> tuple[float, str]:
+    """(divisor, unit) for a readable time axis."""
+    if t_max_s >= 3 * 3600.0:
+        return 3600.0, "h"
+    if t_max_s >= 3 * 60.0:
+        return 60.0, "min"
+    return 1.0, "s"
+
+
+def plot_relaxation(fixture_cases: list, path: Path) -> None:
+    """Nominal pressure (left) and platen force (right) against time of the fixture cases: the
+    tightening ramps, the relaxation in each screw hold and the re-torques."""
+    import matplotlib.pyplot as plt
+
+    t_max = max(r["time_s"] for c, s, h, d in fixture_cases for r in h)
+    div, unit = _time_axis(t_max)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for c, s, h, d in fixture_cases:
+        t = [r["time_s"] / div for r in h]
+        axes[0].plot(t, [r["nominal_pressure_MPa"] for r in h], label=c.name)
+        axes[1].plot(t, [r["force_N"] for r in h], label=c.name)
+    for ax, lab in zip(axes, ("nominal pressure F / (π R0²) (MPa)", "platen force (N)")):
+        ax.set_xlabel(f"time ({unit})")
+        ax.set_ylabel(lab)
+        ax.set_ylim(bottom=0.0)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
+    fig.suptitle("screw fixture: force relaxation in each hold, re-torque at each new step")
+    fig.tight_layout()
+    atomic_output(path, lambda f: fig.savefig(f, dpi=130))
+    plt.close(fig)
+
+
 def _group_label(case) -> str:
-    other = {k: v for k, v in case.swept.items() if not k.endswith("pressure_MPa")}
+    other = {k: v for k, v in case.swept.items() if not k.endswith(("pressure_MPa", "torque_Nm"))}
     return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in other.items()) or "model"
 
 
@@ -126,6 +173,11 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
     atomic_output(out / "histories.png", lambda f: fig.savefig(f, dpi=130))
     plt.close(fig)
 
+    # ---- force relaxation of the screw-fixture cases
+    fixture_cases = [x for x in finished if x[0].study.fixture is not None]
+    if fixture_cases:
+        plot_relaxation(fixture_cases, out / "relaxation.png")
+
     # ---- renderings of the most deformed case
     c_max, s_max, _, d_max = max(finished, key=lambda x: x[1]["diameter_change_pct"])
     renders = []
@@ -187,6 +239,22 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
                          f"{_g(cb, 'max_radius_change_pct')} / {_g(gp, 'max_radius_change_pct')} | "
                          f"{_g(ph.get('outline', {}), 'diameter_change_vertices_pct')} |")
     lines += ["", "## Time histories", "", "![histories](histories.png)", ""]
+    if fixture_cases:
+        lines += ["## Force relaxation in the screw fixture", "",
+                  "Each step tightens the screw until the platen force reaches its set point (torque through the "
+                  "fixture's torque-force fit, or a pressure), then holds the screw: the fixture (stiffness k, "
+                  "bolts + plates in series with the disc) keeps F = k (s - gap closure), so the force falls as the "
+                  "disc creeps thinner. A later step re-tightens (re-torque). Pressure = F / (π R0²).", "",
+                  "![relaxation](relaxation.png)", "",
+                  "| case | k (N/mm) | step | set point | hold (s) | P start → end (MPa) | F start → end (N) "
+                  "| force lost (%) | thinning in hold (pp) |", "|---|---|---|---|---|---|---|---|---|"]
+        for c, s_, h, d in fixture_cases:
+            for r in hold_relaxation(c.study.load, h):
+                lines.append(f"| {c.name} | {c.study.fixture.stiffness_N_per_mm:.3g} | {r['step']} | {r['set_point']} | "
+                             f"{r['t_end_s'] - r['t_start_s']:.4g} | {r['pressure_start_MPa']:.3f} → "
+                             f"{r['pressure_end_MPa']:.3f} | {r['force_start_N']:.1f} → {r['force_end_N']:.1f} | "
+                             f"{r['force_relaxation_pct']:.1f} | {r['thinning_during_hold_pp']:.3f} |")
+        lines.append("")
     if renders and c_max.study.model != "axisymmetric":
         lines += [f"## Deformed disc: {c_max.name}", "",
                   "Left: phases (material_id: 1 Li, 2/5 warp/weft tows, 3 GPE, 4 pores), deformed, with the dashed "

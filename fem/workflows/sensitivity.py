@@ -17,6 +17,7 @@ from pathlib import Path
 from fem.stepping.outputs import atomic_output, atomic_write_text
 from fem.study import parse_study
 from fem.workflows import strict_json
+from fem.workflows.executor import ExecutorError, add_executor_args, make_executor
 from fem.workflows.sweep import Case, first_values, is_finished, run_cases
 
 # name: (table, key, how to move it, label of the move)
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--base", default="studies/fig4_bare_li_calibrated.toml")
     ap.add_argument("--out", default="results/sensitivity")
     ap.add_argument("--jobs", type=int, default=2)
+    add_executor_args(ap)   # --executor, --scheduler, --cluster-config, --ranks (docs/cluster.md)
     a = ap.parse_args(argv)
     if not Path(a.base).exists():
         print(f"error: {a.base} not found; run `make calibrate` first", file=sys.stderr)
@@ -56,7 +58,16 @@ def main(argv=None) -> int:
                 st = parse_study(d, name="sensitivity")
                 c = Case(f"P{P:g}_{fname}_{s:+d}_{st.fingerprint()}", d, st, {})
                 runs[(P, fname, s)] = (c, out / "cache" / c.name)
-    rc = run_cases("sensitivity", list(runs.values()), jobs=a.jobs, timeout_s=180.0)
+    try:
+        ex = make_executor(a.executor, jobs=a.jobs, scheduler=a.scheduler, cluster_config=a.cluster_config)
+        try:
+            rc = run_cases("sensitivity", list(runs.values()), jobs=a.jobs, timeout_s=180.0, executor=ex,
+                           ranks=a.ranks)
+        finally:
+            ex.close()
+    except ExecutorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if rc == 130:
         return rc
     res = {k: json.loads((o / "summary.json").read_text()) for k, (c, o) in runs.items() if is_finished(o, c)}

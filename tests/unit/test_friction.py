@@ -152,3 +152,101 @@ def test_assembled_friction_jacobian_matches_finite_differences():
     plat = m.contact.nodes.t[:, 0]
     plat = plat[plat >= 0]
     assert np.abs(fd[plat] - Av.array[plat]).max() > 100 * err
+
+
+# ---------------------------------------------------------------------- Tresca cap
+@pytest.mark.parametrize("k", [1, 2])
+def test_tresca_capped_kernel_derivatives_and_limits(k):
+    """Requirement: with a Tresca cap c the force magnitude is smin(mu N+, c): Coulomb where mu N+ << c,
+    the cap where mu N+ >> c (both to the smoothing width 1e-3 c), and df/dN, df/ds agree with
+    central differences to 1e-6 relative across the transition."""
+    rng = np.random.default_rng(10 + k)
+    n, mu, eps, d = 60, 0.3, 1e-4, 1e-3
+    N = rng.uniform(-0.5, 3.0, n)
+    s = rng.normal(0.0, 3e-4, (n, k))
+    cap = rng.uniform(0.05, 0.6, n)              # from well below to above mu N+
+    f = coulomb(N, s, mu, eps, d, cap)
+    h = 1e-9
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = h
+        fd = (coulomb(N, s + e, mu, eps, d, cap).force - coulomb(N, s - e, mu, eps, d, cap).force) / (2 * h)
+        assert np.allclose(fd, f.d_ds[:, :, j], rtol=1e-6, atol=1e-6 * np.abs(f.d_ds).max())
+    hN = 1e-7
+    fdN = (coulomb(N + hN, s, mu, eps, d, cap).force - coulomb(N - hN, s, mu, eps, d, cap).force) / (2 * hN)
+    assert np.allclose(fdN, f.d_dN, rtol=1e-6, atol=1e-8)
+    big_slip = np.zeros((2, k))
+    big_slip[:, 0] = 1.0
+    low = coulomb(np.array([0.1, 10.0]), big_slip, mu, eps, 0.0, np.array([1.0, 1.0])).force[:, 0]
+    assert low[0] == pytest.approx(mu * 0.1, rel=1e-5)          # Coulomb: mu N = 0.03 << cap 1
+    assert low[1] == pytest.approx(1.0, rel=1e-5)               # capped: mu N = 3 >> cap 1
+    assert np.all(np.linalg.norm(f.force, axis=1) <= cap * (1 + 1e-12))
+
+
+def test_platen_contact_areas_follow_the_deformation():
+    """Requirement: the nodal contact areas of the cap sum to the current platen area: the top face of
+    the axisymmetric disc (R^2/2 per radian) and of the 3D quarter disc (its polygonal face area),
+    both scaled by (1 + e)^2 under a uniform radial stretch e and unchanged by the thinning."""
+    platen = {"friction": "coulomb", "mu": 0.3, "tresca_m": 1.0, "shear_flow_stress_MPa": 1.0}
+    for geo in ({}, {"model": "3d", "mesh_size_mm": 0.75, "layers": 1}):
+        m = build_model(make_study("area", platen=platen, geometry=geo))[0]
+        X, nd = m.node_coords, m.node_dofs
+        k = m.inplane_components
+        areas = []
+        for e in (0.0, 0.1):
+            x = np.zeros(m.w.x.array.size)
+            for c in range(k):
+                x[nd[:, c]] = e * X[:, c]
+            x[nd[:, -1]] = -0.01 * X[:, k]      # 1 % thinning: no effect on the platen area
+            areas.append(m.friction_cap(x).sum())
+        if not geo:
+            assert areas[0] == pytest.approx(m.geo.radius_mm ** 2 / 2, rel=1e-12)
+        else:
+            assert areas[0] == pytest.approx(math.pi * m.geo.radius_mm ** 2 / 4, rel=2e-2)
+        assert areas[1] == pytest.approx(1.1 ** 2 * areas[0], rel=1e-10)
+
+
+def test_assembled_jacobian_with_tresca_cap_matches_finite_differences():
+    """Requirement: with the cap active (mu p > m k on the platen) the assembled system matrix is still
+    the derivative of the residual with friction (the cap is lagged at the start of the step)."""
+    m = build_model(make_study("fdcap", platen={"friction": "coulomb", "mu": 0.3, "tresca_m": 0.5}))[0]
+    x = m.w.x.array
+    rng = np.random.default_rng(1)
+    H, R = m.geo.height_mm, m.geo.radius_mm
+    X = m.node_coords
+    delta = 2e-4
+    base = np.zeros_like(x)
+    base[m.node_dofs[:, 1]] = -delta * X[:, 1] / H
+    base[m.node_dofs[:, 0]] = 0.3 * delta * X[:, 0] / H * (1.0 + 0.1 * np.sin(7 * X[:, 0] / R))
+    m.apply_constraints(base, delta)
+    x_n = np.zeros_like(x)
+    cap = m.friction_cap(x_n)
+
+    def residual(xv):
+        x[:] = xv
+        m.prepare_step(1.0)
+        m.dt_A = 0.0
+        m.dp_explicit[:] = 0.0
+        m.update_creep_increment(0.0)
+        r = m.assemble_residual()
+        fr = m.contact.friction(r, x, x_n, 1.0, 1.0, 100.0, cap)
+        return r, fr
+
+    r0, fr = residual(base)
+    mag = np.linalg.norm(fr.force, axis=1)
+    capped = mag > 0.9 * cap
+    assert capped.sum() > 10
+    K = m.assemble_jacobian()
+    A = m.system_matrix(K, fr)
+    v = rng.normal(size=x.size) * 1e-5
+    v[m.constrained] = 0.0
+    vin, Av = A.createVecRight(), A.createVecLeft()
+    vin.array[:] = v
+    A.mult(vin, Av)
+    h = 1e-3
+    rp, _ = residual(base + h * v)
+    rm, _ = residual(base - h * v)
+    fd = (rp - rm) / (2 * h)
+    rows = np.concatenate([m.free_u_owned, m.free_p_owned])
+    err = np.abs(fd[rows] - Av.array[rows]).max()
+    assert err <= 1e-5 * np.abs(Av.array[rows]).max(), err

@@ -5,7 +5,7 @@ import pytest
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from fem.models.linear_solvers import (AUTO_ITERATIVE_MIN_DOFS, REUSE_MIN_DOFS, ProlongedSystem, choose_linear_solver,
+from fem.models.linear_solvers import (PETSC_LU_MAX_DOFS, AUTO_ITERATIVE_MIN_DOFS, REUSE_MIN_DOFS, ProlongedSystem, choose_linear_solver,
                                        choose_reuse)
 
 
@@ -17,7 +17,8 @@ def test_choice_of_linear_solver():
     assert choose_linear_solver("auto", N - 1, 1, 3) == "mumps"
     assert choose_linear_solver("auto", N, 1, 3) == "gamg"
     assert choose_linear_solver("auto", 10 * N, 4, 3) == "mumps"
-    assert choose_linear_solver("auto", 10 * N, 1, 2) == "petsc_lu"
+    assert choose_linear_solver("auto", PETSC_LU_MAX_DOFS - 1, 1, 2) == "petsc_lu"
+    assert choose_linear_solver("auto", PETSC_LU_MAX_DOFS, 1, 2) == "mumps"
     assert choose_linear_solver("mumps", 10 * N, 1, 2) == "mumps"
     assert choose_linear_solver("mumps", 10 * N, 1, 3) == "mumps"
     with pytest.raises(ValueError, match="3D"):
