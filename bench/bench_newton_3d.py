@@ -55,7 +55,11 @@ def measure(study_file: str, variant: str, steps: int | None) -> dict:
         wall = time.perf_counter() - t0
         m = box["model"]
         if summary is None:   # interrupted: the counters are in the checkpoint
-            ck = run._load_checkpoint(next(Path(tmp).glob("checkpoint*.npz")), study.fingerprint())[0]
+            from mpi4py import MPI
+            from fem.stepping import checkpoint
+            outcome, meta, _, snaps = checkpoint.load(Path(tmp), MPI.COMM_WORLD, study.fingerprint(), {})
+            assert outcome == "ok", outcome
+            ck = run._state_from_meta(meta, snaps)
             hist, counters = ck.history, ck.counters
         else:
             hist, counters = None, None

@@ -100,7 +100,7 @@ def _positions(dofs, indptr, indices):
     return pos.reshape(dofs.shape[0], dofs.shape[1], dofs.shape[1]).astype(np.int32)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _assemble(data, pos, Bu, Np, w, A, C, inv_bulk, ucols, pcols):
     """Element matrices added at pos (regular inner loops over the element's displacement dofs:
     they vectorise, which halved the time against a B compressed to its non-zero rows)."""

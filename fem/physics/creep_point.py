@@ -28,6 +28,9 @@ axisymmetric F has, or all 9 in 3D), with d(dp)/d(q_tr) = dt_A n o^(n-1) / (1 + 
 tests/unit/test_laws.py.
 
 exp(s/mu) (|s/mu| < 0.05) by its Taylor series to the 7th power (error < 1e-12).
+
+Degenerate input (det F <= 0, NaN) gives NaN or inf, never an exception (numba error_model "numpy"):
+the Newton loop sees a non-finite residual and cuts the step, as it did with the UFL law.
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ _SYM_I = np.array([0, 1, 2, 0, 0, 1], dtype=np.int64)
 _SYM_J = np.array([0, 1, 2, 1, 2, 2], dtype=np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def solve_increment(q_tr, m3, dt_A, n, sigma_y, dp0, y_guess=-1.0):
     """Root dp >= dp0 of dp = dp0 + dt_A <q_tr - 3 mu dp - sigma_y>^n at one point, m3 = 3 mu.
 
@@ -112,7 +115,7 @@ def solve_increment(q_tr, m3, dt_A, n, sigma_y, dp0, y_guess=-1.0):
     return dp0 + d
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _atanh_ratio(y):
     """g(y) = atanh(sqrt y)/sqrt y and g'(y), 0 <= y < 1."""
     if y < 0.05:
@@ -130,7 +133,7 @@ def _atanh_ratio(y):
     return g, (1.0 / (1.0 - y) - g) / (2.0 * y)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _log_block(B, L, D):
     """log of B = [[a, b, 0], [b, c, 0], [0, 0, d]] (closed form) and its 6 x 6 derivative D."""
     a, b, c, d = B[0, 0], B[0, 1], B[1, 1], B[2, 2]
@@ -172,14 +175,14 @@ def _log_block(B, L, D):
     D[2, 2] = 1.0 / d
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _matmul(A, B, C):
     for i in range(3):
         for j in range(3):
             C[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _eig_sym3(B, lam, Q, a):
     """Eigenvalues lam and orthonormal eigenvectors Q (columns) of a symmetric 3x3 B by cyclic
     Jacobi rotations (quadratic convergence; off-diagonal norm below 1e-18 of the diagonal)."""
@@ -223,7 +226,7 @@ def _eig_sym3(B, lam, Q, a):
         lam[i] = a[i, i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _log_divided_difference(li, lj, xi, xj):
     """(log xi - log xj)/(xi - xj), and 1/xj at xi = xj, without cancellation."""
     d = (xi - xj) / xj
@@ -232,7 +235,7 @@ def _log_divided_difference(li, lj, xi, xj):
     return (li - lj) / (xi - xj)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _log_eig(B, L, D, want_D, lam, Q, a, lg, G, W, R):
     """log of a general SPD 3x3 B from its eigen-decomposition, L = Q diag(log lam) Q^T, and its
     6 x 6 derivative by the Daleckii-Krein formula dL[H] = Q (G o (Q^T H Q)) Q^T with the divided
@@ -268,14 +271,14 @@ def _log_eig(B, L, D, want_D, lam, Q, a, lg, G, W, R):
             D[r6, c6] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _det3(A):
     return (A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1])
             - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
             + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _inv3(A, Ai):
     det = _det3(A)
     Ai[0, 0] = (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1]) / det
@@ -290,7 +293,7 @@ def _inv3(A, Ai):
     return det
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
                  q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
     """The creep law at every point k of F (N, 3, 3) with state Cn (N, 3, 3) = Cc^-1 at t_n and
@@ -433,7 +436,7 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
                 Fbi_out[k, i, j] = Fi[i, j] / c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def commit_points(S, Fbi, mu, Cnew_out):
     """Cc^-1 at t_n+1 = Fbar^-1 exp(s/mu) Fbar^-T (det renormalised to 1) from the deviatoric
     Kirchhoff stress s and Fbar^-1 of the converged state; exp by Taylor to the 7th power."""
@@ -461,7 +464,7 @@ def commit_points(S, Fbi, mu, Cnew_out):
                 Cw[i, j] *= sc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _solve_many(q_tr, mubar, dt_A, n, sigma_y, dp0, out):
     for k in range(q_tr.size):
         out[k] = solve_increment(q_tr[k], 3.0 * mubar[k], dt_A, n, sigma_y, dp0[k])

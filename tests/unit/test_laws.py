@@ -243,3 +243,19 @@ def test_gel_and_void_laws(one_cell):
     law = SoftVoidLaw(one_cell, v, ufl.as_matrix((st * np.eye(3)).tolist()))
     J = st ** 3
     assert _eval(one_cell, law.sigma)[0, 0] == pytest.approx((mu * (st * st - 1) + lam * np.log(J)) / J, rel=1e-12)
+
+
+@pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
+def test_degenerate_deformation_gives_nan_not_an_exception(active):
+    """Requirement: an inverted, singular or NaN deformation gradient (a collapsed element during a
+    Newton iteration) yields NaN stresses, not an exception, so that the Newton loop sees a
+    non-finite residual and cuts the step; the regular point next to them is unaffected."""
+    F = np.repeat(np.eye(3)[None], 4, 0)
+    F[0, 0, 0] = -0.5           # inverted
+    F[1, 2, 2] = 0.0            # singular
+    F[2, 0, 1] = np.nan
+    F[3] *= 1.001
+    k = CreepPoints(4, active)
+    k.run(FD_MAT, F, np.repeat(np.eye(3)[None], 4, 0), np.zeros(4), FD_DT_A, MODE_TANGENT, np.zeros(4))
+    assert not np.isfinite(k.P[:3]).all(axis=1).any()
+    assert np.isfinite(k.P[3]).all() and np.isfinite(k.A[3]).all()
