@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd in ("sweep", "report"):
         from fem.workflows.sweep import load_sweep
         try:
-            load_sweep(args.study)
+            name, cases = load_sweep(args.study)
+            if args.cmd == "report" and cases[0].study.model == "rve":   # no disc histories to plot
+                raise StudyError(f"{args.study}: `fem report` is for disc studies; the table of an RVE sweep: "
+                                 f".venv/bin/python -m fem.rve.convergence {Path(args.results) / name}")
             if args.cmd == "sweep" and args.jobs < 1:
                 raise StudyError(f"--jobs {args.jobs}: must be a whole number >= 1")
         except StudyError as e:

@@ -23,6 +23,7 @@ Cell tags
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import sys
@@ -190,3 +191,30 @@ def on_root(comm, fn):
     if exc is not None:
         raise exc
     return result
+
+
+def cached_msh_with_report(path: Path, key: str, build) -> tuple[Path, dict]:
+    """(path, report) of a cached .msh and its JSON report beside it (same stem), built by
+    build(path) -> report when either is missing or damaged. The .msh is checked first: a damaged
+    report alone is rebuilt with its mesh (one warning line). Concurrent builders: each file is
+    written whole under a unique temporary name and renamed; the last rename wins."""
+    rpath = path.with_suffix(".json")
+
+    def report_problem(p: Path) -> str | None:
+        try:
+            r = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            return f"unreadable report ({type(e).__name__})"
+        return None if isinstance(r, dict) and r.get("key") == key else "report of another mesh"
+
+    if cache_file_ok(path) and cache_file_ok(rpath, report_problem):
+        return path, json.loads(rpath.read_text())
+    report = build(path)
+    text = json.dumps(report, indent=1, default=float)
+    tmp = unique_tmp_path(rpath)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, rpath)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path, json.loads(text)

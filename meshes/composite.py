@@ -98,7 +98,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,7 +108,7 @@ import numpy as np
 # tags: meshes/common.py), the geometry error and the cache/loading helpers; re-exported here
 from .common import (BOTTOM, CARBON, CARBON_WARP, CARBON_WEFT, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID,  # noqa: F401
                      VOID_SURFACE, GeometryError, cache_dir_path, classify_boundary, on_root, read_msh)
-from .common import cache_file_ok, unique_tmp_path, write_msh
+from .common import cached_msh_with_report, write_msh
 from .common import COMPOSITE_CELL_NAMES as CELL_NAMES, COMPOSITE_FACET_NAMES as FACET_NAMES
 from .gmsh_session import gmsh_model
 
@@ -761,29 +760,8 @@ def _build_msh_once(geo: CompositeGeometry, path: Path | None, h_tow: float) -> 
 
 def cached_msh(geo: CompositeGeometry, cache_dir: Path | None = None) -> tuple[Path, dict]:
     """Return (path of the cached .msh, report), building both if needed (report = .json beside the .msh)."""
-    d = cache_dir_path(cache_dir)
-    path = d / f"composite_{geo.key()}.msh"
-    rpath = path.with_suffix(".json")
-
-    def report_problem(p: Path) -> str | None:
-        try:
-            r = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            return f"unreadable report ({type(e).__name__})"
-        return None if isinstance(r, dict) and r.get("key") == geo.key() else "report of another mesh"
-
-    # the .msh is checked first: a damaged report alone is rebuilt with its mesh (one warning line)
-    if cache_file_ok(path) and cache_file_ok(rpath, report_problem):
-        return path, json.loads(rpath.read_text())
-    report = build_msh(geo, path)
-    text = json.dumps(report, indent=1, default=float)
-    tmp = unique_tmp_path(rpath)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, rpath)   # concurrent builders: each report is whole, the last rename wins
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path, json.loads(text)
+    path = cache_dir_path(cache_dir) / f"composite_{geo.key()}.msh"
+    return cached_msh_with_report(path, geo.key(), lambda p: build_msh(geo, p))
 
 
 def load_mesh(geo: CompositeGeometry, comm=None, cache_dir: Path | None = None):

@@ -40,15 +40,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .common import (CARBON_WARP, CARBON_WEFT, GPE, LI, VOID, GeometryError, cache_dir_path, cache_file_ok,
-                     on_root, read_msh, unique_tmp_path, write_msh)
+from .common import (CARBON_WARP, CARBON_WEFT, GPE, LI, VOID, GeometryError, cache_dir_path,
+                     cached_msh_with_report, on_root, read_msh, write_msh)
 from .composite import CompositeGeometry, _tow_section
 from .gmsh_session import gmsh_model
 
@@ -382,29 +381,9 @@ def build_msh(cell, path: Path | None) -> dict:
 
 def cached_msh(cell, cache_dir: Path | None = None) -> tuple[Path, dict]:
     """(path of the cached .msh, report), building both if needed (report = .json beside the .msh)."""
-    d = cache_dir_path(cache_dir)
     kind = "laminate" if isinstance(cell, LaminateCell) else "weave"
-    path = d / f"rve_{kind}_{cell.key()}.msh"
-    rpath = path.with_suffix(".json")
-
-    def report_problem(p: Path) -> str | None:
-        try:
-            r = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            return f"unreadable report ({type(e).__name__})"
-        return None if isinstance(r, dict) and r.get("key") == cell.key() else "report of another mesh"
-
-    if cache_file_ok(path) and cache_file_ok(rpath, report_problem):
-        return path, json.loads(rpath.read_text())
-    report = build_msh(cell, path)
-    text = json.dumps(report, indent=1, default=float)
-    tmp = unique_tmp_path(rpath)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, rpath)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path, json.loads(text)
+    path = cache_dir_path(cache_dir) / f"rve_{kind}_{cell.key()}.msh"
+    return cached_msh_with_report(path, cell.key(), lambda p: build_msh(cell, p))
 
 
 def load_mesh(cell, comm=None, cache_dir: Path | None = None):

@@ -82,7 +82,7 @@ def run_rve_cli(study, out: Path, quiet: bool = False) -> int:
     from fem.stepping.outputs import atomic_write_text
     from fem.workflows import strict_json
 
-    say = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+    say = (lambda s: None) if quiet else (lambda s: print(f"[rve] {s.strip()}", flush=True))   # "[": sweep progress
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -85,24 +85,31 @@ def _time_axis(t_max_s: float) -> tuple[float, str]:
 
 
 def plot_relaxation(fixture_cases: list, path: Path) -> None:
-    """Nominal pressure (left) and platen force (right) against time of the fixture cases: the
-    tightening ramps, the relaxation in each screw hold and the re-torques."""
+    """Left: nominal pressure against time of the fixture cases (tightening ramps, relaxation in each
+    screw hold, re-torques). Right: the pressure in each hold against the time since the hold began,
+    on a log axis (relaxation is fast at first: seconds to minutes of a hold of hours)."""
     import matplotlib.pyplot as plt
 
     t_max = max(r["time_s"] for c, s, h, d in fixture_cases for r in h)
     div, unit = _time_axis(t_max)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for c, s, h, d in fixture_cases:
-        t = [r["time_s"] / div for r in h]
-        axes[0].plot(t, [r["nominal_pressure_MPa"] for r in h], label=c.name)
-        axes[1].plot(t, [r["force_N"] for r in h], label=c.name)
-    for ax, lab in zip(axes, ("nominal pressure F / (π R0²) (MPa)", "platen force (N)")):
-        ax.set_xlabel(f"time ({unit})")
-        ax.set_ylabel(lab)
+        axes[0].plot([r["time_s"] / div for r in h], [r["nominal_pressure_MPa"] for r in h], label=c.name)
+        n = len(c.study.load)
+        for hold in hold_relaxation(c.study.load, h):
+            rows = [r for r in h if r["phase"] == f"hold {hold['step']}/{n}" and r["time_s"] > hold["t_start_s"]]
+            axes[1].plot([r["time_s"] - hold["t_start_s"] for r in rows], [r["nominal_pressure_MPa"] for r in rows],
+                         label=f"{c.name}, hold {hold['step']}" if len(fixture_cases) > 1 else f"hold {hold['step']}")
+    axes[0].set_xlabel(f"time ({unit})")
+    axes[1].set_xlabel("time since the screw was set (s)")
+    axes[1].set_xscale("log")
+    for ax in axes:
+        ax.set_ylabel("nominal pressure F / (π R0²) (MPa)")
         ax.set_ylim(bottom=0.0)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)
-    fig.suptitle("screw fixture: force relaxation in each hold, re-torque at each new step")
+    axes[1].legend(fontsize=6, ncol=2)
+    fig.suptitle("screw fixture: pressure relaxation in each hold, re-torque at each new step")
     fig.tight_layout()
     atomic_output(path, lambda f: fig.savefig(f, dpi=130))
     plt.close(fig)

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from fem.cli import main
-from fem.study import INF, REQUIRED, SCHEMA, parse_study
+from fem.study import INF, SCHEMA, parse_study
 from fem.verification.cases import ROOT, composite_study, study_dict
 
 COMPOSITE_TABLES = ("composite", "carbon", "gpe", "void")   # read for model = "composite" only

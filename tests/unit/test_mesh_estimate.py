@@ -89,7 +89,10 @@ finally:
 def test_memory_estimate_within_2x_of_a_real_run(tmp_path):
     """A small axisymmetric run (MUMPS, 1 s ramp, ~20 steps, ~10 s): its peak RSS against the
     estimate. At this size the fixed part (Python, DOLFINx, PETSc: ~0.2 GiB) dominates, so this
-    checks the fixed part; the larger runs, where the model dominates, are in MEASURED."""
+    checks the fixed part; the larger runs, where the model dominates, are in MEASURED. The run is
+    made twice and the second one measured: the first run after a fresh install also compiles the
+    forms (FFCx, C compiler) and the numba kernels (LLVM), a one-off ~0.3 GiB more (measured in a
+    fresh clone 2026-12-03: 0.569 GiB cold against 0.279 GiB warm), which the estimate leaves out."""
     from fem.verification.cases import BASE_TOML
     from fem.study import load_study
 
@@ -99,9 +102,10 @@ def test_memory_estimate_within_2x_of_a_real_run(tmp_path):
     study.write_text(text)
     s = load_study(study)
     est = estimate(s.geometry, pressure_space=s.pressure_space, linear_solver=s.linear_solver)
-    p = subprocess.run([sys.executable, "-c", RUN.format(study=str(study), out=str(tmp_path / "out"))],
-                       capture_output=True, text=True, cwd=ROOT, timeout=600)
-    assert p.returncode == 0, p.stderr[-2000:]
+    for out in ("warm-up", "out"):   # the first run fills the form and kernel caches
+        p = subprocess.run([sys.executable, "-c", RUN.format(study=str(study), out=str(tmp_path / out))],
+                           capture_output=True, text=True, cwd=ROOT, timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
     rss = int(p.stderr.split("MAXRSS_KB")[1].split()[0]) * 1024 / GiB
     print(f"axisym 0.0625: peak RSS {rss:.3f} GiB, estimate {est.GiB:.3f} GiB")
     assert 0.5 < est.GiB / rss < 2.0, (est.GiB, rss)

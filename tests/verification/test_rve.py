@@ -104,7 +104,7 @@ def test_laminate_materials_are_the_small_strain_constants_of_the_study():
     assert lame(st.materials["li"]) == pytest.approx((E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))))
 
 
-WEAVE = {"geometry": {"model": "rve", "mesh_size_mm": 0.3}, "rve": {"microstructure": "weave", "element_degree": 1},
+WEAVE = {"geometry": {"model": "rve", "mesh_size_mm": 0.3}, "rve": {"microstructure": "weave", "element_degree": 2},
          "composite": {"void_fraction": 0.01}}
 
 
@@ -165,3 +165,30 @@ def test_rve_command_line_writes_the_stiffness_and_refuses_bad_input(tmp_path, c
     r = subprocess.run([sys.executable, "-m", "fem", "run", str(q), "--out", str(tmp_path / "o2")],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "layer_materials" in r.stderr, r.stderr
+
+
+def test_periodic_prolongation_ties_faces_edges_and_corners():
+    """fem/rve/periodic.py on a 3 x 3 x 3 grid of the unit box: x = 1 nodes take the dofs of x = 0,
+    y = 1 those of y = 0, the four vertical edges share the dofs of the edge x = y = 0, z faces are
+    fixed; KUBC keeps the interior node only; a mesh whose faces do not match is refused."""
+    from fem.rve.periodic import node_master, prolongation
+    g = np.linspace(0.0, 1.0, 3)
+    X = np.array([(x, y, z) for z in g for y in g for x in g])
+    box = (0.0, 0.0, 0.0, 1.0, 1.0, 1.0)
+    idx = {tuple(p): i for i, p in enumerate(X)}
+    m = node_master(X, box, 1e-9, "periodic")
+    for (x, y) in ((1.0, 0.0), (0.0, 1.0), (1.0, 1.0)):
+        assert m[idx[(x, y, 0.5)]] == idx[(0.0, 0.0, 0.5)]
+    assert m[idx[(1.0, 0.5, 0.5)]] == idx[(0.0, 0.5, 0.5)] and m[idx[(0.5, 1.0, 0.5)]] == idx[(0.5, 0.0, 0.5)]
+    assert all(m[i] == -1 for i, p in enumerate(X) if p[2] in (0.0, 1.0))
+    P, info = prolongation(X, box, 1e-9, "periodic")
+    assert info["independent_dofs"] == 3 * 4 and P.shape == (81, 12)   # (0,0), (0.5,0), (0,0.5), (0.5,0.5) at z = 0.5
+    assert np.allclose(P.sum(axis=1).A.ravel(), [0 if p[2] in (0.0, 1.0) else 1 for p in X for _ in range(3)])
+    Pk, ik = prolongation(X, box, 1e-9, "kubc")
+    assert ik["independent_dofs"] == 3
+    Pf, iff = prolongation(X, box, 1e-9, "free")
+    assert iff["independent_dofs"] == 81 - 6
+    Y = X.copy()
+    Y[idx[(1.0, 0.5, 0.5)], 1] += 1e-3      # a face node without an image
+    with pytest.raises(ValueError, match="not periodic"):
+        node_master(Y, box, 1e-9, "periodic")
