@@ -29,6 +29,8 @@ Memory of a run (bytes), measured as the peak resident set size (RSS) of `python
   M_0   = 0.25 GiB (2D), 0.35 GiB (3D)  Python, DOLFINx, PETSc, the forms (measured 0.19; 0.25-0.5 GiB)
   gmsh  = 1 kB per element              the Gmsh mesh while it is built and read back
   model = 2.5 kB per element            quadrature state (Cauchy-Green tensor, creep rates) and mesh
+        + 9.5 kB per triangle, 21 kB per tet  the creep kernel's arrays and element tables (2026-12-03;
+                                        KERNEL_BYTES_PER_ELEMENT, from the array sizes, not fitted)
         + 0.35 kB per dof               the solution, residual and work vectors
         + 12 B * nnz (x2)               the Jacobian (PETSc AIJ) and MUMPS' copy of it
         + 12 B * nnz * fill             the MUMPS LU factors (values + indices), with
@@ -51,6 +53,11 @@ COMPOSITE_TETS_PER_AREA = 70.0        # tets per h^2 of plan area (15 mm quarter
 BASE_BYTES = {2: 0.25 * GiB, 3: 0.35 * GiB}   # measured 0.19 (axisymmetric), 0.25-0.5 GiB (3D: bigger forms)
 GMSH_BYTES_PER_ELEMENT = 1000.0
 STATE_BYTES_PER_ELEMENT = 2500.0
+# the creep kernel's per-element arrays (2026-12-03; from the array sizes, not fitted): per quadrature
+# point stress, tangent, state and the quadrature functions of the weak form (axisymmetric 6 points x
+# ~100 doubles, 3D 4 points x ~250), plus the serial element assembler's tables (gradients at the
+# points and CSR positions: 3.9 kB per triangle, 13 kB per tetrahedron)
+KERNEL_BYTES_PER_ELEMENT = {2: 9500.0, 3: 21000.0}
 BYTES_PER_DOF = 350.0
 BYTES_PER_NNZ = 12.0                  # a double and a 32-bit column index
 NNZ_PER_DOF = {2: 30.0, 3: 90.0}
@@ -170,7 +177,7 @@ def estimate(geo, pressure_space: str = "P1", linear_solver: str = "auto") -> Me
         solve = BYTES_PER_NNZ * nnz * (2.0 + max(fill, 1.0))
     else:
         solve = 4.0 * BYTES_PER_NNZ * nnz
-    fe = STATE_BYTES_PER_ELEMENT * n + BYTES_PER_DOF * dofs + solve
+    fe = (STATE_BYTES_PER_ELEMENT + KERNEL_BYTES_PER_ELEMENT[dim]) * n + BYTES_PER_DOF * dofs + solve
     total = BASE_BYTES[dim] + max(GMSH_BYTES_PER_ELEMENT * n, fe)
     return MeshEstimate(model=model, elements=n, vertices=v, dofs=dofs, nnz=nnz, solver=solver, bytes=total)
 
