@@ -648,6 +648,25 @@ class _GmshMeshError(RuntimeError):
     """gmsh.model.mesh.generate failed (the message is Gmsh's)."""
 
 
+def size_fields(gmsh, hmax: float, regions) -> None:
+    """Background mesh size: `size` inside (and on the boundary of) each region's volumes, hmax
+    elsewhere; regions = [(size, volume tags), ...], a region is skipped when size >= hmax or it
+    has no volumes (also used by meshes/rve.py)."""
+    fields = []
+    for size, vols in regions:
+        if size < hmax and vols:
+            f = gmsh.model.mesh.field.add("Constant")
+            gmsh.model.mesh.field.setNumbers(f, "VolumesList", vols)
+            gmsh.model.mesh.field.setNumber(f, "VIn", size)
+            gmsh.model.mesh.field.setNumber(f, "VOut", hmax)
+            gmsh.model.mesh.field.setNumber(f, "IncludeBoundary", 1)
+            fields.append(f)
+    if fields:
+        fmin = gmsh.model.mesh.field.add("Min")
+        gmsh.model.mesh.field.setNumbers(fmin, "FieldsList", fields)
+        gmsh.model.mesh.field.setAsBackgroundMesh(fmin)
+
+
 def build_msh(geo: CompositeGeometry, path: Path | None) -> dict:
     """Build, tag and mesh the composite; write it to `path` (.msh) unless None. Returns the report.
 
@@ -704,19 +723,7 @@ def _build_msh_once(geo: CompositeGeometry, path: Path | None, h_tow: float) -> 
         gmsh.option.setNumber("Mesh.MeshSizeMax", hmax)
         gmsh.option.setNumber("Mesh.MeshSizeMin", geo.mesh_size_min_mm or 0.1 * hmax)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-        fields = []
-        for size, vols in ((h_tow, groups[CARBON_WARP] + groups[CARBON_WEFT]), (h_pore, groups[VOID])):
-            if size < hmax and vols:
-                f = gmsh.model.mesh.field.add("Constant")
-                gmsh.model.mesh.field.setNumbers(f, "VolumesList", vols)
-                gmsh.model.mesh.field.setNumber(f, "VIn", size)
-                gmsh.model.mesh.field.setNumber(f, "VOut", hmax)
-                gmsh.model.mesh.field.setNumber(f, "IncludeBoundary", 1)
-                fields.append(f)
-        if fields:
-            fmin = gmsh.model.mesh.field.add("Min")
-            gmsh.model.mesh.field.setNumbers(fmin, "FieldsList", fields)
-            gmsh.model.mesh.field.setAsBackgroundMesh(fmin)
+        size_fields(gmsh, hmax, [(h_tow, groups[CARBON_WARP] + groups[CARBON_WEFT]), (h_pore, groups[VOID])])
         report["mesh_sizes_mm"] = {"max": hmax, "tow": h_tow, "pore": h_pore}
         gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
         gmsh.option.setNumber("Mesh.Algorithm", 5)  # Delaunay: much faster than Frontal on the BSpline tow faces

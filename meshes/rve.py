@@ -48,7 +48,7 @@ import numpy as np
 
 from .common import (CARBON_WARP, CARBON_WEFT, GPE, LI, VOID, GeometryError, cache_dir_path,
                      cached_msh_with_report, on_root, read_msh, write_msh)
-from .composite import CompositeGeometry, _tow_section
+from .composite import CompositeGeometry, _tow_section, size_fields
 from .gmsh_session import gmsh_model
 
 RVE_CACHE_VERSION = 1
@@ -351,19 +351,8 @@ def build_weave_msh(cell: WeaveCell, path: Path | None) -> dict:
         r_pore = min(d["pore_radius_mm"], d["pore_half_height_mm"]) if d["n_pores"] else 0.0
         h_pore = min(geo.mesh_size_pore_mm or max(2.0 * math.pi * r_pore / 24.0, hmax / 3.0), hmax)
         _mesh_options(gmsh, hmax, geo.mesh_size_min_mm)
-        fields = []
-        for size, vols in ((h_tow, groups[CARBON_WARP] | groups[CARBON_WEFT]), (h_pore, groups[VOID])):
-            if size < hmax and vols:
-                f = gmsh.model.mesh.field.add("Constant")
-                gmsh.model.mesh.field.setNumbers(f, "VolumesList", sorted(vols))
-                gmsh.model.mesh.field.setNumber(f, "VIn", size)
-                gmsh.model.mesh.field.setNumber(f, "VOut", hmax)
-                gmsh.model.mesh.field.setNumber(f, "IncludeBoundary", 1)
-                fields.append(f)
-        if fields:
-            fmin = gmsh.model.mesh.field.add("Min")
-            gmsh.model.mesh.field.setNumbers(fmin, "FieldsList", fields)
-            gmsh.model.mesh.field.setAsBackgroundMesh(fmin)
+        size_fields(gmsh, hmax, [(h_tow, sorted(groups[CARBON_WARP] | groups[CARBON_WEFT])),
+                                 (h_pore, sorted(groups[VOID]))])
         gmsh.option.setNumber("Mesh.OptimizeNetgen", int(geo.optimize_netgen))
         report["mesh_sizes_mm"] = {"max": hmax, "tow": h_tow, "pore": h_pore}
         report = _mesh_and_report(gmsh, report, groups, path)

@@ -26,8 +26,21 @@ LI_SOURCES = {
 }
 
 
+class _IsotropicModuli:
+    """Shear and bulk moduli (MPa) of a material given by youngs_modulus_MPa and poisson_ratio."""
+    __slots__ = ()
+
+    @property
+    def shear_modulus_MPa(self) -> float:
+        return self.youngs_modulus_MPa / (2.0 * (1.0 + self.poisson_ratio))
+
+    @property
+    def bulk_modulus_MPa(self) -> float:
+        return self.youngs_modulus_MPa / (3.0 * (1.0 - 2.0 * self.poisson_ratio))
+
+
 @dataclass(frozen=True, slots=True)
-class LiCreep:
+class LiCreep(_IsotropicModuli):
     """Finite-strain elastic / isochoric power-law creep solid.
 
     Equivalent creep strain rate:  pdot = A_eff * <q - sigma_y>^n,
@@ -42,14 +55,6 @@ class LiCreep:
     activation_energy_J_per_mol: float = 37000.0
     temperature_K: float = 299.0
     reference_temperature_K: float = 299.0
-
-    @property
-    def shear_modulus_MPa(self) -> float:
-        return self.youngs_modulus_MPa / (2.0 * (1.0 + self.poisson_ratio))
-
-    @property
-    def bulk_modulus_MPa(self) -> float:
-        return self.youngs_modulus_MPa / (3.0 * (1.0 - 2.0 * self.poisson_ratio))
 
     @property
     def creep_A_eff(self) -> float:
@@ -185,7 +190,7 @@ _ANAND_FLOW_FORMS = ("power", "sinh")
 
 
 @dataclass(frozen=True, slots=True)
-class LiAnand:
+class LiAnand(_IsotropicModuli):
     """Finite-strain elastic-viscoplastic Li with an Anand-type flow resistance s (MPa).
 
     Same kinematics and elasticity as LiCreep (Hencky deviatoric, isochoric J2 flow, exponential-map
@@ -244,14 +249,6 @@ class LiAnand:
             bad("sinh_multiplier", "> 0 (xi)")
         if not 0.0 < number("temperature_K") <= 2000.0:
             bad("temperature_K", "in (0, 2000] (K)")
-
-    @property
-    def shear_modulus_MPa(self) -> float:
-        return self.youngs_modulus_MPa / (2.0 * (1.0 + self.poisson_ratio))
-
-    @property
-    def bulk_modulus_MPa(self) -> float:
-        return self.youngs_modulus_MPa / (3.0 * (1.0 - 2.0 * self.poisson_ratio))
 
     @property
     def rate_prefactor_per_s(self) -> float:
