@@ -41,7 +41,7 @@ from fem.models.contact import PlatenContact
 from fem.models.linear_solvers import LinearSolver, choose_reuse
 from fem.models.measure import changes, max_radius_mm, thickness_mm
 from fem.physics.friction import FrictionSpec
-from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_STRESS, MODE_TANGENT, CreepPoints
+from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_STRESS, MODE_TANGENT, CreepPoints, kernel_threads
 from fem.physics.laws import CreepState, LawInputs, law_class, make_law
 
 PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
@@ -161,7 +161,7 @@ class DiscModel:
         # the pointwise creep kernel (fem/physics/creep_point.py) and the quadrature functions the
         # weak form reads: deviatoric stress and tangent at the active components of F, von Mises
         act = self.kinematics.active
-        self.creep_points = CreepPoints(self.qs_dofs.size, act)
+        self.creep_points = CreepPoints(self.qs_dofs.size, act, kernel_threads(self.mesh.comm.size))
         na = len(act)
         self.P_q = fem.Function(self._quadrature_space((na,)), name="P_dev")
         self.A_q = fem.Function(self._quadrature_space((na, na)), name="dP_dev_dF")

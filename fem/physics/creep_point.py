@@ -35,14 +35,18 @@ the Newton loop sees a non-finite residual and cuts the step, as it did with the
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
-from numba import njit
+import numba
+from numba import njit, prange
 
 # max Frobenius norm of be_tr - I of a converged step (else the step is cut): the range of the tensor-log
 # series of the UFL law before 2026-12-03; the logs are exact now, and the limit is kept as a bound
 # on the strain increment of one step (it leaves every gold history unchanged)
 LOG_SERIES_LIMIT = 0.6
+# below this many points a call runs serially (waking the threads, ~10 us, outweighs the work)
+PARALLEL_MIN_POINTS = 200
 MODE_STRESS, MODE_TANGENT = 0, 1   # stress (and the state for the commit); + consistent tangent
 # symmetric components in the order of the 6 x 6 log derivative: 00, 11, 22, 01, 02, 12
 _SYM_I = np.array([0, 1, 2, 0, 0, 1], dtype=np.int64)
@@ -294,9 +298,9 @@ def _inv3(A, Ai):
 
 
 @njit(cache=True, error_model="numpy")
-def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
                  q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
-    """The creep law at every point k of F (N, 3, 3) with state Cn (N, 3, 3) = Cc^-1 at t_n and
+    """The creep law at the points k0 <= k < k1 of F (N, 3, 3) with state Cn (N, 3, 3) = Cc^-1 at t_n and
     explicit increment dp0 (N,); p (N,): the pressure, used only for the tangent of p cof(F).
 
     act (m, 2): the active components (i, j) of F (axisymmetric 5, 3D 9); block: F and Cn are
@@ -309,7 +313,6 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
     = d(s F^-T + p cof F)/dF; both modes write s (S_out) and Fbar^-1 (Fbi_out), from which
     `commit_points` gives Cc^-1 at t_n+1 once the step has converged.
     y_last (N,): over-stress q - sigma_y of the previous call, the start of the return map; updated."""
-    N = F.shape[0]
     m = act.shape[0]
     Fi = np.empty((3, 3))
     Fb = np.empty((3, 3))
@@ -329,7 +332,7 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
     Wk = np.empty((6, 3, 3))
     Rk = np.empty((6, 3, 3))
     want_D = mode == MODE_TANGENT
-    for k in range(N):
+    for k in range(k0, k1):
         f = F[k]
         J = _inv3(f, Fi)
         c = J ** (-1.0 / 3.0)
@@ -437,6 +440,25 @@ def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
 
 
 @njit(cache=True, error_model="numpy")
+def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+                 q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
+    """The creep law at every point k of F (N, 3, 3), serially; see `_creep_range`."""
+    _creep_range(0, F.shape[0], F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+                 q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def creep_points_parallel(chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+                          q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
+    """`creep_points` over `chunks` contiguous ranges of points on numba's threads (each point is
+    independent: the same numbers as the serial loop, bit for bit)."""
+    N = F.shape[0]
+    for c in prange(chunks):
+        _creep_range(c * N // chunks, (c + 1) * N // chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block,
+                     mode, y_last, q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out)
+
+
+@njit(cache=True, error_model="numpy")
 def commit_points(S, Fbi, mu, Cnew_out):
     """Cc^-1 at t_n+1 = Fbar^-1 exp(s/mu) Fbar^-T (det renormalised to 1) from the deviatoric
     Kirchhoff stress s and Fbar^-1 of the converged state; exp by Taylor to the 7th power."""
@@ -481,10 +503,37 @@ def solve_creep_increment(q_tr, mubar, dt_A: float, n: float, sigma_y: float = 0
     return out
 
 
+def kernel_threads(ranks: int = 1) -> int:
+    """Threads of the pointwise kernel in one process: FEM_KERNEL_THREADS when set (a sweep sets 1:
+    it runs cases side by side, fem/workflows/executor.py), else the cores this process may use
+    shared among its MPI ranks (1 on 2 ranks of a 2-core machine)."""
+    env = os.environ.get("FEM_KERNEL_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"FEM_KERNEL_THREADS must be a positive integer, got {env!r}") from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, ranks))
+
+
+def set_kernel_threads(threads: int) -> int:
+    """Use at most `threads` numba threads (bounded by numba's pool, NUMBA_NUM_THREADS); returns the count."""
+    import numba
+    t = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    if t > 1:
+        numba.set_num_threads(t)
+    return t
+
+
 class CreepPoints:
     """Work arrays of `creep_points` for N points with m active components of F."""
 
-    def __init__(self, N: int, act):
+    def __init__(self, N: int, act, threads: int = 1):
+        self.threads = set_kernel_threads(threads)
         self.act = np.ascontiguousarray(np.asarray(act, dtype=np.int64).reshape(-1, 2))
         off_block = {(0, 2), (2, 0), (1, 2), (2, 1)}
         self.block = not any(tuple(ij) in off_block for ij in self.act.tolist())
@@ -503,9 +552,14 @@ class CreepPoints:
     def run(self, mat, F, Cn, dp0, dt_A: float, mode: int, p=None) -> None:
         """mat: LiCreep (fem/physics/materials.py); dt_A = theta dt A_eff."""
         self.mu = float(mat.shear_modulus_MPa)
-        creep_points(F, Cn, dp0, self.p_zero if p is None else p, self.mu, float(dt_A),
-                     float(mat.creep_n), float(mat.threshold_stress_MPa), self.act, self.block, mode, self.y_last,
-                     self.q_tr, self.dp, self.dist, self.vm, self.J, self.P, self.C, self.A, self.S, self.Fbi)
+        args = (F, Cn, dp0, self.p_zero if p is None else p, self.mu, float(dt_A),
+                float(mat.creep_n), float(mat.threshold_stress_MPa), self.act, self.block, mode, self.y_last,
+                self.q_tr, self.dp, self.dist, self.vm, self.J, self.P, self.C, self.A, self.S, self.Fbi)
+        threads = self.threads
+        if threads > 1 and F.shape[0] >= PARALLEL_MIN_POINTS:
+            creep_points_parallel(threads, *args)
+        else:
+            creep_points(*args)
 
     def commit(self) -> np.ndarray:
         """Cc^-1 at t_n+1 (N, 3, 3) from the state of the last `run`."""

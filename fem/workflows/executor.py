@@ -243,6 +243,7 @@ def _run_claimed(task, out, res, previous, stop, RunLock, LockHeld, lock_owner, 
              "--grace", f"{task.grace_s:g}", "--"] + cmd
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("FEM_RUN_LOCK_TOKEN", None)   # the run takes its own lock <case>/.lock (its pid, until it ends)
+    env.setdefault("FEM_KERNEL_THREADS", "1")   # cases run side by side: one kernel thread each
     with open(out / "run.log", "a") as log:
         p = subprocess.Popen(guard, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              start_new_session=True, env=env)

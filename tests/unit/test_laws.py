@@ -109,6 +109,42 @@ def test_creep_consistent_tangent_matches_central_differences(active):
     assert err < 1e-6, err
 
 
+@pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
+def test_threaded_kernel_equals_serial_kernel(active):
+    """The kernel on 2 numba threads (contiguous chunks of points) gives the serial numbers bit for
+    bit, stress, tangent, state and warm start alike, and really runs threaded (2 threads)."""
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here")
+    F, Cn, p = _creep_state(active, N=3001, seed=11)
+    N = F.shape[0]
+    dp0 = np.full(N, FD_DP0)
+    out = []
+    for threads in (1, 2):
+        k = CreepPoints(N, active, threads)
+        assert k.threads == threads
+        for mode in (MODE_TANGENT, MODE_STRESS):
+            k.run(FD_MAT, F, Cn, dp0, FD_DT_A, mode, p)
+        out.append([a.copy() for a in (k.P, k.C, k.A, k.S, k.Fbi, k.dp, k.q_tr, k.vm, k.y_last, k.commit())])
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)
+
+
+def test_kernel_threads_from_the_environment(monkeypatch):
+    """FEM_KERNEL_THREADS sets the thread count (a sweep sets 1); otherwise the cores are shared
+    among the MPI ranks; a bad value is refused in one line."""
+    from fem.physics.creep_point import kernel_threads
+    monkeypatch.setenv("FEM_KERNEL_THREADS", "1")
+    assert kernel_threads(1) == 1
+    monkeypatch.setenv("FEM_KERNEL_THREADS", "two")
+    with pytest.raises(ValueError, match="FEM_KERNEL_THREADS"):
+        kernel_threads(1)
+    monkeypatch.delenv("FEM_KERNEL_THREADS")
+    import os
+    cores = len(os.sched_getaffinity(0))
+    assert kernel_threads(1) == cores and kernel_threads(cores) == 1
+
+
 def test_frozen_creep_increment_tangent_fails_the_check():
     """The check can fail: the tangent with the creep increment frozen (dt_A = 0 in the tangent,
     the return map's d(dp)/dF dropped) is far off the central differences."""
