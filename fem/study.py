@@ -18,7 +18,7 @@ from meshes.disc_3d import Disc3DGeometry
 from meshes.disc_axisym import AxisymDiscGeometry
 
 from fem.physics.fixture import FixtureSpec
-from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, SoftVoid, TowElastic
 from fem.physics.friction import FRICTION_MODES
 from fem.physics.platen import LoadStep, PlatenSpec
 
@@ -64,6 +64,9 @@ class Key:
         return f"a {'whole number' if self.kind is int else 'number'}, {rng}"
 
 
+LI_LAWS = ("norton", "anand")   # [li] law: fem/physics/materials.py LiCreep, LiAnand
+
+
 def _default(cls, name: str):
     """The default of a dataclass field, so that a study table and the class it fills cannot drift apart."""
     return cls.__dataclass_fields__[name].default
@@ -107,7 +110,7 @@ class Study:
         return {
             "name": self.name, "description": self.description,
             "geometry": {"model": self.model, **asdict(self.geometry)},
-            "li": asdict(self.li), **{k: asdict(v) for k, v in self.materials.items()},
+            **_li_tables(self.li), **{k: asdict(v) for k, v in self.materials.items()},
             "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
             **({"fixture": {**asdict(self.fixture), "torque_to_force_N": list(self.fixture.torque_to_force_N)}}
@@ -222,6 +225,26 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "activation_energy_J_per_mol": Key(_default(LiCreep, "activation_energy_J_per_mol"), float, hi=1e7, **NONNEG),
         "temperature_K": Key(_default(LiCreep, "temperature_K"), float, hi=2000.0, **POS),
         "reference_temperature_K": Key(_default(LiCreep, "reference_temperature_K"), float, hi=2000.0, **POS),
+        "law": Key("norton", str, choices=LI_LAWS,
+                   doc="norton: Norton creep with threshold (creep_A, creep_n, ...); anand: the Anand-type law "
+                       "of [anand] (then creep_A, creep_n, threshold_stress_MPa, activation_energy_J_per_mol and "
+                       "reference_temperature_K are not used)"),
+    },
+    # the Anand-type Li law ([li] law = "anand"; defaults: Narayan & Anand 2018, fem/physics/materials.py
+    # LI_ANAND_SOURCES); elasticity and temperature_K come from [li]
+    "anand": {
+        "flow_prefactor_per_s": Key(_default(LiAnand, "flow_prefactor_per_s"), float, hi=1e30, **POS, doc="A, 1/s"),
+        "activation_energy_J_per_mol": Key(_default(LiAnand, "activation_energy_J_per_mol"), float, hi=1e7, **NONNEG),
+        "rate_sensitivity": Key(_default(LiAnand, "rate_sensitivity"), float, lo=0.0, hi=1.0, lo_open=True, doc="m"),
+        "initial_resistance_MPa": Key(_default(LiAnand, "initial_resistance_MPa"), float, hi=1e4, **POS, doc="S0"),
+        "hardening_modulus_MPa": Key(_default(LiAnand, "hardening_modulus_MPa"), float, hi=1e6, **NONNEG, doc="H0"),
+        "saturation_coefficient_MPa": Key(_default(LiAnand, "saturation_coefficient_MPa"), float, hi=1e4, **POS,
+                                          doc="S_tilde"),
+        "saturation_exponent": Key(_default(LiAnand, "saturation_exponent"), float, lo=0.0, hi=1.0, hi_open=True,
+                                   doc="n; also < 1/hardening_exponent"),
+        "hardening_exponent": Key(_default(LiAnand, "hardening_exponent"), float, lo=1.0, hi=10.0, doc="a"),
+        "flow_form": Key(_default(LiAnand, "flow_form"), str, choices=("power", "sinh")),
+        "sinh_multiplier": Key(_default(LiAnand, "sinh_multiplier"), float, hi=1e3, **POS, doc="xi (sinh form)"),
     },
     "platen": {
         "friction": Key(REQUIRED, str, choices=FRICTION_MODES),
@@ -519,7 +542,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
     if model == "axisymmetric" and geometry.mesh_size_mm > geometry.height_mm:
         raise StudyError(f"[geometry] mesh_size_mm = {geometry.mesh_size_mm:g} is out of range: must be "
                          f"<= the modelled height {geometry.height_mm:g} mm (at least one element across)")
-    li = LiCreep(**_read_table("li", data["li"]))
+    li = _read_li(data)
     pl = _read_table("platen", data["platen"])
     if pl["friction"] == "coulomb" and "mu" not in data["platen"]:
         raise StudyError("[platen] mu: missing required key for friction = \"coulomb\" (a number, 0 <= mu <= 10)")
@@ -581,6 +604,46 @@ def parse_study(data: dict, name: str = "study") -> Study:
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"],
                  checkpoint_every_steps=out["checkpoint_every_steps"], checkpoint_every_s=out["checkpoint_every_s"],
                  fixture=fixture, warnings=warnings)
+
+
+def _li_tables(li) -> dict:
+    """The study tables of the Li material: {"li": ...} for Norton (as before the Anand law), or
+    {"li": elasticity, temperature and law, "anand": the flow law} (the keys of the study file)."""
+    d = asdict(li)
+    if not isinstance(li, LiAnand):
+        return {"li": d}
+    base = ("youngs_modulus_MPa", "poisson_ratio", "temperature_K")
+    return {"li": {**{k: d.pop(k) for k in base}, "law": "anand"}, "anand": d}
+
+
+NORTON_ONLY_KEYS = ("creep_A", "creep_n", "threshold_stress_MPa", "activation_energy_J_per_mol",
+                    "reference_temperature_K")
+
+
+def _read_li(data: dict):
+    """The Li material: LiCreep (Norton, [li] law = "norton", the default) or LiAnand ([li] law =
+    "anand" with the optional [anand] table; elasticity and temperature from [li])."""
+    raw = data["li"]
+    law = "norton"
+    if isinstance(raw, dict) and "law" in raw:   # checked first: the other keys depend on it
+        law = _check_value("li", "law", SCHEMA["li"]["law"], raw["law"])
+    if law != "anand":
+        if "anand" in data:
+            _read_table("anand", data["anand"])   # its values are checked first, so a bad one is named
+            raise StudyError("[anand]: only used with [li] law = \"anand\"")
+        li = _read_table("li", raw)
+        li.pop("law")
+        return LiCreep(**li)
+    for k in NORTON_ONLY_KEYS:
+        if k in raw:
+            raise StudyError(f"[li] {k}: not used with law = \"anand\" (the flow law is in [anand])")
+    li = _read_table("li", {**{k: _default(LiCreep, k) for k in ("creep_A", "creep_n")}, **raw})
+    an = _read_table("anand", data.get("anand", {}))
+    try:
+        return LiAnand(youngs_modulus_MPa=li["youngs_modulus_MPa"], poisson_ratio=li["poisson_ratio"],
+                       temperature_K=li["temperature_K"], **an)
+    except ValueError as e:   # cross-key rules (e.g. saturation_exponent < 1/hardening_exponent)
+        raise StudyError(f"[anand] {str(e).removeprefix('LiAnand.')}") from None
 
 
 def _one_line(text: str) -> str:

@@ -46,6 +46,10 @@ class AxisymDiscModel(DiscModel):
                          pressure_space=pressure_space, linear_solver=linear_solver,
                          reuse_factorisation=reuse_factorisation)
 
+    def rim_marker(self, x: np.ndarray) -> np.ndarray:
+        """The side face r = R (rim contact, fem/models/rim_contact.py)."""
+        return np.abs(x[0] - self.geo.radius_mm) < 1e-8 * max(self.geo.radius_mm, 1.0)
+
     def _boundary(self):
         fdim = self.mesh.topology.dim - 1
         m = self.node_dofs

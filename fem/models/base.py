@@ -37,10 +37,12 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from fem.models import JIT_OPTIONS, assembly
-from fem.models.contact import PlatenContact
+from fem.models import rim_contact
+from fem.models.contact import ContactNodes, PlatenContact
 from fem.models.linear_solvers import LinearSolver, choose_reuse
 from fem.models.measure import changes, max_radius_mm, thickness_mm
 from fem.physics.friction import FrictionSpec
+from fem.physics.anand_point import explicit_parts as anand_explicit_parts, flow_rates as anand_flow_rates
 from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_STRESS, MODE_TANGENT, CreepPoints, kernel_threads
 from fem.physics.laws import CreepState, LawInputs, law_class, make_law
 
@@ -158,6 +160,12 @@ class DiscModel:
         self.dt_A = 0.0                          # theta * dt * A_eff of the step (MPa^-n)
         self.dp_explicit = np.zeros(self.qs_dofs.size)   # (1 - theta) dt pdot_n
         self.rate_n = np.zeros(self.qs_dofs.size)
+        # the Anand law (LiAnand) carries a second state per point, the flow resistance s (MPa); q_n,
+        # the von Mises Kirchhoff stress at t_n, gives its explicit rates (fem/physics/anand_point.py)
+        self.anand = bool(getattr(self.mat, "is_anand", False))
+        self.s_n = np.full(self.qs_dofs.size, self.mat.initial_resistance_MPa if self.anand else 0.0)
+        self.s_b = self.s_n.copy()
+        self.q_n = np.zeros(self.qs_dofs.size)
         # the pointwise creep kernel (fem/physics/creep_point.py) and the quadrature functions the
         # weak form reads: deviatoric stress and tangent at the active components of F, von Mises
         act = self.kinematics.active
@@ -186,6 +194,7 @@ class DiscModel:
         self._K = None
         self._A = None
         self._area_form = None   # platen contact areas of the Tresca cap (built on first use)
+        self._rim_area_form = None   # ... of the side facets, for rim nodes on a platen
         # chord iterations (fem/models/newton.py): as requested, or by the measured rule
         self.reuse_factorisation = choose_reuse(reuse_factorisation, n_dofs, len(phases), self.dim)
         self.factorisation = None                        # (A, K, b, dF.b) of the last factorisation
@@ -310,7 +319,7 @@ class DiscModel:
         imap = self.W.dofmap.index_map
         self.n_owned = imap.size_local * self.W.dofmap.index_map_bs
         self.global_offset = imap.local_range[0] * self.W.dofmap.index_map_bs
-        cons, nodes, self.moving_z = self._boundary()
+        cons, nodes, moving_z = self._boundary()
         # the dofs of each phase's pressure field outside that phase (tows, pores, the other u-p
         # phase) have no equation: fixed at 0
         mp_all = []
@@ -329,23 +338,82 @@ class DiscModel:
                 cons.append(p0[:1])
                 mp_all.append(p0)
         mp = np.concatenate(mp_all)
-        self.constrained = np.unique(np.concatenate(cons))
+        n = self.w.x.array.size
+        is_p = np.zeros(n, dtype=bool)
+        is_p[mp] = True
+        self.is_pressure_dof = is_p   # local dofs (ghosts included) of the pressure fields
+        self._base_constrained = np.unique(np.concatenate(cons))
+        self._base_nodes, self._base_moving_z = nodes, np.asarray(moving_z, dtype=np.int64)
+        # contact of the free surface (the rim) with the platens: candidates and the active set
+        self.rim_nodes, self.rim_t = self._free_surface_nodes()
+        self.rim_owned = self.node_dofs[self.rim_nodes, 0] < self.n_owned   # (for counting)
+        self.rim_active = np.zeros(len(self.rim_nodes), dtype=bool)   # this step's set
+        self.rim_committed = self.rim_active.copy()                   # the set of the last accepted step
+        self._set_contact()
+        self.meas_nodes = np.flatnonzero(self.node_dofs[:, 0] < self.n_owned)   # owned P2 nodes
+
+    def _set_contact(self) -> None:
+        """Constrained dofs, free dofs and platen contact nodes: the platen faces plus the free-surface
+        nodes of the active set (fem/models/rim_contact.py), whose axial position is held on the platen
+        plane: u_z = H - Z - delta on the loaded platen, u_z = -Z on the fixed bottom platen."""
+        act = rim_contact.active_set(self)
+        self.constrained = np.unique(np.concatenate([self._base_constrained, act.constrained]))
         self.constrained_owned = self.constrained[self.constrained < self.n_owned]
         n = self.w.x.array.size
         mask = np.ones(n, dtype=bool)
         mask[self.constrained] = False
-        is_p = np.zeros(n, dtype=bool)
-        is_p[mp] = True
-        self.is_pressure_dof = is_p   # local dofs (ghosts included) of the pressure fields
         owned = np.arange(n) < self.n_owned
+        is_p = self.is_pressure_dof
         self.free_u_owned = np.flatnonzero(mask & ~is_p & owned)
         self.free_p_owned = np.flatnonzero(mask & is_p & owned)
+        b = self._base_nodes
+        nodes = ContactNodes(*(np.concatenate([getattr(b, k), getattr(act.nodes, k)]) for k in ("z", "t", "sign", "moving")))
         self.contact = PlatenContact(self.platen_spec, nodes, self.force_factor, self.comm, self.global_offset)
-        self.meas_nodes = np.flatnonzero(self.node_dofs[:, 0] < self.n_owned)   # owned P2 nodes
+        self.moving_z = np.concatenate([self._base_moving_z, act.moving_z])
+        self._moving_offset = np.concatenate([np.zeros(len(self._base_moving_z)), act.moving_offset])
+        self._fixed_z, self._fixed_value = act.fixed_z, act.fixed_value
+        self.factorisation = None   # the constrained rows changed: a stored factorisation is stale
+        if getattr(self, "linear_solver", None) is not None:
+            self.linear_solver.constraints_changed()
+
+    def rim_marker(self, x: np.ndarray) -> np.ndarray | None:
+        """Which points x (3, n) of the reference configuration lie on the free side surface, the
+        candidates for rim contact; None: no rim contact."""
+        return None
+
+    def _free_surface_nodes(self):
+        """(node indices, in-plane dofs (n, k), -1 where fixed) of the free-surface nodes (ghosts
+        included) that may roll onto a platen (fem/models/rim_contact.py)."""
+        if self.rim_marker(np.zeros((3, 1))) is None:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.inplane_components), dtype=np.int64)
+        return rim_contact.candidates(self, self.rim_marker)
 
     def apply_constraints(self, x: np.ndarray, delta: float) -> None:
         x[self.constrained] = 0.0
-        x[self.moving_z] = -delta
+        self.set_platen(x, delta)
+
+    def set_platen(self, x: np.ndarray, delta: float) -> None:
+        """The platen-held normal dofs at platen displacement delta (mm)."""
+        x[self.moving_z] = self._moving_offset - delta
+        x[self._fixed_z] = self._fixed_value
+
+    # ------------------------------------------------------------------ rim contact (active set)
+    def begin_step_contact(self) -> None:
+        """A step (or its retry) starts from the active set of the last accepted step."""
+        if not np.array_equal(self.rim_active, self.rim_committed):
+            self.rim_active = self.rim_committed.copy()
+            self._set_contact()
+
+    def update_rim_contact(self) -> bool:
+        """After a converged solve: add the free-surface nodes that passed a platen, release held ones
+        that pull on it; True (on every process) when the set changed and the step must be re-solved."""
+        new = rim_contact.updated_set(self)
+        if not self._max(float(np.any(new != self.rim_active))):
+            return False
+        self.rim_active = new
+        self._set_contact()
+        return True
+
 
     # ------------------------------------------------------------------ pieces of a Newton iteration
     @contextmanager
@@ -357,9 +425,15 @@ class DiscModel:
             self.timings[key] += time.perf_counter() - t0
 
     def prepare_step(self, dt: float) -> None:
-        """Set the step's creep constants: theta dt A_eff and the explicit part of the increment."""
-        self.dt_A = self.theta * dt * self.mat.creep_A_eff
-        self.dp_explicit[:] = (1.0 - self.theta) * dt * self.rate_n
+        """Set the step's creep constants: theta dt A_eff (Norton) or theta dt (Anand) and the explicit
+        parts of the increment (and of the flow resistance)."""
+        if self.anand:
+            self.dt_A = self.theta * dt
+            anand_explicit_parts(self.q_n, self.s_n, self.mat.kernel_array, float(dt), float(self.theta),
+                                 self.dp_explicit, self.s_b)
+        else:
+            self.dt_A = self.theta * dt * self.mat.creep_A_eff
+            self.dp_explicit[:] = (1.0 - self.theta) * dt * self.rate_n
 
     def _run_creep_points(self, mode: int) -> None:
         """The pointwise creep law (fem/physics/creep_point.py) at the current displacement and pressure."""
@@ -368,7 +442,7 @@ class DiscModel:
         Cn = self.Cc_inv_n.x.array[self._qt_ix].reshape(-1, 3, 3)
         # the serial assembler takes the whole tangent, p d(cof F)/dF included; the UFL form adds that
         p = np.ascontiguousarray(Fp[:, 9]) if self.assembler is not None else None
-        self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p)
+        self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p, self.s_b)
 
     def update_creep_increment(self, dt: float):
         """Pointwise return map and stress at the current displacement, with the consistent tangent
@@ -425,22 +499,35 @@ class DiscModel:
         if not spec.capped:
             return None
         if self._area_form is None:
-            self._area_form, self._w_area = self._build_area_form()
+            self._w_area = fem.Function(self.W)
+            gdim = self.mesh.geometry.dim
+            H = self.geo.height_mm
+            tol = 1e-8 * max(self.geo.radius_mm, 1.0)
+            faces = [(1, lambda x: np.abs(x[gdim - 1] - H) < tol)]
+            if not self.geo.use_symmetry:   # the fixed bottom platen
+                faces.append((2, lambda x: np.abs(x[gdim - 1]) < tol))
+            self._area_form = self._build_area_form(faces)
         self._w_area.x.array[:] = x_n
-        vec = fem.assemble_vector(self._area_form)
-        vec.scatter_reverse(la.InsertMode.add)
-        a = np.maximum(vec.array[self.contact.nodes.z], 0.0)
+
+        def nodal_area(form):
+            vec = fem.assemble_vector(form)
+            vec.scatter_reverse(la.InsertMode.add)
+            return np.maximum(vec.array[self.contact.nodes.z], 0.0)
+
+        a = nodal_area(self._area_form)
+        n_face = len(self._base_nodes.z)
+        if len(a) > n_face:   # free-surface nodes on the platen: their share of the side facets' area
+            if self._rim_area_form is None:
+                self._rim_area_form = self._build_area_form([(3, lambda x: self.rim_marker(x))])
+            a[n_face:] = nodal_area(self._rim_area_form)[n_face:]
         return spec.tresca_m * spec.shear_flow_stress_MPa * a
 
-    def _build_area_form(self):
+    def _build_area_form(self, faces):
+        """The nodal shares int phi_k da of the current area of the facets that the markers of
+        `faces` [(tag, marker)] select, at the state in self._w_area."""
         mesh, kin = self.mesh, self.kinematics
         gdim = mesh.geometry.dim
         fdim = mesh.topology.dim - 1
-        H = self.geo.height_mm
-        tol = 1e-8 * max(self.geo.radius_mm, 1.0)
-        faces = [(1, lambda x: np.abs(x[gdim - 1] - H) < tol)]
-        if not self.geo.use_symmetry:   # the fixed bottom platen
-            faces.append((2, lambda x: np.abs(x[gdim - 1]) < tol))
         from dolfinx import mesh as dmesh
         idx, val = [], []
         for tag, marker in faces:
@@ -452,8 +539,7 @@ class DiscModel:
         tags = dmesh.meshtags(mesh, fdim, idx[order], val[order])
         ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags,
                          metadata={"quadrature_degree": self._qd})
-        w_area = fem.Function(self.W)
-        u = ufl.split(w_area)[0]
+        u = ufl.split(self._w_area)[0]
         v = ufl.TestFunctions(self.W)[0]
         x = ufl.SpatialCoordinate(mesh)
         F = kin.deformation_gradient(u, x)
@@ -463,7 +549,7 @@ class DiscModel:
         wgt = kin.weight(x)
         e = v[gdim - 1] * da * (wgt if wgt is not None else 1.0)
         form = sum((e * ds(tag) for tag, _ in faces[1:]), e * ds(faces[0][0]))
-        return fem.form(form, jit_options=JIT_OPTIONS), w_area
+        return fem.form(form, jit_options=JIT_OPTIONS)
 
     def platen_force_N(self, r: np.ndarray | None = None) -> float:
         return self.contact.force(self.assemble_residual() if r is None else r)
@@ -484,8 +570,12 @@ class DiscModel:
                                max(0.1, 0.7 * LOG_SERIES_LIMIT / self.trial_distance))
         self.delta = delta
         q = q_tr - 3.0 * mubar * dp
-        over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
-        rate = self.mat.creep_A_eff * over ** self.mat.creep_n
+        if self.anand:   # the end-of-step rate at the end-of-step resistance
+            rate = np.empty_like(q)
+            anand_flow_rates(q, self.creep_points.s_out, self.mat.kernel_array, rate)
+        else:
+            over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
+            rate = self.mat.creep_A_eff * over ** self.mat.creep_n
         return StepResult(nsolve, force, self._max(dp.max(initial=0.0)), self.rms(dp),
                           self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
                           self.rms(q / (3.0 * mubar)), self.trial_distance)
@@ -500,7 +590,11 @@ class DiscModel:
             cp = self.creep_points
             self.Cc_inv_n.x.array[self._qt_ix] = cp.commit().ravel()
             self.p_eq.x.array[:] += cp.dp
+            self.q_n[:] = cp.q_tr - 3.0 * cp.mu * cp.dp
+            if self.anand:
+                self.s_n[:] = cp.s_out
             self._state_valid = self._tangent_valid = False
+            self.rim_committed = self.rim_active.copy()
             if rate is not None:
                 self.rate_n[:] = rate
 

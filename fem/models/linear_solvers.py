@@ -108,6 +108,12 @@ class LinearSolver:
         if self.kind == "gamg" and self._pmg is not None:
             _update_pmg(self)
 
+    def constraints_changed(self) -> None:
+        """The constrained dofs changed (rim contact): the p-multigrid, which removes them from its
+        interpolation, is rebuilt at the next operator; a direct solver needs nothing."""
+        if self.kind == "gamg":
+            self._ksp = self._pmg = None
+
     def factor(self) -> None:
         try:
             self._ksp.setUp()

@@ -43,6 +43,7 @@ import os
 import numpy as np
 from petsc4py import PETSc
 
+from fem.models import rim_contact
 from fem.models.base import NewtonFailure, StepResult
 from fem.models.linear_solvers import LinearSolverFailure
 from fem.physics.platen import LoadConstraint
@@ -56,7 +57,26 @@ DEBUG = bool(os.environ.get("FEM_DEBUG_NEWTON"))   # FEM_DEBUG_NEWTON=1: print t
 def solve_step(model, dt: float, x_n: np.ndarray, constraint: LoadConstraint, x_guess: np.ndarray,
                delta_guess: float, max_it: int = 12) -> StepResult:
     """Solve the step of length dt (s; 0: an instantaneous, elastic step) that ends on the load
-    constraint. On success model.w holds the solution and model.delta the platen displacement."""
+    constraint. On success model.w holds the solution and model.delta the platen displacement.
+
+    Rim contact (fem/models/rim_contact.py): the step starts from the last accepted active set;
+    when a converged solution changes the set, it is solved again from there with the new set."""
+    model.begin_step_contact()
+    its = facs = 0
+    for _ in range(rim_contact.MAX_ROUNDS):
+        res = _solve_with_set(model, dt, x_n, constraint, x_guess, delta_guess, max_it)
+        its += res.iterations
+        facs += res.factorisations
+        if not model.update_rim_contact():
+            res.iterations, res.factorisations = its, facs
+            return res
+        x_guess, delta_guess = model.w.x.array.copy(), model.delta
+        model.set_platen(x_guess, delta_guess)   # the new nodes onto the platen plane
+    raise NewtonFailure(f"the rim contact set did not settle in {rim_contact.MAX_ROUNDS} solves")
+
+
+def _solve_with_set(model, dt, x_n, constraint, x_guess, delta_guess, max_it) -> StepResult:
+    """solve_step with a fixed contact set (and the friction continuation)."""
     try:
         return newton(model, dt, x_n, constraint, x_guess, delta_guess, max_it, 1.0)
     except NewtonFailure:
@@ -117,7 +137,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
             x[:n_own] = prev[0]
             model.w.x.scatter_forward()
             delta = prev[1]
-            x[model.moving_z] = -delta
+            model.set_platen(x, delta)
             force_fresh, chord_prev, prev = True, False, None
             continue
         # backtracking line search on the residual norm (needed with sharp friction regularisation)
@@ -126,7 +146,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
             x[:n_own] = prev[0] + alpha * prev[3]
             model.w.x.scatter_forward()
             delta = prev[1] + alpha * prev[4]
-            x[model.moving_z] = -delta
+            model.set_platen(x, delta)
             continue
         if not math.isfinite(merit):
             raise NewtonFailure("residual is not finite")
@@ -155,7 +175,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
         x[:n_own] += a
         model.w.x.scatter_forward()
         delta += ddelta
-        x[model.moving_z] = -delta
+        model.set_platen(x, delta)
     raise NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
                         f"|F-F*|={f_err:.3e} N)")
 

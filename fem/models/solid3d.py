@@ -47,6 +47,10 @@ class Disc3DModel(DiscModel):
                          fibre_direction=fibre_direction, pressure_space="P1", linear_solver=linear_solver,
                          reuse_factorisation=reuse_factorisation)
 
+    def rim_marker(self, x: np.ndarray) -> np.ndarray:
+        """The side face r = R (rim contact, fem/models/rim_contact.py)."""
+        return np.abs(np.hypot(x[0], x[1]) - self.geo.radius_mm) < 1e-8 * max(self.geo.radius_mm, 1.0)
+
     def _boundary(self):
         m, X = self.node_dofs, self.node_coords
         H, tol = self.geo.height_mm, 1e-8 * max(self.geo.radius_mm, 1.0)

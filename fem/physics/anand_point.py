@@ -187,7 +187,8 @@ def anand_increment(q_tr, m3, theta_dt, par, s_b, dp0, u_guess):
     dt nu_n, the explicit part of dp (0 for backward Euler); u_guess: log of the end-of-step rate of
     the previous call at this point (a warm start; anything outside the bracket, e.g. nan, is ignored).
     Returns dp = dp0 + d, the resistance s at the end of the step, d(dp)/d(q_tr) for the consistent
-    tangent, and u = log(d / theta_dt) for the next warm start (-inf where nothing flows)."""
+    tangent, and u = log(d / theta_dt) for the next warm start (-inf where nothing flows); all NaN if
+    the iteration did not converge in MAX_ITER steps (a compiled kernel raises no exceptions)."""
     y_tr = q_tr - m3 * dp0
     if not (y_tr > 0.0 and theta_dt > 0.0):
         return dp0, s_b, 0.0, -math.inf
@@ -271,8 +272,8 @@ def anand_increment(q_tr, m3, theta_dt, par, s_b, dp0, u_guess):
                 converged = True
                 break
         d, u = dn, un
-    if not converged:
-        raise RuntimeError("Anand return map did not converge")
+    if not converged:   # (not seen in the tests) NaN: the Newton loop of the model cuts the step
+        return math.nan, math.nan, math.nan, math.nan
     # s and L of the last evaluation: the converged step moves them by ~U_TOL relative at most
     q = y_tr - m3 * d
     return dp0 + d, s, d / (q * L + m3 * d), u
@@ -307,7 +308,16 @@ def anand_increments(q_tr, mu, theta_dt: float, par, s_b, dp0=None, u_guess=None
     u = np.full_like(q_tr, np.nan) if u_guess is None else np.array(np.broadcast_to(u_guess, q_tr.shape), dtype=float)
     dp, s_new, dpq = (np.empty_like(q_tr) for _ in range(3))
     _increments(q_tr, m3, float(theta_dt), np.ascontiguousarray(par, dtype=float), s_b, dp0, dp, s_new, dpq, u)
+    if np.isnan(dp).any():
+        raise RuntimeError("Anand return map did not converge")
     return dp, s_new, dpq, u
+
+
+@njit(cache=True)
+def flow_rates(q, s, par, out):
+    """nu = `flow_rate` at every point (arrays q, s)."""
+    for k in range(q.size):
+        out[k] = flow_rate(q[k], s[k], par) if q[k] > 0.0 else 0.0
 
 
 # ------------------------------------------------------------------ one-point (uniaxial) drivers

@@ -38,8 +38,9 @@ import math
 import os
 
 import numpy as np
-import numba
 from numba import njit, prange
+
+from fem.physics.anand_point import anand_increment
 
 # max Frobenius norm of be_tr - I of a converged step (else the step is cut): the range of the tensor-log
 # series of the UFL law before 2026-12-03; the logs are exact now, and the limit is kept as a bound
@@ -48,6 +49,7 @@ LOG_SERIES_LIMIT = 0.6
 # below this many points a call runs serially (waking the threads, ~10 us, outweighs the work)
 PARALLEL_MIN_POINTS = 200
 MODE_STRESS, MODE_TANGENT = 0, 1   # stress (and the state for the commit); + consistent tangent
+LAW_NORTON, LAW_ANAND = 0, 1       # the scalar return map: Norton (with threshold) or Anand
 # symmetric components in the order of the 6 x 6 log derivative: 00, 11, 22, 01, 02, 12
 _SYM_I = np.array([0, 1, 2, 0, 0, 1], dtype=np.int64)
 _SYM_J = np.array([0, 1, 2, 1, 2, 2], dtype=np.int64)
@@ -298,7 +300,7 @@ def _inv3(A, Ai):
 
 
 @njit(cache=True, error_model="numpy")
-def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_out, act, block, mode, y_last,
                  q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
     """The creep law at the points k0 <= k < k1 of F (N, 3, 3) with state Cn (N, 3, 3) = Cc^-1 at t_n and
     explicit increment dp0 (N,); p (N,): the pressure, used only for the tangent of p cof(F).
@@ -312,7 +314,11 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, 
     stress s F^-T; C_out (N, m) cof F = J F^-T. mode 1 (MODE_TANGENT) also writes A_out (N, m, m)
     = d(s F^-T + p cof F)/dF; both modes write s (S_out) and Fbar^-1 (Fbi_out), from which
     `commit_points` gives Cc^-1 at t_n+1 once the step has converged.
-    y_last (N,): over-stress q - sigma_y of the previous call, the start of the return map; updated."""
+    law: LAW_NORTON (dt_A = theta dt A_eff, n, sigma_y) or LAW_ANAND (fem/physics/anand_point.py:
+    dt_A = theta dt, par its parameters, s_b (N,) the resistance with its explicit part, s_out (N,) the
+    resistance at the end of the step).
+    y_last (N,): the start of the return map from the previous call (Norton: over-stress q - sigma_y;
+    Anand: log rate u; NaN/-1: none); updated."""
     m = act.shape[0]
     Fi = np.empty((3, 3))
     Fb = np.empty((3, 3))
@@ -364,8 +370,14 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, 
                 s_tr[i, j] = mu * (L[i, j] - (tr3 if i == j else 0.0))
                 ss += s_tr[i, j] * s_tr[i, j]
         q_tr = math.sqrt(1.5 * ss + (1e-14 * mu) ** 2)
-        dp = solve_increment(q_tr, 3.0 * mu, dt_A, n, sigma_y, dp0[k], y_last[k])
-        y_last[k] = q_tr - 3.0 * mu * dp - sigma_y
+        if law == LAW_ANAND:
+            dp, s_new, dpq, u = anand_increment(q_tr, 3.0 * mu, dt_A, par, s_b[k], dp0[k], y_last[k])
+            y_last[k] = u
+            s_out[k] = s_new
+        else:
+            dp = solve_increment(q_tr, 3.0 * mu, dt_A, n, sigma_y, dp0[k], y_last[k])
+            y_last[k] = q_tr - 3.0 * mu * dp - sigma_y
+            dpq = 0.0
         fac = 1.0 - 3.0 * mu * dp / q_tr
         for i in range(3):
             for j in range(3):
@@ -383,12 +395,13 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, 
             P_out[k, a] = P[x, y]
             C_out[k, a] = J * Fi[y, x]
         if mode == MODE_TANGENT:
-            over = q_tr - 3.0 * mu * dp - sigma_y
-            if over > 0.0 and dt_A > 0.0:
-                r = dt_A * n * over ** (n - 1.0)
-                dpq = r / (1.0 + 3.0 * mu * r)
-            else:
-                dpq = 0.0
+            if law != LAW_ANAND:   # d(dp)/d(q_tr) of the Norton return map (Anand's comes with dp)
+                over = q_tr - 3.0 * mu * dp - sigma_y
+                if over > 0.0 and dt_A > 0.0:
+                    r = dt_A * n * over ** (n - 1.0)
+                    dpq = r / (1.0 + 3.0 * mu * r)
+                else:
+                    dpq = 0.0
             pk = p[k]
             ns = 4 if block else 6   # symmetric components that vary (00, 11, 22, 01 in the block case)
             for b in range(m):
@@ -440,22 +453,23 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, 
 
 
 @njit(cache=True, error_model="numpy")
-def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
+def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_out, act, block, mode, y_last,
                  q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
     """The creep law at every point k of F (N, 3, 3), serially; see `_creep_range`."""
-    _creep_range(0, F.shape[0], F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
-                 q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out)
+    _creep_range(0, F.shape[0], F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_out, act, block, mode,
+                 y_last, q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def creep_points_parallel(chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block, mode, y_last,
-                          q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
+def creep_points_parallel(chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_out, act, block, mode,
+                          y_last, q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
     """`creep_points` over `chunks` contiguous ranges of points on numba's threads (each point is
     independent: the same numbers as the serial loop, bit for bit)."""
     N = F.shape[0]
     for c in prange(chunks):
-        _creep_range(c * N // chunks, (c + 1) * N // chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, act, block,
-                     mode, y_last, q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out)
+        _creep_range(c * N // chunks, (c + 1) * N // chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b,
+                     s_out, act, block, mode, y_last, q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out,
+                     S_out, Fbi_out)
 
 
 @njit(cache=True, error_model="numpy")
@@ -545,15 +559,22 @@ class CreepPoints:
         self.S = np.zeros((N, 3, 3))
         self.Fbi = np.zeros((N, 3, 3))
         self.Cnew = np.zeros((N, 3, 3))
-        self.y_last = np.full(N, -1.0)   # no previous iterate
+        self.y_last = np.full(N, np.nan)   # no previous iterate
         self.p_zero = np.zeros(N)
         self.mu = 0.0
+        self.s_out = np.zeros(N)      # Anand: the resistance at the end of the step (MPa)
+        self._no_par = np.zeros(1)
 
-    def run(self, mat, F, Cn, dp0, dt_A: float, mode: int, p=None) -> None:
-        """mat: LiCreep (fem/physics/materials.py); dt_A = theta dt A_eff."""
+    def run(self, mat, F, Cn, dp0, dt_A: float, mode: int, p=None, s_b=None) -> None:
+        """mat: LiCreep, dt_A = theta dt A_eff; or LiAnand (fem/physics/materials.py), dt_A = theta dt and
+        s_b the resistance at t_n with its explicit part (N,)."""
         self.mu = float(mat.shear_modulus_MPa)
-        args = (F, Cn, dp0, self.p_zero if p is None else p, self.mu, float(dt_A),
-                float(mat.creep_n), float(mat.threshold_stress_MPa), self.act, self.block, mode, self.y_last,
+        if getattr(mat, "is_anand", False):
+            law, par, n, sy, sb = LAW_ANAND, mat.kernel_array, 0.0, 0.0, s_b
+        else:
+            law, par, n, sy, sb = LAW_NORTON, self._no_par, float(mat.creep_n), float(mat.threshold_stress_MPa), self.p_zero
+        args = (F, Cn, dp0, self.p_zero if p is None else p, self.mu, float(dt_A), n, sy, law, par, sb, self.s_out,
+                self.act, self.block, mode, self.y_last,
                 self.q_tr, self.dp, self.dist, self.vm, self.J, self.P, self.C, self.A, self.S, self.Fbi)
         threads = self.threads
         if threads > 1 and F.shape[0] >= PARALLEL_MIN_POINTS:

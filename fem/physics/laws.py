@@ -43,7 +43,7 @@ from typing import Any
 
 import ufl
 
-from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, SoftVoid, TowElastic
 
 # ---------------------------------------------------------------------- law registry
 # Every law is chosen from its material's type (one entry per material dataclass of
@@ -169,11 +169,13 @@ def volumetric_residual(K, J, pressure):
     return (volumetric_pressure(K, J) - pressure) / K
 
 
+@law_for(LiAnand)
 @law_for(LiCreep)
 class CreepLaw(Law):
     """Li creep law in the weak form: P = P_dev + p cof(F), where the deviatoric part P_dev = s F^-T
     and its tangent dP_dev/dF are quadrature functions filled by the pointwise kernel
-    (fem/physics/creep_point.py) at the active components of F (CreepState.active)."""
+    (fem/physics/creep_point.py) at the active components of F (CreepState.active). The same weak form
+    for LiCreep (Norton) and LiAnand: only the kernel's scalar return map differs."""
     mixed_up, creeping, kind = True, True, "creep"
 
     @classmethod

@@ -250,6 +250,17 @@ class LiAnand(_IsotropicModuli):
         if not 0.0 < number("temperature_K") <= 2000.0:
             bad("temperature_K", "in (0, 2000] (K)")
 
+    is_anand = True   # (class attribute) the creep kernel's law switch, fem/physics/creep_point.py
+
+    @property
+    def kernel_array(self):
+        """kernel_parameters() as the contiguous float64 array the compiled kernel takes."""
+        return self.kernel_parameters()
+
+    @property
+    def initial_state_MPa(self) -> float:
+        return self.initial_resistance_MPa
+
     @property
     def rate_prefactor_per_s(self) -> float:
         """nu0 = A exp(-Q/(R T)), 1/s: the rate at q = s (power form)."""

@@ -14,7 +14,7 @@ mixes files of different steps or runs.
 What is saved (everything the continuation depends on, so that a resumed run repeats the
 uninterrupted one step for step): the unknowns x and the previous step's x (predictor), the
 creep state (Cc^-1, equivalent creep strain, creep rate at the start of the step and of the
-previous step: the error estimator's rates), the platen displacement and its previous value,
+previous step: the error estimator's rates), the rim-contact set of the last step, the Anand flow resistance and the stress at t_n, the platen displacement and its previous value,
 time, phase, next step size, previous step size, start-up counter (smooth_steps), the resolved
 phase start values (phases whose start is taken from the state when they begin), the snapshot
 schedule and snapshots, history, counters, and the linear-solver bookkeeping (a fallback from
@@ -37,10 +37,10 @@ import numpy as np
 from fem.stepping.lock import _pid_alive
 from fem.stepping.outputs import atomic_write, atomic_write_text, fsync_dir
 
-FORMAT = 2
+FORMAT = 3   # 3: + rim_active, s_n, q_n (2026-12-03)
 SERIAL_NAME = "checkpoint.npz"
 MANIFEST_NAME = "checkpoint.json"
-ARRAYS = ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev")
+ARRAYS = ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev", "rim_active", "s_n", "q_n")
 SNAP_KEYS = ("u", "von_mises", "p_eq")
 
 

@@ -41,6 +41,7 @@ from fem import __version__
 from fem.models.axisym import AxisymDiscModel
 from fem.models.base import DiscModelInterface, NewtonFailure, StepTooLarge
 from fem.models.measure import THICKNESS_SIGN
+from fem.models import rim_contact
 from fem.models.newton import solve_step
 from fem.models.solid3d import Disc3DModel
 from fem.stepping import checkpoint as ckpt
@@ -54,7 +55,7 @@ from fem.stepping.timestep import INTEGRATORS, REJECT, first_step, local_error, 
 
 HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressure_MPa", "gap_mm",
                    "diameter_mm", "thickness_change_pct", "diameter_change_pct", "newton_iterations",
-                   "max_creep_increment", "rejected_steps"]
+                   "max_creep_increment", "rejected_steps", "rim_contact_nodes", "min_rim_gap_mm"]
 FIXTURE_COLUMNS = ["screw_mm"]   # with a [fixture]: full-disc screw position s = (h0 - h) + F/k (mm)
 
 
@@ -239,7 +240,8 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
     x_prev = x.copy()
     if not restart:
         expect = {"x": x.size, "x_prev": x.size, "Cc_inv": model.Cc_inv_n.x.array.size,
-                  "p_eq": model.p_eq.x.array.size, "rate_n": model.rate_n.size, "rate_prev": model.rate_n.size}
+                  "p_eq": model.p_eq.x.array.size, "rate_n": model.rate_n.size, "rate_prev": model.rate_n.size,
+                  "rim_active": model.rim_active.size, "s_n": model.s_n.size, "q_n": model.q_n.size}
         outcome, meta, arrays, snaps = ckpt.load(out_dir, comm, fp, expect)
         if outcome == "ok":
             st = _state_from_meta(meta, snaps)
@@ -249,6 +251,10 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
             model.rate_n[:] = arrays["rate_n"]
             rate_prev[:] = arrays["rate_prev"]
             model.delta = st.delta
+            model.s_n[:] = arrays["s_n"]   # Anand flow resistance (zeros for Norton)
+            model.q_n[:] = arrays["q_n"]
+            model.rim_committed = arrays["rim_active"] > 0.5   # rim contact set of the last step
+            model.begin_step_contact()
             _restore_solver(model, meta.get("solver", {}))
             for i, v in enumerate(st.phase_value_start[:len(phases)]):
                 if v is not None and math.isnan(phases[i].value_start):
@@ -438,6 +444,10 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
         "rejected_steps": c.rejected,
         "newton_iterations": c.newton_iterations,
         "newton_iterations_per_step": c.newton_iterations / max(c.steps, 1),
+        "rim_contact": {"nodes_at_end": st.history[-1]["rim_contact_nodes"],
+                        "max_nodes": max(h.get("rim_contact_nodes", 0) for h in st.history),
+                        "min_gap_mm": min(h.get("min_rim_gap_mm", math.inf) for h in st.history),
+                        "candidates": int(model._sum(np.count_nonzero(model.rim_owned)))},
         "max_equivalent_creep_strain": comm.allreduce(float(model.p_eq.x.array.max(initial=0.0)), op=MPI.MAX),
         "dofs": int(model.W.dofmap.index_map.size_global * model.W.dofmap.index_map_bs),
         "cells": int(model.mesh.topology.index_map(model.mesh.topology.dim).size_global),
@@ -537,7 +547,11 @@ def _history_row(model, step, t, dt, label, force, its, max_dp, rejected, fixtur
            "nominal_pressure_MPa": force / (math.pi * R0 ** 2), "gap_mm": m["gap_mm"],
            "diameter_mm": m["diameter_mm"], "thickness_change_pct": m["thickness_change_pct"],
            "diameter_change_pct": m["diameter_change_pct"], "newton_iterations": its,
-           "max_creep_increment": max_dp, "rejected_steps": rejected}
+           "max_creep_increment": max_dp, "rejected_steps": rejected,
+           # rim contact (fem/models/rim_contact.py): free-surface nodes held on a platen, and the
+           # smallest gap of the others (mm; negative would be a penetration)
+           "rim_contact_nodes": int(model._sum(np.count_nonzero(model.rim_active[model.rim_owned]))),
+           "min_rim_gap_mm": rim_contact.min_gap_mm(model)}
     if fixture is not None:   # full-disc screw position s = (h0 - h) + F/k (fem/physics/fixture.py)
         row["screw_mm"] = fixture.screw_mm(model.geo.thickness_mm - m["gap_mm"], force)
     return row
@@ -572,7 +586,8 @@ def _save_checkpoint(out_dir: Path, comm, fp: str, st: RunState, model, x_prev, 
             "solver": {"kind": ls.kind, "fallback": ls.fallback, "krylov_iterations": list(ls.krylov_iterations),
                        "linear_solves": model.linear_solves, "factorisations": model.factorisations}}
     arrays = {"x": model.w.x.array, "x_prev": x_prev, "Cc_inv": model.Cc_inv_n.x.array, "p_eq": model.p_eq.x.array,
-              "rate_n": model.rate_n, "rate_prev": rate_prev}
+              "rate_n": model.rate_n, "rate_prev": rate_prev, "rim_active": model.rim_committed.astype(float),
+              "s_n": model.s_n, "q_n": model.q_n}
     ckpt.save(out_dir, comm, meta, arrays, st.snapshots)
 
 

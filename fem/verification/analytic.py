@@ -99,3 +99,34 @@ def creep_changes_exact_pct(mat: LiCreep, pressure_MPa: float, t_s: float) -> tu
     eps = float(sol.y[0, -1])
     lr, lz, _ = _elastic_state(mat, pressure_MPa, eps)
     return 100.0 * (1.0 - lz * math.exp(-eps)), 100.0 * (lr * math.exp(0.5 * eps) - 1.0)
+
+
+def anand_rates_reference(mat, q: float, s: float) -> tuple[float, float]:
+    """(pdot, sdot) of the Anand-type law (fem/physics/materials.py LiAnand), written out here from its
+    equations, independently of the compiled point update (fem/physics/anand_point.py):
+    pdot = nu0 (q/s)^(1/m) (power) or nu0 sinh(xi q/s)^(1/m) (sinh), s* = S_tilde (pdot/nu0)^n,
+    sdot = H0 |1 - s/s*|^a sign(1 - s/s*) pdot."""
+    nu0, m = mat.rate_prefactor_per_s, mat.rate_sensitivity
+    if q <= 0.0:
+        return 0.0, 0.0
+    x = q / s if mat.flow_form == "power" else math.sinh(mat.sinh_multiplier * q / s)
+    nu = nu0 * x ** (1.0 / m)
+    s_star = mat.saturation_coefficient_MPa * (nu / nu0) ** mat.saturation_exponent
+    g = 1.0 - s / s_star
+    return nu, mat.hardening_modulus_MPa * abs(g) ** mat.hardening_exponent * math.copysign(1.0, g) * nu
+
+
+def anand_creep_changes_exact_pct(mat, pressure_MPa: float, t_s: float) -> tuple[float, float]:
+    """`creep_changes_exact_pct` for the Anand-type law: the homogeneous, frictionless disc under a
+    constant force applied at t = 0, elasticity included; state (axial creep log-strain, flow
+    resistance s), s(0) = S0, integrated by scipy's Radau to rtol 1e-12."""
+    from scipy.integrate import solve_ivp
+
+    def rhs(_t, y):
+        q = _elastic_state(mat, pressure_MPa, y[0])[2]
+        return list(anand_rates_reference(mat, q, y[1]))
+
+    sol = solve_ivp(rhs, (0.0, t_s), [0.0, mat.initial_resistance_MPa], method="Radau", rtol=1e-12, atol=1e-14)
+    eps = float(sol.y[0, -1])
+    lr, lz, _ = _elastic_state(mat, pressure_MPa, eps)
+    return 100.0 * (1.0 - lz * math.exp(-eps)), 100.0 * (lr * math.exp(0.5 * eps) - 1.0)

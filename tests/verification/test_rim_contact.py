@@ -1,0 +1,75 @@
+"""Rim contact (fem/models/rim_contact.py): no node of the free surface passes through a platen in
+the Fig. 4 cases (literature creep law, 60 s holds, axisymmetric, 0.125 mm mesh), the gap of every
+free-surface node checked after every step; without rim contact the same cases do penetrate (the
+check can fail). Units: mm, MPa, s."""
+import numpy as np
+import pytest
+
+from fem.models.axisym import AxisymDiscModel
+import csv
+from fem.stepping.run import run_case
+from fem.study import parse_study
+
+# penetration allowed: the active-set tolerance (1e-6 of the 0.5 mm thickness) with round-off
+GAP_TOL_MM = 1e-6 * 0.5 * 1.01
+
+
+def _fig4(load, friction):
+    return {"geometry": {"model": "axisymmetric", "diameter_mm": 15.0, "thickness_mm": 0.5, "mesh_size_mm": 0.125,
+                         "rim_refinement": 4.0, "rim_zone_mm": 0.5},
+            "li": {"youngs_modulus_MPa": 7820.0, "poisson_ratio": 0.381, "creep_A": 7.7e-3, "creep_n": 6.56,
+                   "temperature_K": 299.0},
+            "platen": friction, "load": load, "output": {"fields": False}}
+
+
+SEQ = [{"pressure_MPa": p, "ramp_s": 1.0, "hold_s": 60.0} for p in (5.19, 10.0, 17.79)]
+CASES = {
+    # one fresh sample per pressure, the highest of the Fig. 4 sweep (studies/fig4_bare_li.toml)
+    "fresh_30MPa_mu0.2": _fig4([{"pressure_MPa": 30.0, "ramp_s": 1.0, "hold_s": 60.0}],
+                               {"friction": "coulomb", "mu": 0.2}),
+    # sequential holds as the demo (studies/demo_bare_li.toml), Coulomb and the Tresca cap
+    "sequential_mu0.2": _fig4(SEQ, {"friction": "coulomb", "mu": 0.2}),
+    "sequential_tresca_m0.5": _fig4(SEQ, {"friction": "coulomb", "mu": 0.2, "tresca_m": 0.5}),
+}
+
+
+def _gaps(history):
+    with open(history) as f:
+        rows = [r for r in csv.DictReader(line for line in f if not line.startswith("#"))]
+    rows = [{k: float(r[k]) for k in ("min_rim_gap_mm", "rim_contact_nodes")} for r in rows]
+    return np.array([r["min_rim_gap_mm"] for r in rows]), np.array([r["rim_contact_nodes"] for r in rows])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_rim_node_passes_a_platen(tmp_path, name):
+    """After every step the gap of every free-surface node to the platen plane is >= -1e-6 of the
+    thickness; the rim does reach the platen in these cases (nodes are held on it)."""
+    s = run_case(parse_study(CASES[name], name=name), tmp_path / name, progress=False)
+    gaps, held = _gaps(tmp_path / name / "history.csv")
+    assert gaps.min() >= -GAP_TOL_MM, gaps.min()
+    assert held.max() >= 1, "the rim never reached the platen: the check would be empty"
+    assert s["rim_contact"]["min_gap_mm"] >= -GAP_TOL_MM
+
+
+def test_without_rim_contact_the_rim_penetrates(tmp_path, monkeypatch):
+    """The check can fail: with rim contact switched off the rim of the 30 MPa case passes through
+    the platen by more than 1 um."""
+    monkeypatch.setattr(AxisymDiscModel, "rim_marker", lambda self, x: None)
+    from fem.models.base import DiscModel
+    seen = []
+    orig = DiscModel.commit_state
+
+    def commit(self, rate=None):   # the penetration of the side nodes, measured independently
+        from dolfinx import fem as dfem
+        from meshes.common import RIM
+        zd = dfem.locate_dofs_topological(self.W.sub(0).sub(1), 1, self.facet_tags.find(RIM))
+        z = self.w.x.array[zd]
+        node_z = {int(d): i for i, d in enumerate(self.node_dofs[:, 1])}
+        Z = self.node_coords[[node_z[int(d)] for d in zd], 1]
+        seen.append(float(np.max(Z + z - (self.geo.height_mm - self.delta))))
+        return orig(self, rate)
+
+    monkeypatch.setattr(DiscModel, "commit_state", commit)
+    name = "fresh_30MPa_mu0.2"
+    run_case(parse_study(CASES[name], name=name), tmp_path / name, progress=False)
+    assert max(seen) > 1e-3, max(seen)
