@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate gold sensitivity paraview
+.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit gold sensitivity paraview
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -46,6 +46,9 @@ report: $(STAMP) ## predicted-vs-measured report of a finished sweep: make repor
 
 check: $(STAMP)  ## regression check of the calibrated model against the measured strain (exit 1 when out of tolerance)
 	$(PY) -m fem.workflows.regression --jobs $(JOBS)
+
+bounded-fit: $(STAMP) ## bounded fit of the bare-Li points (Anand law, friction + A within 1 decade): grid, chi^2 profile, Fisher, leave-one-out; writes studies/fig4_bare_li_bounded.toml (used by make check)
+	$(PY) -m fem.workflows.bounded_fit --jobs $(JOBS)
 
 calibrate: $(STAMP) ## fit A and mu (sigma_y on request) to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
 	$(PY) -m fem.workflows.calibrate --jobs $(JOBS) $(EXEC_ARGS)

@@ -260,8 +260,8 @@ def _run_tasks(name, tasks, outs, n_cases, done, executor, stream, lock_owner, o
                     what = (f"C_xx {C[0][0]:.5g}, C_zz {C[2][2]:.5g}, C_xz {C[4][4]:.5g}, C_xy {C[5][5]:.5g} MPa, "
                             f"{s['dofs']} dofs")
                 else:
-                    what = (f"thickness -{s['thickness_change_pct']:.2f} %, diameter "
-                            f"+{s['diameter_change_pct']:.2f} %")
+                    what = (f"thickness change {s['thickness_change_pct']:+.2f} % (positive = thinner), "
+                            f"diameter {s['diameter_change_pct']:+.2f} %")
                 print(f"  done   {cname}: {what} ({s['wall_time_s']:.0f} s)  "
                       f"[{len(done)}/{n_cases}]{where}", file=stream, flush=True)
             elif status == "paused":
