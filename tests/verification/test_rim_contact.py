@@ -73,3 +73,30 @@ def test_without_rim_contact_the_rim_penetrates(tmp_path, monkeypatch):
     name = "fresh_30MPa_mu0.2"
     run_case(parse_study(CASES[name], name=name), tmp_path / name, progress=False)
     assert max(seen) > 1e-3, max(seen)
+
+
+CASE_3D = {"geometry": {"model": "3d", "diameter_mm": 3.0, "thickness_mm": 0.5, "mesh_size_mm": 0.25, "layers": 2},
+           "li": {"youngs_modulus_MPa": 7810.0, "poisson_ratio": 0.38, "temperature_K": 298.0, "law": "anand"},
+           "platen": {"friction": "coulomb", "mu": 0.5},
+           "load": [{"pressure_MPa": 17.79, "ramp_s": 1.0, "hold_s": 0.2}], "output": {"fields": False}}
+
+
+def test_3d_rim_is_held_on_the_platen(tmp_path, monkeypatch):
+    """3D quarter disc (3 mm, Anand law, mu 0.5, 17.79 MPa): the rim reaches the platen during the ramp
+    (from ~29 % thinning), and no free-surface node passes it; with rim contact off it does."""
+    from fem.models.solid3d import Disc3DModel
+    run_case(parse_study(CASE_3D, name="r3d"), tmp_path / "on", progress=False)
+    gaps, held = _gaps(tmp_path / "on" / "history.csv")
+    assert held.max() >= 1 and gaps.min() >= -GAP_TOL_MM, (held.max(), gaps.min())
+    import fem.models.rim_contact as rc
+    seen = []
+    orig = Disc3DModel.commit_state
+
+    def commit(self, rate=None):   # penetration of the candidates, measured with contact switched off
+        seen.append(float(rc.penetration_mm(self).max(initial=-1.0)))
+        return orig(self, rate)
+
+    monkeypatch.setattr(rc, "updated_set", lambda model: model.rim_active.copy())   # never add a node
+    monkeypatch.setattr(Disc3DModel, "commit_state", commit)
+    run_case(parse_study(CASE_3D, name="r3d"), tmp_path / "off", progress=False)
+    assert max(seen) > 1e-3, max(seen)
