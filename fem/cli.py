@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if study.model == "rve":   # periodic RVE: effective stiffness, no time stepping (fem/rve/run.py)
         from fem.rve.run import run_rve_cli
         return run_rve_cli(study, out, quiet=args.quiet)
-    from fem.stepping.run import Interrupted, LockHeld, OutputError, run_case
+    from fem.stepping.run import Interrupted, LockHeld, MeshQualityLimit, OutputError, run_case
     from mpi4py import MPI
     try:
         s = run_case(study, out, progress=not args.quiet, restart=args.restart)
@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted before a checkpoint could be written", file=sys.stderr)
         return 130
+    except MeshQualityLimit as e:
+        if MPI.COMM_WORLD.rank == 0:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
     except RuntimeError as e:
         print(f"error: solve failed: {e}", file=sys.stderr)
         return 1

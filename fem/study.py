@@ -97,6 +97,7 @@ class Study:
     linear_solver: str = "auto"
     reuse_factorisation: bool | None = None   # None: the measured rule of fem/models/linear_solvers.py
     max_memory_GiB: float | None = None       # None: MemAvailable at validation (check_memory)
+    min_J: float = 0.1                        # stop when det F at a quadrature point falls below this
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
@@ -118,7 +119,7 @@ class Study:
             "time": asdict(self.time),
             "numerics": {"quadrature_degree": self.quadrature_degree, "pressure_space": self.pressure_space,
                          "linear_solver": self.linear_solver, "reuse_factorisation": self.reuse_factorisation,
-                         "max_memory_GiB": self.max_memory_GiB},
+                         "max_memory_GiB": self.max_memory_GiB, "min_J": self.min_J},
             "output": {"fields": self.write_fields, "snapshot_growth": self.snapshot_growth,
                        "checkpoint_every_steps": self.checkpoint_every_steps,
                        "checkpoint_every_s": self.checkpoint_every_s},
@@ -137,6 +138,7 @@ class Study:
         d["numerics"].pop("linear_solver")   # a finished case stays finished when only the solver changes
         d["numerics"].pop("reuse_factorisation")   # ... or only the factorisation policy
         d["numerics"].pop("max_memory_GiB")        # ... or only the memory limit
+        d["numerics"].pop("min_J")                 # ... or only the mesh-quality limit
         d["output"].pop("checkpoint_every_steps"); d["output"].pop("checkpoint_every_s")   # ... or checkpointing
         if not self.platen.capped:   # no Tresca cap: its keys change nothing (fingerprints as before the cap)
             d["platen"].pop("tresca_m", None); d["platen"].pop("shear_flow_stress_MPa", None)
@@ -307,6 +309,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                   "measured peak memory) is refused at validation; default: the memory available "
                                   "now (MemAvailable of /proc/meminfo). Set it above that to run a mesh the "
                                   "estimate refuses, or lower to keep runs small. Not part of the fingerprint"),
+        "min_J": Key(_default(Study, "min_J"), float, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                     doc="mesh-quality limit: the run stops with a one-line error when det F (the local volume "
+                         "ratio, 1 for the isochoric creep) at a quadrature point falls below it, i.e. when "
+                         "elements under the platen are too distorted to trust; history.csv and summary.json "
+                         "report the smallest value reached (min_J). Not part of the fingerprint"),
     },
     "output": {
         "fields": Key(_default(Study, "write_fields"), bool),
@@ -600,7 +607,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
                  quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
                  pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
                  linear_solver=num["linear_solver"], reuse_factorisation=num["reuse_factorisation"],
-                 max_memory_GiB=num["max_memory_GiB"],
+                 max_memory_GiB=num["max_memory_GiB"], min_J=num["min_J"],
                  write_fields=out["fields"], snapshot_growth=out["snapshot_growth"],
                  checkpoint_every_steps=out["checkpoint_every_steps"], checkpoint_every_s=out["checkpoint_every_s"],
                  fixture=fixture, warnings=warnings)

@@ -75,6 +75,7 @@ class StepResult:
     rms_elastic_strain: float = 0.0  # volume RMS of q / (3 mu) at the end of the step
     trial_distance: float = 0.0      # max |be_tr - I| of the step (must stay <= LOG_SERIES_LIMIT)
     factorisations: int = 0          # new Jacobian factorisations (< iterations with reuse_factorisation)
+    min_J: float = 1.0               # smallest det F at a quadrature point of the creeping phase (mesh quality)
 
 
 @runtime_checkable
@@ -578,7 +579,8 @@ class DiscModel:
             rate = self.mat.creep_A_eff * over ** self.mat.creep_n
         return StepResult(nsolve, force, self._max(dp.max(initial=0.0)), self.rms(dp),
                           self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
-                          self.rms(q / (3.0 * mubar)), self.trial_distance)
+                          self.rms(q / (3.0 * mubar)), self.trial_distance,
+                          min_J=-self._max(-self.creep_points.J.min(initial=math.inf)))
 
     def commit_state(self, rate: np.ndarray | None = None) -> None:
         """Accept the step: Cc^-1 <- updated (renormalised to det = 1), p <- p + dp, and the creep

@@ -145,7 +145,7 @@ class SoftVoid:
 
 
 # --- Anand-type elastic-viscoplastic lithium (issue 16, item 2) --------------------------------
-# Law (Narayan & Anand 2018, power-law form of the Anand flow rule; fem/physics/anand_point.py):
+# Law (the power-law form of the Anand flow rule used by Narayan & Anand 2018; fem/physics/anand_point.py):
 #     pdot  = A exp(-Q/(R T)) (q / s)^(1/m)                         equivalent tensile plastic strain rate
 #     sdot  = H0 |1 - s/s*|^a sign(1 - s/s*) pdot,   s(0) = S0        flow resistance s (MPa)
 #     s*    = S_tilde (pdot / (A exp(-Q/(R T))))^n                   rate-dependent saturation value
@@ -154,37 +154,46 @@ class SoftVoid:
 # for it here) and is kept only as an option for sensitivity studies.
 # Steady state (s = s*):  q_ss = S_tilde (pdot/nu0)^(m + n),  nu0 = A exp(-Q/RT)  (power form).
 #
-# The numbers: Narayan & Anand, "A large deformation elastic-viscoplastic model for lithium", Extreme
-# Mech. Lett. 24 (2018) 21-29, parameter table, reported as fitted to the tension tests of LePage et al.,
-# J. Electrochem. Soc. 166 (2019) A89 (room temperature, several strain rates); the transcription also cites
-# Narayan & Anand, J. Electrochem. Soc. 167 (2020) 040525 for it. Neither paper could be opened when this was written (2026-12-03):
-# every value below was read from a public transcription of that parameter set (the MOOSE app
-# electro_chemo_mech, GitHub daveb-dev/electro_chemo_mech, Li input files for ADIsoTropicHyperViscoCreep:
-# E 7.81 GPa, nu 0.38, pre_factor 4.25e4, activation_energy 37 kJ/mol, rate_exponent 0.15, initial_resistance 0.95, hardening_modulus 10,
-# saturation_resistance 2.0, saturation_exponent 0.05, hardening_exponent 2.0, one file stating "following
-# the sample size used in LePage's paper"), whose flow rule is the power form above. "Transcribed" below
-# means exactly that: not yet checked against the paper's table; check it before quoting a value as the paper's.
+# The numbers. CORRECTED 2026-12-03 (session 3): the default set below is NOT the parameter table of
+# Narayan & Anand, "A large deformation elastic-viscoplastic model for lithium", Extreme Mech. Lett. 24
+# (2018) 21, as an earlier note here said. That paper (accepted manuscript, doi 10.1016/j.eml.2018.08.006,
+# read 2026-12-03) fits its flow rule pdot = eps0 (q/S)^(1/m), Sdot = H0 (1 - S/S*)^a pdot (constant S*, no
+# temperature dependence) to the microindentation of Wang & Cheng (2017) at 298 K, 0.1-1 /s, and gives
+# (its eq. 3.1 and Table 2) E = 5 GPa, nu = 0.3, eps0 = 0.05 1/s, m = 0.18, S0 = 2 MPa, H0 = 40 MPa,
+# S* = 8 MPa, a = 1.8: NA2018 below, as [anand] values in studies/fig4_bare_li_bounded_na2018_*.toml.
+# The default set (E 7.81 GPa, nu 0.38, A 4.25e4 1/s, Q 37 kJ/mol, m 0.15, S0 0.95, H0 10, S_tilde 2.0,
+# n 0.05, a 2.0) is transcribed from public MOOSE input files (GitHub daveb-dev/electro_chemo_mech, Li
+# inputs of ADIsoTropicHyperViscoCreep), which cite no source; another public code (4C) attributes its
+# Anand Li law to Anand et al., "An elastic-viscoplastic model for lithium", J. Electrochem. Soc. 166 (2019),
+# whose tension data are those of LePage et al., J. Electrochem. Soc. 166 (2019) A89. That attribution is
+# plausible but NOT verified (the paper could not be opened): every default below says "MOOSE set".
 LI_ANAND_SOURCES = {
-    "youngs_modulus_MPa": "7810 MPa: Narayan & Anand, EML 24 (2018) 21, parameter table (E = 7.81 GPa); "
-                          "Masias 2019 (LiCreep default) gives 7820 MPa. Transcribed, see note above",
-    "poisson_ratio": "0.38: Narayan & Anand 2018 parameter table (Masias 2019: 0.381). Transcribed",
-    "flow_prefactor_per_s": "A = 4.25e4 1/s: Narayan & Anand 2018 parameter table (reported as fitted to "
-                            "the LePage 2019 tension data). Transcribed",
-    "activation_energy_J_per_mol": "Q = 37 kJ/mol: Narayan & Anand 2018 parameter table (the value LiCreep "
-                                   "also uses). Transcribed",
+    "youngs_modulus_MPa": "7810 MPa: MOOSE set (public input files, daveb-dev/electro_chemo_mech; origin not stated "
+                          "there, probably Anand et al. JES 2019, not verified); Masias 2019 gives 7820 MPa",
+    "poisson_ratio": "0.38: MOOSE set (see youngs_modulus_MPa); Masias 2019: 0.381",
+    "flow_prefactor_per_s": "A = 4.25e4 1/s: MOOSE set (not verified against a paper; Narayan & Anand 2018 "
+                            "Table 2 has eps0 = 0.05 1/s without Arrhenius factor)",
+    "activation_energy_J_per_mol": "Q = 37 kJ/mol: MOOSE set (the value LiCreep also uses); not verified",
     "rate_sensitivity": "m = 0.15 (1/m = 6.67 at fixed s, close to the creep stress exponent 6.56 of Masias 2019): "
-                        "Narayan & Anand 2018 parameter table. Transcribed",
-    "initial_resistance_MPa": "S0 = 0.95 MPa: Narayan & Anand 2018 parameter table. Transcribed",
-    "hardening_modulus_MPa": "H0 = 10 MPa: Narayan & Anand 2018 parameter table. Transcribed",
-    "saturation_coefficient_MPa": "S_tilde = 2.0 MPa: Narayan & Anand 2018 parameter table. Transcribed",
-    "saturation_exponent": "n = 0.05: Narayan & Anand 2018 parameter table. Transcribed",
-    "hardening_exponent": "a = 2.0: Narayan & Anand 2018 parameter table. Transcribed",
-    "flow_form": "'power': the form of Narayan & Anand 2018 (and of the transcription); 'sinh' is an "
+                        "MOOSE set; Narayan & Anand 2018 Table 2: 0.18",
+    "initial_resistance_MPa": "S0 = 0.95 MPa: MOOSE set; Narayan & Anand 2018 Table 2: 2 MPa",
+    "hardening_modulus_MPa": "H0 = 10 MPa: MOOSE set; Narayan & Anand 2018 Table 2: 40 MPa",
+    "saturation_coefficient_MPa": "S_tilde = 2.0 MPa: MOOSE set; Narayan & Anand 2018 Table 2: S* = 8 MPa (constant)",
+    "saturation_exponent": "n = 0.05: MOOSE set; Narayan & Anand 2018: 0 (constant S*)",
+    "hardening_exponent": "a = 2.0: MOOSE set; Narayan & Anand 2018 Table 2: 1.8",
+    "flow_form": "'power': the form of Narayan & Anand 2018 eq. 2.7 and of the MOOSE set; 'sinh' is an "
                  "ASSUMPTION-only option (Anand 1982 form) without a Li calibration",
     "sinh_multiplier": "xi = 1: ASSUMPTION, used only with flow_form = 'sinh'",
-    "temperature_K": "298 K: ASSUMPTION (the room-temperature tests of LePage 2019 that the set was fitted to); "
-                     "the G-LiCFC paper does not state the temperature of its deformation test",
+    "temperature_K": "298 K: ASSUMPTION (room temperature of the tests behind both sets); the G-LiCFC paper does "
+                     "not state the temperature of its deformation test",
 }
+
+# The parameter set of Narayan & Anand, Extreme Mech. Lett. 24 (2018) 21, eq. 3.1 and Table 2 (read
+# 2026-12-03), as LiAnand keyword arguments (isothermal: Q = 0, so A = eps0)
+NA2018 = {"youngs_modulus_MPa": 5000.0, "poisson_ratio": 0.3, "flow_prefactor_per_s": 0.05,
+          "activation_energy_J_per_mol": 0.0, "rate_sensitivity": 0.18, "initial_resistance_MPa": 2.0,
+          "hardening_modulus_MPa": 40.0, "saturation_coefficient_MPa": 8.0, "saturation_exponent": 0.0,
+          "hardening_exponent": 1.8}
 
 _ANAND_FLOW_FORMS = ("power", "sinh")
 

@@ -55,7 +55,7 @@ from fem.stepping.timestep import INTEGRATORS, REJECT, first_step, local_error, 
 
 HISTORY_COLUMNS = ["step", "time_s", "dt_s", "phase", "force_N", "nominal_pressure_MPa", "gap_mm",
                    "diameter_mm", "thickness_change_pct", "diameter_change_pct", "newton_iterations",
-                   "max_creep_increment", "rejected_steps", "rim_contact_nodes", "min_rim_gap_mm"]
+                   "max_creep_increment", "rejected_steps", "rim_contact_nodes", "min_rim_gap_mm", "min_J"]
 FIXTURE_COLUMNS = ["screw_mm"]   # with a [fixture]: full-disc screw position s = (h0 - h) + F/k (mm)
 
 
@@ -326,6 +326,7 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
                 if ph.kind == "ramp":   # instantaneous load change: one elastic step
                     res = _solve(model, 0.0, x_n, x_n, ph, ph.t_end, ts)
                     _accept(model, res, 0.0, ph.t_end, x, x_n, x_prev, st, label, fixture)
+                    _check_quality(study, st)
                     st.smooth_steps = 0   # the rates jump: restart the integrator
                     show(_progress_line(label, st, ph, res, model), force=True)
                 st.phase_index += 1
@@ -387,6 +388,7 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
                     break
                 rate_prev[:] = model.rate_n
                 _accept(model, res, dt, t_new, x, x_n, x_prev, st, label, fixture)
+                _check_quality(study, st)
                 st.smooth_steps += 1
                 grow = 2.0 * dt if st.smooth_steps != 1 else dt   # two equal start-up steps
                 if tol > 0.0:
@@ -448,6 +450,7 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
                         "max_nodes": max(h.get("rim_contact_nodes", 0) for h in st.history),
                         "min_gap_mm": min(h.get("min_rim_gap_mm", math.inf) for h in st.history),
                         "candidates": int(model._sum(np.count_nonzero(model.rim_owned)))},
+        "min_J": min(h.get("min_J", 1.0) for h in st.history),
         "max_equivalent_creep_strain": comm.allreduce(float(model.p_eq.x.array.max(initial=0.0)), op=MPI.MAX),
         "dofs": int(model.W.dofmap.index_map.size_global * model.W.dofmap.index_map_bs),
         "cells": int(model.mesh.topology.index_map(model.mesh.topology.dim).size_global),
@@ -533,14 +536,28 @@ def _accept(model, res, dt, t_new, x, x_n, x_prev, st, label, fixture=None):
     c.steps += 1
     c.newton_iterations += res.iterations
     st.history.append(_history_row(model, c.steps, t_new, dt, label, res.force_N, res.iterations,
-                                   res.max_dp, c.rejected, fixture))
+                                   res.max_dp, c.rejected, fixture, res.min_J))
+
+
+class MeshQualityLimit(RuntimeError):
+    """det F at a quadrature point fell below [numerics] min_J: the run stops (one line, exit 1)."""
+
+
+def _check_quality(study: Study, st) -> None:
+    h = st.history[-1]
+    if h["min_J"] < study.min_J:
+        raise MeshQualityLimit(
+            f"mesh quality limit: det F = {h['min_J']:.3g} at a quadrature point < [numerics] min_J = "
+            f"{study.min_J:g} at t = {h['time_s']:.6g} s (step {h['step']}, thickness change "
+            f"{h['thickness_change_pct']:+.2f} %): the elements are too distorted to trust (the shear layer under "
+            f"the platen: refine it with [geometry] platen_refinement, or stop the load earlier)")
 
 
 def _current_force(model) -> float:
     return model.platen_force_N()
 
 
-def _history_row(model, step, t, dt, label, force, its, max_dp, rejected, fixture=None) -> dict:
+def _history_row(model, step, t, dt, label, force, its, max_dp, rejected, fixture=None, min_J=1.0) -> dict:
     m = model.measure()
     R0 = model.geo.radius_mm
     row = {"step": step, "time_s": t, "dt_s": dt, "phase": label, "force_N": force,
@@ -551,7 +568,8 @@ def _history_row(model, step, t, dt, label, force, its, max_dp, rejected, fixtur
            # rim contact (fem/models/rim_contact.py): free-surface nodes held on a platen, and the
            # smallest gap of the others (mm; negative would be a penetration)
            "rim_contact_nodes": int(model._sum(np.count_nonzero(model.rim_active[model.rim_owned]))),
-           "min_rim_gap_mm": rim_contact.min_gap_mm(model)}
+           "min_rim_gap_mm": rim_contact.min_gap_mm(model),
+           "min_J": min_J}   # smallest det F at a quadrature point (mesh quality; [numerics] min_J stops the run)
     if fixture is not None:   # full-disc screw position s = (h0 - h) + F/k (fem/physics/fixture.py)
         row["screw_mm"] = fixture.screw_mm(model.geo.thickness_mm - m["gap_mm"], force)
     return row

@@ -51,13 +51,17 @@ def _rel(num, ref, floor):
 
 
 def test_every_default_has_a_source_and_bad_input_names_its_field():
-    """Requirement: every LiAnand default carries its source (paper, or ASSUMPTION); out-of-range
+    """Requirement: every LiAnand default carries its source (the public MOOSE input files it was read
+    from, or ASSUMPTION); the Narayan & Anand 2018 set is a valid LiAnand; out-of-range
     values raise one ValueError that names the field and its allowed range."""
     names = [f for f in LiAnand.__dataclass_fields__]
     assert set(names) == set(LI_ANAND_SOURCES)
     for f in names:
         src = LI_ANAND_SOURCES[f]
-        assert "Narayan & Anand" in src or "ASSUMPTION" in src, f
+        assert "MOOSE set" in src or "ASSUMPTION" in src, f   # where the default set was read (not NA2018)
+    from fem.physics.materials import NA2018
+    na = LiAnand(**NA2018)
+    assert na.rate_prefactor_per_s == 0.05 and na.saturation_exponent == 0.0
     assert MAT.rate_prefactor_per_s == pytest.approx(4.25e4 * math.exp(-37000.0 / (R_GAS * 298.0)), rel=1e-14)
     hot = LiAnand(temperature_K=333.0)
     assert hot.rate_prefactor_per_s / MAT.rate_prefactor_per_s == pytest.approx(

@@ -23,7 +23,7 @@ def _rows(f0=0.5, a0=LA0 - 0.3):
         for la in (LA0 - 1.0, LA0 - 0.5, LA0, LA0 + 0.5, LA0 + 1.0):
             base = np.array([3.0, 3.74, 46.2, 37.03]) + JF * (f - f0) + JA * (la - a0)
             pred = {5.19: (base[0], base[1]), 17.79: (base[2], base[3])}
-            rows.append(bf.chi2_row({"friction": "tresca_m", "friction_value": f, "log10_A": la, "pred": pred}, MEAS))
+            rows.append(bf.chi2_row({"friction": "tresca_m", "friction_value": f, "log10_A": la, "pred": pred}, MEAS, bf.A_LIT))
     return rows
 
 
