@@ -76,3 +76,24 @@ def test_check_was_renamed_to_validate(capsys):
     assert main(["check", "studies/demo_bare_li.toml"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fem validate" in err[0], err
+
+
+def test_mesh_quality_limit_stops_with_one_line(tmp_path):
+    """[numerics] min_J: a run whose det F falls below the limit stops with one line naming the key
+    and exit 1 (here a limit above the elastic volume change, 1 - p/K ~ 3e-4, so the first step trips
+    it); a normal run reports the smallest det F it reached."""
+    toml = tmp_path / "q.toml"
+    toml.write_text(GOOD.replace("hold_s = 600.0", "hold_s = 1.0") + "[numerics]\nmin_J = 0.99999\n[output]\nfields = false\n")
+    p = subprocess.run([sys.executable, "-m", "fem", "run", str(toml), "--out", str(tmp_path / "o"), "--quiet"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 1, p.stderr
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1 and "mesh quality limit" in err[0] and "[numerics] min_J = 0.99999" in err[0], p.stderr
+    assert "Traceback" not in p.stderr
+    toml.write_text(GOOD.replace("hold_s = 600.0", "hold_s = 1.0") + "[output]\nfields = false\n")
+    p = subprocess.run([sys.executable, "-m", "fem", "run", str(toml), "--out", str(tmp_path / "o2"), "--quiet"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    import json
+    s = json.loads((tmp_path / "o2" / "summary.json").read_text())
+    assert 0.99 < s["min_J"] < 1.0
