@@ -97,7 +97,7 @@ class Study:
     linear_solver: str = "auto"
     reuse_factorisation: bool | None = None   # None: the measured rule of fem/models/linear_solvers.py
     max_memory_GiB: float | None = None       # None: MemAvailable at validation (check_memory)
-    min_J: float = 0.1                        # stop when det F at a quadrature point falls below this
+    min_J: float = 0.02                       # stop when det F at a quadrature point falls below this (near inversion)
     materials: dict = field(default_factory=dict)   # composite: "carbon", "gpe", "void" materials
     write_fields: bool = True
     snapshot_growth: float = 2.0
@@ -457,7 +457,10 @@ def _parse_rve_study(data: dict, name: str):
     li_raw = data.get("li", {})
     if isinstance(li_raw, dict):
         li_raw = {**{k: _default(LiCreep, k) for k, key in SCHEMA["li"].items() if key.default is REQUIRED}, **li_raw}
-    materials = {"li": LiCreep(**_read_table("li", li_raw)),
+    li = _read_table("li", li_raw)
+    if li.pop("law") != "norton":   # the RVE uses the small-strain elastic constants of [li] only
+        raise StudyError("[li] law = \"anand\": not used by model = \"rve\" (the cell is elastic; allowed: norton)")
+    materials = {"li": LiCreep(**li),
                  "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
                  "carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
                  "void": SoftVoid(**_read_table("void", data.get("void", {})))}

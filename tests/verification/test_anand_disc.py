@@ -58,3 +58,16 @@ def _study_dict():
     return {"geometry": {"model": "axisymmetric", "diameter_mm": 15.0, "thickness_mm": 0.5, "mesh_size_mm": 0.25},
             "li": dict(LI), "platen": {"friction": "frictionless"},
             "load": [{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 1.0}]}
+
+
+def test_rve_refuses_the_anand_law():
+    """The RVE is elastic: [li] law = "anand" is refused in one line (the default law is accepted)."""
+    from fem.study import read_study_toml
+    from fem.verification.cases import ROOT
+    d = read_study_toml(ROOT / "studies" / "composite_rve.toml")
+    d["geometry"]["mesh_size_mm"] = 0.3   # one case of the sweep
+    d["li"] = {**d.get("li", {}), "law": "anand"}
+    with pytest.raises(StudyError, match=r"\[li\] law = \"anand\": not used by model = \"rve\""):
+        parse_study(d)
+    d["li"]["law"] = "norton"
+    parse_study(d)
