@@ -222,12 +222,17 @@ def write_report(study_path, root: Path = Path("results"), measured: Path = Path
                          f"{_f(m['diameter_change_pct'])} | {_d(p.diameter_change_pct, m['diameter_change_pct'])} | "
                          f"{p.thickness_change_pct:.2f} | {_f(m['thickness_change_pct'])} | "
                          f"{_d(p.thickness_change_pct, m['thickness_change_pct'])} |")
-    lines += ["", "## All cases", "", "| case | final P (MPa) | ΔD (%) | Δt (%) | steps | Newton/step | wall (s) |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "## All cases", "", "min det F: the smallest local volume ratio at a quadrature point over the run "
+              "(element quality; [numerics] min_J stops a run below it); rim nodes: free-surface nodes held on a platen "
+              "at the end (rim contact).", "",
+              "| case | final P (MPa) | ΔD (%) | Δt (%) | steps | Newton/step | wall (s) | max creep strain | min det F | rim nodes |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for c, s, h, d in finished:
+        rim = s.get("rim_contact", {}).get("nodes_at_end")
         lines.append(f"| {c.name} | {s['nominal_pressure_MPa']:.3g} | {s['diameter_change_pct']:.2f} | "
                      f"{s['thickness_change_pct']:.2f} | {s['time_steps']} | {s['newton_iterations_per_step']:.2f} | "
-                     f"{s['wall_time_s']:.1f} |")
+                     f"{s['wall_time_s']:.1f} | {_g(s, 'max_equivalent_creep_strain')} | {_g(s, 'min_J')} | "
+                     f"{'–' if rim is None else rim} |")
     if is_composite:
         lines += ["", "Composite: the modelled disc diameter is given per case; the measured values are for 15 mm "
                   "discs (see the study file and README on the size effect).", "", "## Per phase (end of the run)", "",
