@@ -457,17 +457,27 @@ def _add_tows(occ, geo: CompositeGeometry, w: float, h: float, a: float, z_mid: 
     out = {CARBON_WARP: [], CARBON_WEFT: []}
     for family, k, c in _tow_centres(geo, w):
         x0, x1 = _tow_extent(c, w, R, p, geo.quarter)
-        s0, s1 = math.floor(x0 / dx), math.ceil(x1 / dx)
-        # crimp: warp z = z_mid + a (-1)^k cos(pi x / p), weft z = z_mid - a (-1)^k cos(pi y / p)
-        amp = a * (1.0 if k % 2 == 0 else -1.0) * (1.0 if family == CARBON_WARP else -1.0)
-        wires = [_tow_section(occ, family, c, m * dx, z_mid + amp * math.cos(math.pi * m * dx / p), w, h)
-                 for m in range(s0, s1 + 1)]
-        cuts = [m for m in range(s0 + 1, s1) if (m - n // 2) % n == 0]
-        bounds = [s0] + cuts + [s1]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            vols = occ.addThruSections(wires[lo - s0: hi - s0 + 1], makeSolid=True, makeRuled=False)
-            out[family].extend(t for d, t in vols if d == 3)
+        out[family].extend(loft_tow(occ, family, k, c, math.floor(x0 / dx), math.ceil(x1 / dx), p, n, w, h, a, z_mid))
     return out[CARBON_WARP], out[CARBON_WEFT]
+
+
+def loft_tow(occ, family: int, k: int, c: float, s0: int, s1: int, p: float, n: int, w: float, h: float,
+             a: float, z_mid: float) -> list[int]:
+    """Volume tags of tow k of `family` at transverse offset c, lofted through its sections m dx
+    (s0 <= m <= s1, dx = p/n), one ThruSections solid per pitch, joined at the window centre lines.
+    Crimp: warp z = z_mid + a (-1)^k cos(pi x / p), weft z = z_mid - a (-1)^k cos(pi y / p).
+    Shared by the disc (`_add_tows`) and the RVE cell (meshes/rve.py)."""
+    dx = p / n
+    amp = a * (1.0 if k % 2 == 0 else -1.0) * (1.0 if family == CARBON_WARP else -1.0)
+    wires = [_tow_section(occ, family, c, m * dx, z_mid + amp * math.cos(math.pi * m * dx / p), w, h)
+             for m in range(s0, s1 + 1)]
+    cuts = [m for m in range(s0 + 1, s1) if (m - n // 2) % n == 0]
+    bounds = [s0] + cuts + [s1]
+    vols = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        vols.extend(t for d, t in occ.addThruSections(wires[lo - s0: hi - s0 + 1], makeSolid=True, makeRuled=False)
+                    if d == 3)
+    return vols
 
 
 def _tow_centres(geo: CompositeGeometry, w: float) -> list[tuple[int, int, float]]:

@@ -48,7 +48,7 @@ import numpy as np
 
 from .common import (CARBON_WARP, CARBON_WEFT, GPE, LI, VOID, GeometryError, cache_dir_path,
                      cached_msh_with_report, on_root, read_msh, write_msh)
-from .composite import CompositeGeometry, _tow_section, size_fields
+from .composite import CompositeGeometry, loft_tow, size_fields
 from .gmsh_session import gmsh_model
 
 RVE_CACHE_VERSION = 1
@@ -280,19 +280,11 @@ def build_laminate_msh(cell: LaminateCell, path: Path | None) -> dict:
 def _add_cell_tows(occ, p, w, h, a, z_mid, n):
     """Warp and weft tows k = 0, 1, 2 of the cell [0, 2p]^2, from x (y) = -p/2 to 5p/2, one
     ThruSections solid per pitch joined at the window centre lines (as meshes/composite.py _add_tows)."""
-    dx = p / n
     out = {CARBON_WARP: [], CARBON_WEFT: []}
     s0, s1 = -(n // 2), 2 * n + n // 2
     for family in (CARBON_WARP, CARBON_WEFT):
         for k in (0, 1, 2):
-            amp = a * (1.0 if k % 2 == 0 else -1.0) * (1.0 if family == CARBON_WARP else -1.0)
-            wires = [_tow_section(occ, family, k * p, m * dx, z_mid + amp * math.cos(math.pi * m * dx / p), w, h)
-                     for m in range(s0, s1 + 1)]
-            cuts = [m for m in range(s0 + 1, s1) if (m - n // 2) % n == 0]
-            bounds = [s0] + cuts + [s1]
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                vols = occ.addThruSections(wires[lo - s0: hi - s0 + 1], makeSolid=True, makeRuled=False)
-                out[family].extend(t for d, t in vols if d == 3)
+            out[family].extend(loft_tow(occ, family, k, k * p, s0, s1, p, n, w, h, a, z_mid))
     return out[CARBON_WARP], out[CARBON_WEFT]
 
 

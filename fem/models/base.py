@@ -377,15 +377,14 @@ class DiscModel:
         if getattr(self, "linear_solver", None) is not None:
             self.linear_solver.constraints_changed()
 
-    def rim_marker(self, x: np.ndarray) -> np.ndarray | None:
-        """Which points x (3, n) of the reference configuration lie on the free side surface, the
-        candidates for rim contact; None: no rim contact."""
-        return None
+    # rim_marker(x): which points x (3, n) of the reference configuration lie on the free side surface,
+    # the candidates for rim contact (a method of the model); None: no rim contact
+    rim_marker = None
 
     def _free_surface_nodes(self):
         """(node indices, in-plane dofs (n, k), -1 where fixed) of the free-surface nodes (ghosts
         included) that may roll onto a platen (fem/models/rim_contact.py)."""
-        if self.rim_marker(np.zeros((3, 1))) is None:
+        if self.rim_marker is None:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.inplane_components), dtype=np.int64)
         return rim_contact.candidates(self, self.rim_marker)
 
@@ -400,8 +399,9 @@ class DiscModel:
 
     # ------------------------------------------------------------------ rim contact (active set)
     def begin_step_contact(self) -> None:
-        """A step (or its retry) starts from the active set of the last accepted step."""
-        if not np.array_equal(self.rim_active, self.rim_committed):
+        """A step (or its retry) starts from the active set of the last accepted step (a collective
+        decision: _set_contact is collective, and one process's set may change while another's does not)."""
+        if self._max(float(not np.array_equal(self.rim_active, self.rim_committed))):
             self.rim_active = self.rim_committed.copy()
             self._set_contact()
 
@@ -519,7 +519,7 @@ class DiscModel:
         n_face = len(self._base_nodes.z)
         if len(a) > n_face:   # free-surface nodes on the platen: their share of the side facets' area
             if self._rim_area_form is None:
-                self._rim_area_form = self._build_area_form([(3, lambda x: self.rim_marker(x))])
+                self._rim_area_form = self._build_area_form([(3, self.rim_marker)])
             a[n_face:] = nodal_area(self._rim_area_form)[n_face:]
         return spec.tresca_m * spec.shear_flow_stress_MPa * a
 
@@ -592,8 +592,8 @@ class DiscModel:
             cp = self.creep_points
             self.Cc_inv_n.x.array[self._qt_ix] = cp.commit().ravel()
             self.p_eq.x.array[:] += cp.dp
-            self.q_n[:] = cp.q_tr - 3.0 * cp.mu * cp.dp
-            if self.anand:
+            if self.anand:   # the state of its explicit rates (Norton's come from rate_n)
+                self.q_n[:] = cp.q_tr - 3.0 * cp.mu * cp.dp
                 self.s_n[:] = cp.s_out
             self._state_valid = self._tangent_valid = False
             self.rim_committed = self.rim_active.copy()

@@ -112,7 +112,7 @@ def updated_set(model) -> np.ndarray:
     """The active set after a converged solve (see the module docstring)."""
     act = model.rim_active
     new = act | (penetration_mm(model) > PENETRATION_TOL_REL * model.geo.thickness_mm)
-    if act.any():
+    if model._max(float(act.any())):   # collective: the assembly and the sums below are, on every process
         r = model.assemble_residual()
         zc = axial_component(model)
         n = model.rim_nodes

@@ -21,7 +21,6 @@ Units: MPa, %, percentage points (pp).
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import sys
 from pathlib import Path
@@ -188,7 +187,6 @@ def write_best_study(grid: str, best: dict, path: Path) -> None:
     """The grid study at its best point over the Fig. 4 pressures (for make check and make report)."""
     import tomllib
     d = tomllib.loads(Path(grid).read_text())
-    d = copy.deepcopy(d)
     d["study"] = {"name": Path(path).stem,
                   "description": f"bare Li, bounded fit (make bounded-fit): Anand law, A = 10^{best['log10_A']:.2f} 1/s "
                                  f"(literature 10^{best['log10_A_literature']:.2f} +- 1 decade), "
