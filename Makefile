@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit gold sensitivity paraview
+.PHONY: demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -49,6 +49,9 @@ check: $(STAMP)  ## regression check of the calibrated model against the measure
 
 bounded-fit: $(STAMP) ## bounded fit of the bare-Li points (Anand law, friction + A within 1 decade): grid, chi^2 profile, Fisher, leave-one-out; writes studies/fig4_bare_li_bounded.toml (used by make check)
 	$(PY) -m fem.workflows.bounded_fit --jobs $(JOBS)
+
+external: $(STAMP) ## external validation, nothing fitted: Masias et al. 2019 compression creep of Li cylinders (5 stresses x 2 laws x friction x ramp); writes results/external/masias2019.md
+	$(PY) -m fem.workflows.external run --jobs $(JOBS)
 
 calibrate: $(STAMP) ## fit A and mu (sigma_y on request) to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
 	$(PY) -m fem.workflows.calibrate --jobs $(JOBS) $(EXEC_ARGS)

@@ -4,9 +4,9 @@ What is free (at most two parameters for four measured numbers; everything else 
 a stated assumption, listed in the output):
   * the platen friction: a Tresca friction factor m in [0, 1] (studies/fig4_bare_li_bounded_tresca.toml,
     shear flow stress k = 0.44 MPa) or a Coulomb coefficient mu (studies/fig4_bare_li_bounded_coulomb.toml);
-  * the Anand flow prefactor A within +-1 decade of its literature value (4.25e4 1/s for the default
-    parameter set, 0.05 1/s for the set of Narayan & Anand 2018, Table 2), the spread of published Li
-    creep data between laboratories.
+  * the flow prefactor A within +-1 decade of its literature value (Anand law: 4.25e4 1/s for the
+    default parameter set, 0.05 1/s for the set of Narayan & Anand 2018, Table 2; Norton law:
+    7.7e-3 MPa^-n/s, Masias et al. 2019), the spread of published Li creep data between laboratories.
 Objective, prior stated in it:
     chi^2 = sum over the measured bare-Li numbers ((predicted - measured) / uncertainty)^2
             + ((log10 A - log10 A_lit) / 1 decade)^2,
@@ -35,10 +35,15 @@ from fem.workflows.sweep import case_dir, is_finished, load_sweep, run_sweep, to
 # grid study -> the literature value of its flow prefactor A (1/s), the centre of the prior:
 #   the default [anand] set (public MOOSE input files, fem/physics/materials.py LI_ANAND_SOURCES): 4.25e4;
 #   Narayan & Anand 2018, Table 2 (eps0, isothermal): 0.05
+#   the Norton law fitted by Masias et al. 2019 to their tension creep data (Table S1): 7.7e-3 MPa^-n/s,
+#   the one law that also predicts their compression creep (studies/masias2019_compression_norton.toml)
 GRIDS = {"studies/fig4_bare_li_bounded_tresca.toml": 4.25e4,
          "studies/fig4_bare_li_bounded_coulomb.toml": 4.25e4,
          "studies/fig4_bare_li_bounded_na2018_tresca.toml": 0.05,
-         "studies/fig4_bare_li_bounded_na2018_coulomb.toml": 0.05}
+         "studies/fig4_bare_li_bounded_na2018_coulomb.toml": 0.05,
+         "studies/fig4_bare_li_bounded_norton_tresca.toml": 7.7e-3}
+# the swept prefactor of each law: (study table, key)
+PREFACTOR_KEYS = (("anand", "flow_prefactor_per_s"), ("li", "creep_A"))
 A_LIT = 4.25e4               # 1/s, the default set's prefactor (when a grid is not in GRIDS)
 A_PRIOR_DECADES = 1.0        # prior width and bound of log10 A
 FRICTION_KEYS = ("tresca_m", "mu")
@@ -57,7 +62,8 @@ def grid_table(study: str, results: Path, measured: list[dict], a_lit: float = A
         if not is_finished(d, c):
             continue
         fr_key = next(k for k in FRICTION_KEYS if k in c.swept)
-        key = (fr_key, float(c.swept[fr_key]), float(c.swept["flow_prefactor_per_s"]))
+        a_key = next(k for _, k in PREFACTOR_KEYS if k in c.swept)
+        key = (fr_key, float(c.swept[fr_key]), float(c.swept[a_key]))
         row = points.setdefault(key, {"friction": fr_key, "friction_value": key[1],
                                       "log10_A": math.log10(key[2]), "pred": {}})
         for p in case_points(c, read_history(d / "history.csv"), ""):
@@ -187,11 +193,13 @@ def write_best_study(grid: str, best: dict, path: Path) -> None:
     """The grid study at its best point over the Fig. 4 pressures (for make check and make report)."""
     import tomllib
     d = tomllib.loads(Path(grid).read_text())
+    table, key = next((t, k) for t, k in PREFACTOR_KEYS if isinstance(d.get(t, {}).get(k), list))
+    law, unit = ("Anand", "1/s") if table == "anand" else ("Norton", "MPa^-n/s")
     d["study"] = {"name": Path(path).stem,
-                  "description": f"bare Li, bounded fit (make bounded-fit): Anand law, A = 10^{best['log10_A']:.2f} 1/s "
+                  "description": f"bare Li, bounded fit (make bounded-fit): {law} law, A = 10^{best['log10_A']:.2f} {unit} "
                                  f"(literature 10^{best['log10_A_literature']:.2f} +- 1 decade), "
                                  f"{best['friction']} = {best['friction_value']:g}"}
-    d["anand"]["flow_prefactor_per_s"] = float(f"{10.0 ** best['log10_A']:.6g}")
+    d[table][key] = float(f"{10.0 ** best['log10_A']:.6g}")
     d["platen"][best["friction"]] = best["friction_value"]
     d["load"][0]["pressure_MPa"] = list(CURVE_PRESSURES_MPA)
     header = ("# Written by `make bounded-fit` (fem/workflows/bounded_fit.py): the best point of the bounded grid\n"
