@@ -301,7 +301,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "reuse_factorisation": Key(_default(Study, "reuse_factorisation"), bool,
                                    doc="true: Newton iterations may reuse the last factorisation (chord iterations, "
                                        "also across steps; fem/models/newton.py); default: on for a bare-Li 3D disc "
-                                       "from 10k unknowns (fem/models/linear_solvers.py REUSE_MIN_DOFS), off otherwise; "
+                                       "from 10k unknowns (fem/models/linear_solvers.py REUSE_MIN_DOFS) and for the "
+                                       "composite, off for the axisymmetric model; "
                                        "same result to the Newton tolerance, not part of the fingerprint"),
         "max_memory_GiB": Key(_default(Study, "max_memory_GiB"), float, hi=1e6, **POS,
                               doc="GiB a run may use: a study whose mesh and FE model would need more (estimated "

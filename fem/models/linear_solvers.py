@@ -62,11 +62,13 @@ def choose_linear_solver(requested: str, n_dofs: int, n_phases: int, dim: int = 
     return "gamg" if dim == 3 and n_phases == 1 and n_dofs >= AUTO_ITERATIVE_MIN_DOFS else "mumps"
 
 
-# reuse_factorisation unset (the default): chord iterations (fem/models/newton.py) for a single-phase
-# (bare-Li) 3D disc from this many unknowns on. Measured 2026-12-03 (docs/benchmarks.md): 3D Coulomb
-# creep, 14 580 unknowns: 50 s instead of 59 s for the whole run; literature law at 99 494 unknowns,
-# first 6 steps: 98 s instead of 393 s. Not measured for the composite or the axisymmetric model
-# (whose factorisations are cheap), so off there.
+# reuse_factorisation unset (the default): chord iterations (fem/models/newton.py) for a 3D bare-Li
+# disc from this many unknowns on, and for every 3D composite. Measured (docs/benchmarks.md): 3D
+# Coulomb creep, 14 580 unknowns: 50 s instead of 59 s for the whole run; literature law at 99 494
+# unknowns, first 6 steps: 98 s instead of 393 s; composite (several phases, one pressure field
+# each; 2026-12-03 session 4): 3 mm disc, 7 841 unknowns, 29.7 s instead of 59.1 s (93 instead of 227
+# factorisations, the same changes to 4e-4 pp), 15 mm disc, 163 002 unknowns, 2 processes: 462 s
+# (42 factorisations). Off for the axisymmetric model, whose factorisations are cheap.
 REUSE_MIN_DOFS = 10_000
 
 
@@ -74,7 +76,7 @@ def choose_reuse(requested: bool | None, n_dofs: int, n_phases: int, dim: int) -
     """Whether Newton may reuse factorisations: `requested` unless it is None (then the rule above)."""
     if requested is not None:
         return bool(requested)
-    return dim == 3 and n_phases == 1 and n_dofs >= REUSE_MIN_DOFS
+    return dim == 3 and (n_phases > 1 or n_dofs >= REUSE_MIN_DOFS)
 
 
 class LinearSolverFailure(RuntimeError):

@@ -56,11 +56,12 @@ def test_petsc_lu_without_pivoting_falls_back_to_mumps():
 
 def test_choice_of_factorisation_reuse():
     """Requirement: unset, factorisations are reused for single-phase 3D discs from REUSE_MIN_DOFS
-    unknowns (measured gain) and not for the composite or the axisymmetric model; a study's explicit
-    true/false wins."""
+    unknowns and for every 3D composite (measured gains), not for the axisymmetric model; a study's
+    explicit true/false wins."""
     assert choose_reuse(None, REUSE_MIN_DOFS, 1, 3) is True
     assert choose_reuse(None, REUSE_MIN_DOFS - 1, 1, 3) is False
-    assert choose_reuse(None, 10 * REUSE_MIN_DOFS, 4, 3) is False
+    assert choose_reuse(None, 10 * REUSE_MIN_DOFS, 4, 3) is True    # the composite: at any size
+    assert choose_reuse(None, 1000, 4, 3) is True
     assert choose_reuse(None, 10 * REUSE_MIN_DOFS, 1, 2) is False
     assert choose_reuse(True, 10, 4, 2) is True and choose_reuse(False, 10 ** 6, 1, 3) is False
 
