@@ -4,7 +4,7 @@ cylinders (diameter 12.7 mm, height AR x 12.7 mm) between mineral-oil-lubricated
 nominal stress 0.8-2.4 MPa, engineering strain rates at 720, 3600 and 7200 s, and Fig. 8 (strain vs
 time at 1.48 MPa). Units: mm, N, MPa, s.
 
-The two template studies (studies/masias2019_compression_{norton,bounded}.toml) are the 1.48 MPa /
+The two template studies (studies/masias2019_compression_{norton,anand}.toml) are the 1.48 MPa /
 AR 1.89 case with the friction (mu 0 / 0.1 / 0.3, unknown under mineral oil) and the force-ramp time
 (60 / 300 s, the experiment ramped its crosshead at 1e-3 1/s) swept; `run` writes the four other
 Table S2 cases of each (a sweep takes the Cartesian product of list keys and cannot pair pressure_MPa
@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = Path("results") / "external"
 TEMPLATES = {"norton": ROOT / "studies" / "masias2019_compression_norton.toml",
-             "bounded": ROOT / "studies" / "masias2019_compression_bounded.toml"}
+             "anand": ROOT / "studies" / "masias2019_compression_anand.toml"}
 D0_MM = 12.7
 TIMES_S = (720.0, 3600.0, 7200.0)
 # Table S2 (printed values, through a third-party transcription; check against the ESM):

@@ -35,7 +35,7 @@ def test_case_files_pair_stress_and_aspect_ratio(tmp_path):
     assert len(written) == 2 * (len(external.MEASURED) - 1)
     seen = set()
     for p in written:
-        law = "bounded" if "bounded" in p.name else "norton"
+        law = "anand" if "anand" in p.name else "norton"
         # a valid sweep (StudyError otherwise) with the template's cases (friction x ramp (x A))
         assert len(load_sweep(p)[1]) == len(load_sweep(external.TEMPLATES[law])[1]) >= 6
         text = p.read_text()
