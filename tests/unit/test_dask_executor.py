@@ -178,7 +178,10 @@ def test_interrupted_dask_sweep_pauses_its_cases(tmp_path, dask_cluster):
     (the run writes its checkpoint and exits), and its claim and run lock are released."""
     addr, _, _ = dask_cluster
     study = tmp_path / "s.toml"
-    study.write_text(STUDY.replace("[17.79, 5.19, 10.0]", "[17.79]"))
+    # a hold that cannot end before the interrupt lands (600 s in steps of <= 0.05 s: minutes of wall
+    # time; with the 10 s hold an idle machine finished the case first, 2026-12-03)
+    study.write_text(STUDY.replace("[17.79, 5.19, 10.0]", "[17.79]").replace("hold_s = 10.0", "hold_s = 600.0")
+                     + "\n[time]\ndt_max_s = 0.05\n")
     res = tmp_path / "dask"
     sweep = subprocess.Popen([sys.executable, "-m", "fem", "sweep", str(study), "--scheduler", addr,
                               "--results", str(res)], cwd=ROOT, stdout=subprocess.PIPE,
