@@ -24,7 +24,6 @@ the paper), not yet checked against the ESM PDF; the Fig. 8 strains are figure r
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import re
 import sys
@@ -32,6 +31,9 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+
+from fem.stepping.outputs import atomic_write_text
+from fem.workflows.report import read_history
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = {"norton": ROOT / "studies" / "masias2019_compression_norton.toml",
@@ -67,18 +69,9 @@ def write_cases(out: Path) -> list[Path]:
             t = re.sub(r"1\.48 MPa, AR 1\.89", f"{stress} MPa, AR {ar}", t)
             assert f"pressure_MPa = {stress}" in t and f"AR {ar} x" in t, (law, stress)
             p = out / f"{name}.toml"
-            p.write_text(t)
+            atomic_write_text(p, t)
             written.append(p)
     return written
-
-
-def read_history(path: Path) -> dict[str, np.ndarray]:
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    cols = {}
-    for k in ("time_s", "gap_mm", "min_J"):
-        cols[k] = np.array([float(r[k]) for r in rows])
-    return cols
 
 
 def rate_at(t: np.ndarray, e: np.ndarray, t0: float, rel: float = 0.05) -> float:
@@ -124,7 +117,8 @@ def collect(results: Path) -> list[dict]:
             mu = math.inf
         load = c["load"][0]
         h0 = float(c["geometry"]["thickness_mm"])
-        h = read_history(hist)
+        rows = read_history(hist)
+        h = {k: np.array([r[k] for r in rows]) for k in ("time_s", "gap_mm", "min_J")}
         e = 1.0 - h["gap_mm"] / h0
         t = h["time_s"]
         summ = case_toml.parent / "summary.json"
@@ -215,7 +209,6 @@ def table(runs: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    from fem.stepping.outputs import atomic_write_text
     from fem.workflows.sweep import run_sweep
     ap = argparse.ArgumentParser(prog="python -m fem.workflows.external", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
