@@ -47,7 +47,8 @@ MESHES = (0.125, 0.0625, 0.03125)       # mm; 0.125 ~ CalculiX 4 x 60 (full thic
 # CalculiX reference mesh of issue 5: 60 radial x 4 axial CAX8R over the half thickness, 849 nodes
 # (radial size 0.125 mm, axial 0.0625 mm); compared with our h = 0.125 mesh (P2 triangles)
 CCX_MESH = (60, 4)
-CCX_CETOL = 1e-4   # gives -0.02 % thickness error; CETOL does not limit its steps above ~1e-5
+CCX_CETOL = 1e-4
+ISSUE_ERROR = 5e-4   # issue 15: the process-to-process ratio "at <= 0.05 % error" (thickness, relative)   # gives -0.02 % thickness error; CETOL does not limit its steps above ~1e-5
 
 
 def study(name, mesh_size, friction="frictionless", mu=0.0, A=A_REF, load=None, time_settings=None):
@@ -121,6 +122,8 @@ def main():
     meshes = MESHES[:1] if quick else MESHES
     out = ROOT / "results" / "bench" / datetime.date.today().isoformat()
     out.mkdir(parents=True, exist_ok=True)
+    from fem import aot
+    print(f"kernels: {aot.build(quiet=True)}", flush=True)   # the ahead-of-time kernels (as make does)
     t0 = time.perf_counter()
     run_case(study("warmup", 0.125, "coulomb", 0.2, load=[{"pressure_MPa": P, "ramp_s": 0.0, "hold_s": 0.1}]),
              out / "warmup", progress=False)   # JIT (cached) + mesh cache
@@ -227,6 +230,26 @@ def main():
             c["ours_process_walls_s"] = pw
             c["process_ratio_ccx_over_ours"] = c["wall_s"] / c["ours_process_wall_s"]
             c["ours_process_thickness_error_rel"] = (summ["thickness_change_pct"] - t_exact) / t_exact
+            c["ours_process_kernels"] = summ.get("kernels")
+            # the issue's criterion (issue 15): process to process at <= 0.05 % error (the loosest of the
+            # tolerances above that meets it), best of 3, in the same run
+            os.environ["FEM_KERNEL_THREADS"] = str(threads)
+            try:
+                for tol in (1e-2, 3e-3, 1e-3):
+                    pw2 = []
+                    for _ in range(3):
+                        w, summ2 = process_seconds(study_dict(0.125, time_settings={"time_tolerance": tol}),
+                                                   out / f"D_ours_h0.125_tol{tol:g}_t{threads}_issue_process")
+                        pw2.append(w)
+                    err2 = (summ2["thickness_change_pct"] - t_exact) / t_exact
+                    if abs(err2) <= ISSUE_ERROR:
+                        break
+            finally:
+                os.environ.pop("FEM_KERNEL_THREADS", None)
+            c["issue_time_tolerance"] = tol
+            c["issue_process_wall_s"] = min(pw2)
+            c["issue_process_thickness_error_rel"] = err2
+            c["issue_process_ratio_ccx_over_ours"] = c["wall_s"] / min(pw2)
             c["time_ratio_ccx_over_ours"] = c["wall_s"] / ours["wall_s"]
             c["cpu_ratio_ccx_over_ours"] = c.get("cpu_s", c["wall_s"]) / ours["wall_s"]
             c["agreement_thickness_rel"] = (ours["thickness_change_pct"] - c["thickness_change_pct"]) / c["thickness_change_pct"]
@@ -279,6 +302,8 @@ def _markdown(meta, rows, ccx_rows):
         cc = ["case", "threads", "nodes", "increments", "cutbacks", "wall_s", "cpu_s", "thickness_change_pct",
               "thickness_error_rel", "ours_case", "ours_wall_s", "time_ratio_ccx_over_ours", "cpu_ratio_ccx_over_ours",
               "ours_process_wall_s", "process_ratio_ccx_over_ours", "ours_process_thickness_error_rel",
+              "ours_process_kernels", "issue_time_tolerance", "issue_process_wall_s",
+              "issue_process_thickness_error_rel", "issue_process_ratio_ccx_over_ours",
               "agreement_thickness_rel", "agreement_diameter_rel"]
         lines += ["## CalculiX", "", "| " + " | ".join(cc) + " |", "|" + "---|" * len(cc)]
         lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cc) + " |" for r in ccx_rows]

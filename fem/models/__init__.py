@@ -5,6 +5,11 @@ composite)."""
 
 import dolfinx_solver  # noqa: F401,E402  (must precede dolfinx / petsc4py, for every module below)
 
+from fem.aot import import_hiding_numba  # noqa: E402
+
+# dolfinx without its optional numba helpers: numba is imported only when a JIT kernel is needed (fem/aot.py)
+import_hiding_numba("ffcx.codegeneration.utils", "dolfinx.fem.petsc")
+
 # FFCx JIT options of every form. A process that finds another one compiling the same form waits
 # for it up to `timeout` seconds (default 10 s). The composite Jacobian takes longer than that to
 # compile, so two sweep cases started together on a cold cache failed with "JIT compilation timed

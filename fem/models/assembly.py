@@ -23,8 +23,10 @@ import numpy as np
 import ufl
 from dolfinx import fem
 from dolfinx.fem import petsc as fem_petsc
-from numba import njit
 from petsc4py import PETSc
+
+from fem import aot
+from fem.aot import njit
 
 MAX_TABLE_BYTES = 400 * 2 ** 20   # B, N and position tables; above this the UFL form is assembled
 
@@ -100,6 +102,8 @@ def _positions(dofs, indptr, indices):
     return pos.reshape(dofs.shape[0], dofs.shape[1], dofs.shape[1]).astype(np.int32)
 
 
+@aot.export(aot.array("f8", 1), aot.array("i4", 3), aot.array("f8", 4), aot.array("f8", 3), aot.array("f8", 2),
+            aot.array("f8", 3), aot.array("f8", 2), aot.F8, aot.array("i8", 1), aot.array("i8", 1))
 @njit(cache=True, error_model="numpy")
 def _assemble(data, pos, Bu, Np, w, A, C, inv_bulk, ucols, pcols):
     """Element matrices added at pos (regular inner loops over the element's displacement dofs:

@@ -47,7 +47,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from fem import aot
+from fem.aot import F8, njit
+
+F1 = aot.array("f8", 1)
 
 # parameter vector `par` (LiAnand.kernel_parameters()):
 P_NU0, P_M, P_H0, P_STILDE, P_NSAT, P_A, P_XI, P_FORM = range(8)
@@ -279,6 +282,7 @@ def anand_increment(q_tr, m3, theta_dt, par, s_b, dp0, u_guess):
     return dp0 + d, s, d / (q * L + m3 * d), u
 
 
+@aot.export(F1, F1, F1, F8, F8, F1, F1)
 @njit(cache=True)
 def explicit_parts(q_n, s_n, par, dt, theta, dp0_out, sb_out):
     """The explicit parts of a theta-step at every point from the converged state at t_n (von Mises
@@ -313,6 +317,7 @@ def anand_increments(q_tr, mu, theta_dt: float, par, s_b, dp0=None, u_guess=None
     return dp, s_new, dpq, u
 
 
+@aot.export(F1, F1, F1, F1)
 @njit(cache=True)
 def flow_rates(q, s, par, out):
     """nu = `flow_rate` at every point (arrays q, s)."""

@@ -38,7 +38,10 @@ import math
 import os
 
 import numpy as np
-from numba import njit, prange
+from fem import aot
+from fem.aot import B1, F8, I8, njit, prange
+
+F1, F2, F3 = (aot.array("f8", d) for d in (1, 2, 3))
 
 from fem.physics.anand_point import anand_increment
 
@@ -48,6 +51,14 @@ from fem.physics.anand_point import anand_increment
 LOG_SERIES_LIMIT = 0.6
 # below this many points a call runs serially (waking the threads, ~10 us, outweighs the work)
 PARALLEL_MIN_POINTS = 200
+# with the ahead-of-time compiled serial kernel (fem/aot.py) loaded, the threaded kernel (numba JIT:
+# prange cannot be compiled ahead of time) is used only from this many points on: its first call
+# imports numba and loads its JIT code (~0.5 s), which two threads win back only on large meshes.
+# Measured 2026-12-03 (case A of bench/bench_axisym.py, 192 Newton iterations, 2 idle cores):
+# process to process, 7 512 points (mesh 0.0625 mm) 3.21 s serial against 3.33 s threaded; 27 456
+# points (0.03125 mm) 15.9-16.4 s against 15.4 s; the compiled serial kernel alone costs 0.91 / 0.95 /
+# 0.99 us per dof and Newton iteration at 1 600 / 7 512 / 27 456 points (make bench).
+PARALLEL_AOT_MIN_POINTS = 20_000
 MODE_STRESS, MODE_TANGENT = 0, 1   # stress (and the state for the commit); + consistent tangent
 LAW_NORTON, LAW_ANAND = 0, 1       # the scalar return map: Norton (with threshold) or Anand
 # symmetric components in the order of the 6 x 6 log derivative: 00, 11, 22, 01, 02, 12
@@ -452,6 +463,8 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                 Fbi_out[k, i, j] = Fi[i, j] / c
 
 
+@aot.export(F3, F3, F1, F1, F8, F8, F8, F8, I8, F1, F1, F1, aot.array("i8", 2), B1, I8, F1,
+            F1, F1, F1, F1, F1, F2, F2, F3, F3, F3)
 @njit(cache=True, error_model="numpy")
 def creep_points(F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_out, act, block, mode, y_last,
                  q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
@@ -472,6 +485,7 @@ def creep_points_parallel(chunks, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par,
                      S_out, Fbi_out)
 
 
+@aot.export(F3, F3, F8, F3)
 @njit(cache=True, error_model="numpy")
 def commit_points(S, Fbi, mu, Cnew_out):
     """Cc^-1 at t_n+1 = Fbar^-1 exp(s/mu) Fbar^-T (det renormalised to 1) from the deviatoric
@@ -547,7 +561,8 @@ class CreepPoints:
     """Work arrays of `creep_points` for N points with m active components of F."""
 
     def __init__(self, N: int, act, threads: int = 1):
-        self.threads = set_kernel_threads(threads)
+        self.threads = max(1, int(threads))   # requested; numba's pool is set at the first threaded call
+        self._pool_threads = None
         self.act = np.ascontiguousarray(np.asarray(act, dtype=np.int64).reshape(-1, 2))
         off_block = {(0, 2), (2, 0), (1, 2), (2, 1)}
         self.block = not any(tuple(ij) in off_block for ij in self.act.tolist())
@@ -577,8 +592,12 @@ class CreepPoints:
                 self.act, self.block, mode, self.y_last,
                 self.q_tr, self.dp, self.dist, self.vm, self.J, self.P, self.C, self.A, self.S, self.Fbi)
         threads = self.threads
-        if threads > 1 and F.shape[0] >= PARALLEL_MIN_POINTS:
-            creep_points_parallel(threads, *args)
+        min_points = PARALLEL_MIN_POINTS if aot.compiled_module() is None else PARALLEL_AOT_MIN_POINTS
+        if threads > 1 and F.shape[0] >= min_points:
+            if self._pool_threads is None:
+                self._pool_threads = set_kernel_threads(threads)
+            creep_points_parallel(self._pool_threads, *args)
+            self.ran_threaded = True
         else:
             creep_points(*args)
 

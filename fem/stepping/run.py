@@ -49,6 +49,7 @@ from fem.stepping.lock import LockHeld, OutputError, describe_oserror, mpi_run_l
 from fem.stepping.outputs import atomic_write_text, write_fields_vtk, write_history_csv
 from fem.workflows import strict_json
 from fem.physics.platen import build_phases
+from fem import aot
 from fem.physics.creep_point import LOG_SERIES_LIMIT
 from fem.study import Study
 from fem.stepping.timestep import INTEGRATORS, REJECT, first_step, local_error, step_factor
@@ -459,6 +460,7 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
         "linear_solves": model.linear_solves,
         "factorisations": model.factorisations,
         "reuse_factorisation": model.reuse_factorisation,
+        "kernels": aot.kind(),   # the numba kernels: compiled ahead of time ("aot", fem/aot.py) or JIT
         "linear_solver": model.linear_solver.kind, "linear_solver_requested": model.linear_solver.requested,
         **({"linear_solver_fallback": model.linear_solver.fallback} if model.linear_solver.fallback else {}),
         **({"krylov_iterations": {"per_solve_mean": float(np.mean(model.linear_solver.krylov_iterations)),

@@ -110,12 +110,15 @@ def test_creep_consistent_tangent_matches_central_differences(active):
 
 
 @pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
-def test_threaded_kernel_equals_serial_kernel(active):
+def test_threaded_kernel_equals_serial_kernel(active, monkeypatch):
     """The kernel on 2 numba threads (contiguous chunks of points) gives the serial numbers bit for
-    bit, stress, tangent, state and warm start alike, and really runs threaded (2 threads)."""
+    bit, stress, tangent, state and warm start alike, and really runs threaded (2 threads; also
+    where the compiled serial kernel would keep these 3001 points serial)."""
     import numba
+    from fem.physics import creep_point
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has one thread here")
+    monkeypatch.setattr(creep_point, "PARALLEL_AOT_MIN_POINTS", creep_point.PARALLEL_MIN_POINTS)
     F, Cn, p = _creep_state(active, N=3001, seed=11)
     N = F.shape[0]
     dp0 = np.full(N, FD_DP0)
@@ -125,6 +128,7 @@ def test_threaded_kernel_equals_serial_kernel(active):
         assert k.threads == threads
         for mode in (MODE_TANGENT, MODE_STRESS):
             k.run(FD_MAT, F, Cn, dp0, FD_DT_A, mode, p)
+        assert getattr(k, "ran_threaded", False) == (threads > 1)
         out.append([a.copy() for a in (k.P, k.C, k.A, k.S, k.Fbi, k.dp, k.q_tr, k.vm, k.y_last, k.commit())])
     for a, b in zip(*out):
         assert np.array_equal(a, b)

@@ -9,6 +9,7 @@ Truth:
 * memory = the peak resident set size (VmHWM) of a real `python -m fem run` process (one
   small 3D case here; larger cases measured once, numbers in meshes/estimate.py MEASURED).
 Each estimate must lie within a factor 2 of its truth."""
+import os
 import subprocess
 import sys
 
@@ -103,8 +104,12 @@ def _peak_rss_GiB(tmp_path, mesh_size_mm: float) -> tuple[float, object]:
     est = estimate(s.geometry, pressure_space=s.pressure_space, linear_solver=s.linear_solver)
     from meshes.disc_axisym import cached_msh
     cached_msh(s.geometry)   # mesh here, so that the measured run reads it from the cache (no Gmsh in its peak)
+    # one kernel thread: both meshes then run the same (compiled, serial) kernels; with threads the finer
+    # mesh would load numba's JIT for the threaded kernel (fem/physics/creep_point.py
+    # PARALLEL_AOT_MIN_POINTS), a fixed cost of ~0.1 GiB that is not mesh memory
+    env = dict(os.environ, FEM_KERNEL_THREADS="1")
     p = subprocess.run([sys.executable, "-c", RUN.format(study=str(study), out=str(tmp_path / f"out{mesh_size_mm}"))],
-                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+                       capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert p.returncode == 0, p.stderr[-2000:]
     return int(p.stderr.split("MAXRSS_KB")[1].split()[0]) * 1024 / GiB, est
 
