@@ -140,6 +140,7 @@ class Study:
         d["numerics"].pop("max_memory_GiB")        # ... or only the memory limit
         d["numerics"].pop("min_J")                 # ... or only the mesh-quality limit
         d["output"].pop("checkpoint_every_steps"); d["output"].pop("checkpoint_every_s")   # ... or checkpointing
+        d.get("carbon", {}).pop("transverse_compressive_strength_MPa", None)   # ... or a failure index's strength
         if not self.platen.capped:   # no Tresca cap: its keys change nothing (fingerprints as before the cap)
             d["platen"].pop("tresca_m", None); d["platen"].pop("shear_flow_stress_MPa", None)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -196,6 +197,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "nu_LT": Key(_default(TowElastic, "nu_LT"), float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
         "nu_TT": Key(_default(TowElastic, "nu_TT"), float, lo=-1.0, hi=0.5, lo_open=True, hi_open=True),
         "strength_MPa": Key(_default(TowElastic, "strength_MPa"), float, hi=1e6, **POS),
+        "transverse_compressive_strength_MPa": Key(_default(TowElastic, "transverse_compressive_strength_MPa"), float,
+                                                   hi=1e6, **POS),
         "isotropic": Key(_default(TowElastic, "isotropic"), bool),
     },
     "gpe": {  # gel polymer electrolyte (GelNeoHookean, GPE_SOURCES)

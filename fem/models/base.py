@@ -702,6 +702,11 @@ class DiscModel:
                 d["max_fibre_compression_MPa"] = -self._max((-fs).max(initial=-np.inf))
                 d["strength_MPa"] = m.strength_MPa
                 d["max_von_mises_over_strength"] = d["max_von_mises_MPa"] / m.strength_MPa
+                # compressive failure index across the fibres (crushing; sourced strength, no failure law)
+                ts = self.eval_phase(name, "transverse_stress_min")
+                d["max_transverse_compression_MPa"] = max(0.0, self._max((-ts).max(initial=-np.inf)))
+                d["transverse_compressive_strength_MPa"] = m.transverse_compressive_strength_MPa
+                d["transverse_compression_index"] = d["max_transverse_compression_MPa"] / m.transverse_compressive_strength_MPa
             if law.kind == "creep":
                 pe = self.p_eq.x.array
                 d["max_equivalent_creep_strain"] = self._max(pe.max(initial=0.0))

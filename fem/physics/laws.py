@@ -270,7 +270,7 @@ class TowLaw(Law):
         return cls(inp.mesh, mat, inp.F, inp.fibre_direction)
 
     def outputs(self) -> dict:
-        return {"fibre_stress": self.fibre_stress}
+        return {"fibre_stress": self.fibre_stress, "transverse_stress_min": self.transverse_stress_min}
 
     def __init__(self, mesh, mat, F, a):
         from dolfinx import fem
@@ -291,6 +291,20 @@ class TowLaw(Law):
         self.sigma = F * S * F.T / self.J
         n = F * a
         self.fibre_stress = ufl.inner(n, self.sigma * n) / ufl.inner(n, n)   # Cauchy stress along the fibre
+        # the most compressive principal Cauchy stress across the fibre (crushing of the tow)
+        self.transverse_stress_min = transverse_min_principal(self.sigma, n)
+
+
+def transverse_min_principal(sigma, n):
+    """Smaller principal value of sigma in the plane normal to n (UFL): with P = I - n n/|n|^2 and
+    T = P sigma P, whose third eigenvalue (along n) is 0, the in-plane pair is
+    lambda = (tr T -+ sqrt(2 tr(T T) - tr(T)^2)) / 2."""
+    I = ufl.Identity(3)
+    P = I - ufl.outer(n, n) / ufl.inner(n, n)
+    T = P * sigma * P
+    tr = ufl.tr(T)
+    disc = ufl.max_value(2.0 * ufl.inner(T, T) - tr * tr, 0.0)
+    return 0.5 * (tr - ufl.sqrt(disc))
 
 
 def von_mises(sigma):

@@ -76,7 +76,13 @@ CARBON_SOURCES = {
     "G_LT_MPa": "Reuss 1 / (0.6/15000 + 0.4/2833) = 5519 MPa (same caveat as E_T)",
     "nu_LT": "rule of mixtures 0.6 x 0.20 + 0.4 x 0.381 = 0.272",
     "nu_TT": "ASSUMPTION: 0.40 (transverse plane of a fibre bundle)",
-    "strength_MPa": "paper Fig. 2b: cloth tensile strength 215.08 MPa (G-LiCFC composite-anode paper); compared with the tow stresses",
+    "strength_MPa": "paper Fig. 2b: cloth tensile strength 215.08 MPa (G-LiCFC composite-anode paper); compared with the "
+                    "tow stresses (an in-plane TENSILE strength of the cloth)",
+    "transverse_compressive_strength_MPa": "200 MPa: transverse compressive strength Y_c of unidirectional carbon/epoxy "
+                                           "(AS4/3501-6 and T300/BSL914C), Soden, Hinton & Kaddour, Compos. Sci. Technol. 58 "
+                                           "(1998) 1011 (WWFE-I lamina data; 250 MPa in a vendor table). A BONDED-laminate "
+                                           "value: a Li-filled tow is neither bonded nor dry, so the index it gives is "
+                                           "indicative (docs/composite_inputs.md); no failure law acts on it",
     "law": "transversely isotropic St Venant-Kirchhoff, S = C : E along the local tow direction (small strains, large "
            "rotations); isotropic elasticity is available with isotropic = true as a documented fallback",
 }
@@ -92,6 +98,7 @@ class TowElastic:
     nu_LT: float = 0.272
     nu_TT: float = 0.40
     strength_MPa: float = 215.08
+    transverse_compressive_strength_MPa: float = 200.0
     isotropic: bool = False   # fallback: isotropic with E_T, nu_TT
 
     def stiffness(self):

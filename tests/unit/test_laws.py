@@ -299,3 +299,23 @@ def test_degenerate_deformation_gives_nan_not_an_exception(active):
     k.run(FD_MAT, F, np.repeat(np.eye(3)[None], 4, 0), np.zeros(4), FD_DT_A, MODE_TANGENT, np.zeros(4))
     assert not np.isfinite(k.P[:3]).all(axis=1).any()
     assert np.isfinite(k.P[3]).all() and np.isfinite(k.A[3]).all()
+
+
+def test_transverse_min_principal_matches_eigenvalues():
+    """The tow-crushing measure (TowLaw.transverse_stress_min): the smaller principal value of the
+    stress in the plane normal to the (unnormalised) fibre vector n, against numpy's eigenvalues of
+    P sigma P restricted to that plane, for random stresses and directions."""
+    from fem.physics.laws import transverse_min_principal
+    m = dmesh.create_unit_cube(MPI.COMM_SELF, 1, 1, 1, cell_type=dmesh.CellType.tetrahedron)
+    rng = np.random.default_rng(5)
+    pts = np.array([[0.25, 0.25, 0.25]])
+    for _ in range(6):
+        S = rng.normal(scale=50.0, size=(3, 3))
+        S = 0.5 * (S + S.T)
+        n = rng.normal(size=3) * 3.0
+        expr = fem.Expression(transverse_min_principal(fem.Constant(m, S), fem.Constant(m, n)), pts)
+        got = float(expr.eval(m, np.array([0], dtype=np.int32)).ravel()[0])
+        e = n / np.linalg.norm(n)
+        basis = np.linalg.svd(np.eye(3) - np.outer(e, e))[0][:, :2]   # two unit vectors normal to n
+        want = np.linalg.eigvalsh(basis.T @ S @ basis).min()
+        assert abs(got - want) < 1e-10 * max(1.0, abs(want)), (got, want)
