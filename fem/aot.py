@@ -16,7 +16,7 @@ function, compiled with its own options, e.g. error_model = "numpy"), and also w
 do not match the declared types. Results are the same to the last bit (tests/unit/test_aot.py).
 
 The module is built by `python -m fem.aot build` (the Makefile does it when the kernel sources
-change; ~1 min) into the cache folder $FEM_AOT_DIR, else <repo>/.cache/aot, under a name carrying
+change; 3-8 s) into the cache folder $FEM_AOT_DIR, else <repo>/.cache/aot, under a name carrying
 the hash of the kernel sources, numba's and Python's versions: a stale module is never loaded.
 `FEM_AOT=0` forces the JIT kernels. summary.json records which kind ran (`kernels`).
 """
@@ -117,7 +117,6 @@ def import_hiding_numba(*modules: str) -> None:
     todo = [m for m in modules if m not in sys.modules]
     if not todo or "numba" in sys.modules:
         return
-    import importlib
     sys.modules["numba"] = None   # makes `import numba` raise ImportError
     try:
         for m in todo:
@@ -250,7 +249,6 @@ def kind() -> str:
 
 
 def _register_all() -> dict:
-    import importlib
     for m in KERNEL_MODULES:
         importlib.import_module(m)
     return _EXPORTS

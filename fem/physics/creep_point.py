@@ -563,6 +563,7 @@ class CreepPoints:
     def __init__(self, N: int, act, threads: int = 1):
         self.threads = max(1, int(threads))   # requested; numba's pool is set at the first threaded call
         self._pool_threads = None
+        self.ran_threaded = False             # whether a call used the threaded kernel
         self.act = np.ascontiguousarray(np.asarray(act, dtype=np.int64).reshape(-1, 2))
         off_block = {(0, 2), (2, 0), (1, 2), (2, 1)}
         self.block = not any(tuple(ij) in off_block for ij in self.act.tolist())

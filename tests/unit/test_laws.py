@@ -128,7 +128,7 @@ def test_threaded_kernel_equals_serial_kernel(active, monkeypatch):
         assert k.threads == threads
         for mode in (MODE_TANGENT, MODE_STRESS):
             k.run(FD_MAT, F, Cn, dp0, FD_DT_A, mode, p)
-        assert getattr(k, "ran_threaded", False) == (threads > 1)
+        assert k.ran_threaded == (threads > 1)
         out.append([a.copy() for a in (k.P, k.C, k.A, k.S, k.Fbi, k.dp, k.q_tr, k.vm, k.y_last, k.commit())])
     for a, b in zip(*out):
         assert np.array_equal(a, b)
