@@ -50,7 +50,8 @@ PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetri
 
 
 class NewtonFailure(RuntimeError):
-    pass
+    iterations = 0       # the work of the failed solve (fem/models/newton.py counts it into the step's)
+    factorisations = 0
 
 
 class StepTooLarge(NewtonFailure):

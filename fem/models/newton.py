@@ -28,11 +28,25 @@ when none is stored, when a chord iteration contracted the scaled residual by le
 REUSE_CONTRACTION, or when it did not reduce it at all (then from the previous iterate, which is
 restored). max_it bounds the factorisations; chord iterations are bounded by CHORD_MAX_IT.
 
+Stick start (Coulomb friction): where the disc under the face is much softer in shear than the
+stick stiffness mu N / eps of the regularised law (the gel skin of the composite: G ~ 1 MPa against
+mu N / eps ~ 1e3 N/mm), a node that should stick but starts the iteration sliding (the first load
+step, whose first Jacobian has no normal force and so no friction in it; the first step of a hold,
+from a guess extrapolated from the ramp) has almost no tangent stiffness along its slip. Newton
+overshoots it to a large slip the other way and cycles: the 6 mm composite at mu 0.2 failed its
+first step down to dt 1.6 ms, continuation included (docs/results.md). So a failed solve is first
+retried, before the continuation below, with a first update that holds the platen nodes' in-plane
+dofs at zero slip over the step (a stuck predictor, as the trial state of a friction return map).
+From there the nodes that must slide leave the stick regime: Newton approaches them from the stiff
+side and does not overshoot. Only the first update differs (its factorisation is not reused), so
+the converged answer is unchanged (tests/unit/test_newton.py). It is a fallback, not the default:
+in the stiff bare-Li disc the usual predictor converges in fewer iterations.
+
 Constraints of other kinds (periodic RVE boundaries) enter through a prolongation, see
 fem/models/linear_solvers.py ProlongedSystem.
 
-Continuation: with Coulomb friction a failed solve is retried with the regularisation width
-1e4, 1e3, 1e2, 10 and 1 x eps in turn, each stage starting from the previous one's solution; the
+Continuation: with Coulomb friction a failed solve (after the stick start) is retried with the
+regularisation width 1e4, 1e3, 1e2, 10 and 1 x eps in turn, each stage starting from the previous one's solution; the
 last stage is the exact problem, so continuation changes robustness, not the answer.
 """
 from __future__ import annotations
@@ -50,6 +64,7 @@ from fem.physics.platen import LoadConstraint
 
 CONTINUATION = (1e4, 1e3, 1e2, 10.0, 1.0)
 REUSE_CONTRACTION = 0.3   # a chord iteration must shrink the scaled residual at least this much
+STICK_START = True        # a failed Coulomb solve is retried from a stuck predictor first (docstring)
 CHORD_MAX_IT = 40         # chord (reused-factorisation) iterations per Newton solve
 DEBUG = bool(os.environ.get("FEM_DEBUG_NEWTON"))   # FEM_DEBUG_NEWTON=1: print the residual norms of every iteration
 
@@ -79,13 +94,20 @@ def _solve_with_set(model, dt, x_n, constraint, x_guess, delta_guess, max_it) ->
     """solve_step with a fixed contact set (and the friction continuation)."""
     try:
         return newton(model, dt, x_n, constraint, x_guess, delta_guess, max_it, 1.0)
-    except NewtonFailure:
+    except NewtonFailure as e:
         if not model.contact.coulomb:
             raise
-    its = facs = 0
+        its, facs = e.iterations, e.factorisations
+    if STICK_START:
+        try:   # the stick start (module docstring)
+            res = newton(model, dt, x_n, constraint, x_guess, delta_guess, max_it, 1.0, stick_start=True)
+            res.iterations, res.factorisations = res.iterations + its, res.factorisations + facs
+            return res
+        except NewtonFailure as e:
+            its, facs = its + e.iterations, facs + e.factorisations
     guess, dguess = x_guess.copy(), delta_guess
-    for scale in CONTINUATION:
-        res = newton(model, dt, x_n, constraint, guess, dguess, max_it, scale)
+    for k, scale in enumerate(CONTINUATION):
+        res = newton(model, dt, x_n, constraint, guess, dguess, max_it, scale, stick_start=STICK_START and k == 0)
         its += res.iterations
         facs += res.factorisations
         guess, dguess = model.w.x.array.copy(), model.delta
@@ -93,7 +115,8 @@ def _solve_with_set(model, dt, x_n, constraint, x_guess, delta_guess, max_it) ->
     return res
 
 
-def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max_it, eps_scale) -> StepResult:
+def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max_it, eps_scale,
+           stick_start: bool = False) -> StepResult:
     x = model.w.x.array
     model.prepare_step(dt)
     delta = constraint.rhs if constraint.is_gap else delta_guess
@@ -150,7 +173,9 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
             continue
         if not math.isfinite(merit):
             raise NewtonFailure("residual is not finite")
+        stick = _stick_start_dofs(model, x, x_n) if stick_start and nsolve == 0 else None
         chord = (model.reuse_factorisation and model.factorisation is not None and not force_fresh
+                 and stick is None
                  and (constraint.is_gap or model.factorisation[2] is not None)
                  and nchord < CHORD_MAX_IT
                  and (not chord_prev or prev is None or merit < REUSE_CONTRACTION * prev[2]))
@@ -164,7 +189,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
                 K = model.assemble_jacobian()
             with model.timed("friction"):
                 A = model.system_matrix(K, fr)
-            a, ddelta = _bordered_update(model, K, A, r, F, delta, constraint)
+            a, ddelta = _bordered_update(model, K, A, r, F, delta, constraint, stick)
             nfactor += 1
         nsolve += 1
         force_fresh, chord_prev = False, chord
@@ -176,21 +201,46 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
         model.w.x.scatter_forward()
         delta += ddelta
         model.set_platen(x, delta)
-    raise NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
+    err = NewtonFailure(f"no convergence in {max_it} iterations (|r_u|={ru:.3e}, |r_p|={rp:.3e}, "
                         f"|F-F*|={f_err:.3e} N)")
+    err.iterations, err.factorisations = nsolve, nfactor
+    raise err
 
 
-def _bordered_update(model, K, A, r, F, delta, constraint: LoadConstraint):
-    """The Newton update (a, d delta) of the owned dofs (see the module docstring)."""
+def _stick_start_dofs(model, x, x_n):
+    """The stick start (module docstring): (owned in-plane dofs of the platen-contact nodes, the
+    update that brings their slip back to 0), or None without Coulomb friction."""
+    contact = model.contact
+    if not contact.coulomb or contact.n_moving_global == 0:
+        return None
+    nd = contact.nodes
+    t = nd.t[nd.t >= 0]
+    return t, -(x[t] - x_n[t])
+
+
+def _bordered_update(model, K, A, r, F, delta, constraint: LoadConstraint, stick=None):
+    """The Newton update (a, d delta) of the owned dofs (see the module docstring); stick: (owned
+    dofs, their prescribed update) held in this update only (the stick start)."""
     solver = model.linear_solver
     n_own = model.n_owned
     with model.timed("solve"):
+        lift = None
+        cons = model.constrained_owned
+        if stick is not None:
+            # the prescribed update of the held dofs enters the a-solve's right-hand side through
+            # the columns of A (before they are zeroed)
+            v = A.createVecRight()
+            v.array[:] = 0.0
+            v.array[stick[0]] = stick[1]
+            lift = A.createVecLeft()
+            A.mult(v, lift)
+            cons = np.union1d(cons, stick[0])
         bc_vals = A.createVecRight()
         bc_vals.array[:] = 0.0
         bc_vals.array[model.contact.moving_z] = -1.0   # owned moving-platen normal dofs
         rhs_b = A.createVecLeft()
         rhs_b.set(0.0)
-        rows = (model.constrained_owned + model.global_offset).astype(PETSc.IntType)
+        rows = (cons + model.global_offset).astype(PETSc.IntType)
         A.zeroRowsColumns(rows, diag=1.0, x=bc_vals, b=rhs_b)
         solver.operator(A)
     model.factorisation = None
@@ -201,13 +251,17 @@ def _bordered_update(model, K, A, r, F, delta, constraint: LoadConstraint):
         with model.timed("solve"):
             rhs_a = A.createVecLeft()
             rhs_a.array[:] = -r[:n_own]
-            rhs_a.array[model.constrained_owned] = 0.0
+            if lift is not None:
+                rhs_a.array[:] -= lift.array
+            rhs_a.array[cons] = 0.0
+            if stick is not None:
+                rhs_a.array[stick[0]] = stick[1]
             sol_a = A.createVecRight()
             solver.solve(rhs_a, sol_a)
             model.linear_solves += 1
             a = sol_a.array.copy()
             if constraint.is_gap:
-                model.factorisation = (A, K, None, None)
+                model.factorisation = (A, K, None, None) if stick is None else None
                 return a, 0.0
             sol_b = A.createVecRight()
             solver.solve(rhs_b, sol_b)
@@ -217,7 +271,8 @@ def _bordered_update(model, K, A, r, F, delta, constraint: LoadConstraint):
         raise NewtonFailure(str(e)) from e
     # dF/dx . v from the rows of K: F = factor * sum(-sign r_z), so dF.v = factor * sum(-sign (K v)_z)
     gb = contact_derivative(model, K, b)
-    model.factorisation = (A, K, b, gb)
+    # a factorisation with the stick-start rows held is not the system of later iterations
+    model.factorisation = (A, K, b, gb) if stick is None else None
     return _with_platen_increment(model, K, a, b, gb, F, delta, constraint)
 
 

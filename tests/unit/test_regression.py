@@ -23,8 +23,12 @@ def test_check_exit_code_follows_the_tolerance(tmp_path, monkeypatch, capsys):
     bare = [r for r in rows if r["sample"] == "bare_li"]
     assert len(bare) == 4 and all(r["status"] == "OUT OF TOLERANCE" for r in bare)
     # blind prediction points are listed, never counted as failures
-    blind = [r["status"] for r in rows if r["sample"] == "g_licfc"]
-    assert blind and all(s == "BLIND (not checked)" or s.startswith("NO FINISHED CASE") for s in blind)
+    blind = [r for r in rows if r["sample"] == "g_licfc"]
+    assert blind and all(r["status"].startswith(("BLIND (not checked)", "NO FINISHED CASE")) for r in blind)
+    # one labelled row per blind study for each measured G-LiCFC point and quantity
+    studies = [st for st, _ in check.BLIND_STUDIES["g_licfc"]]
+    assert len(blind) == 3 * len(studies) and {r["study"] for r in blind} == set(studies)
+    assert all(r["label"] == "blind" for r in blind) and all(r["label"].startswith("fitted") for r in bare)
     assert all(r["predicted_pct"] is None and r["diff_pp"] is None
                for r in rows if r["status"].startswith("NO FINISHED CASE"))
     # a tolerance every point meets: exit 0, and the finished reference cases are reused (no rerun)
