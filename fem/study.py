@@ -143,6 +143,9 @@ class Study:
         d.get("carbon", {}).pop("transverse_compressive_strength_MPa", None)   # ... or a failure index's strength
         if not self.platen.capped:   # no Tresca cap: its keys change nothing (fingerprints as before the cap)
             d["platen"].pop("tresca_m", None); d["platen"].pop("shear_flow_stress_MPa", None)
+        gpe = d.get("gpe", {})
+        if not gpe.get("porosity"):   # a dense gel: the pore keys change nothing (fingerprints as before them)
+            gpe.pop("porosity", None); gpe.pop("pore_collapse_pressure_MPa", None)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -204,6 +207,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "gpe": {  # gel polymer electrolyte (GelNeoHookean, GPE_SOURCES)
         "shear_modulus_MPa": Key(_default(GelNeoHookean, "shear_modulus_MPa"), float, hi=1e6, **POS),
         "bulk_modulus_MPa": Key(_default(GelNeoHookean, "bulk_modulus_MPa"), float, hi=1e7, **POS),
+        "porosity": Key(_default(GelNeoHookean, "porosity"), float, lo=0.0, hi=0.9,
+                        doc="volume fraction of closing pores in the gel (0: dense)"),
+        "pore_collapse_pressure_MPa": Key(_default(GelNeoHookean, "pore_collapse_pressure_MPa"), float, hi=1e4,
+                                          **NONNEG, doc="MPa; 0: 4 G (1 - porosity) / 3 (Hashin-matched)"),
     },
     "void": {  # pores (SoftVoid, VOID_SOURCES)
         "youngs_modulus_MPa": Key(_default(SoftVoid, "youngs_modulus_MPa"), float, hi=1e4, **POS),

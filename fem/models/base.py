@@ -263,12 +263,12 @@ class DiscModel:
             if dP is not None:   # the quadrature-function part of the stress (creep kernel)
                 tangent = tangent + weighted(ufl.inner(dP, grad_v)) * dxp
             if ks:
-                self._p_over_K[name] = p / law.K
+                self._p_over_K[name] = law.pressure_volume_strain(p)
                 R = R + weighted(law.volumetric_residual(p) * q) * dxp
                 self._up_indicator[ks[0]] = fem.form(tests[ks[0]] * dxp, jit_options=JIT_OPTIONS)
                 # Schur-complement preconditioner of the iterative solver: -(1/K + 1/G) M_p
                 p_t = trials[ks[0]]
-                schur_form = -(1.0 / law.K + 1.0 / law.mu) * p_t * tests[ks[0]] * dxp
+                schur_form = -(1.0 / getattr(law, "K0", law.K) + 1.0 / law.mu) * p_t * tests[ks[0]] * dxp
                 schur = schur_form if schur is None else schur + schur_form
         self.law = self.laws[self.creep_phase]
         self._schur_ufl = schur   # compiled only for the iterative solver
@@ -693,7 +693,8 @@ class DiscModel:
                  "max_von_mises_MPa": self._max(vm.max(initial=0.0)),
                  "mean_von_mises_MPa": self._sum(np.dot(self.phase_qp_volume[name], vm)) / V0}
             if "p_over_K" in self.phase_exprs[name]:
-                # u-p phase: the volume change its pressure implies, int p/K dV0 / V0; the discrete
+                # u-p phase: the volume change its pressure implies, int p/K dV0 / V0 (less the closed
+                # pores of a porous gel: int (p/K - c(p)) dV0 / V0); the discrete
                 # volume balance makes volume_change_pct equal to it (to the Newton tolerance)
                 pk = self.eval_phase(name, "p_over_K")
                 d["pressure_volume_change_pct"] = 100.0 * self._sum(np.dot(self.phase_qp_volume[name], pk)) / V0
@@ -714,6 +715,10 @@ class DiscModel:
                 d["mean_equivalent_creep_strain"] = self._sum(np.dot(self.qp_volume, pe)) / self.total_volume
             if law.kind == "void":
                 d["void_closure_pct"] = -d["volume_change_pct"]
+            if "pore_closure" in self.phase_exprs[name]:   # porous gel: share of its pores closed
+                pc = self.eval_phase(name, "pore_closure")
+                d["porosity"] = m.porosity
+                d["pore_closure_pct"] = 100.0 * self._sum(np.dot(self.phase_qp_volume[name], pc)) / V0
             out[name] = d
         # the outline from the element vertices only: the measured diameter uses all P2 nodes, and
         # a large difference flags a mid-edge node dragged out by a collapsed element

@@ -112,6 +112,10 @@ class Law:
     def outputs(self) -> dict:
         return {}
 
+    def pressure_volume_strain(self, pressure):
+        """u-p laws: the volume change J - 1 that the pressure equation ties to the pressure p."""
+        return pressure / self.K
+
     def tangent(self, dF):
         """The part of dP that UFL cannot differentiate (quadrature-function stresses); None: none."""
         return None
@@ -211,7 +215,12 @@ class CreepLaw(Law):
 class GelLaw(Law):
     """Gel polymer electrolyte: neo-Hookean deviatoric part, the volumetric U(J) of the Li law in the
     u-p form (the same pressure field and volumetric residual as the Li law):
-        tau = mu dev(b_bar) + J p I,   b_bar = J^-2/3 F F^T,   p = U'(J) = K (J - 1) weakly."""
+        tau = mu dev(b_bar) + J p I,   b_bar = J^-2/3 F F^T,   p = U'(J) = K (J - 1) weakly.
+    Porous gel (porosity phi > 0): the pressure equation becomes
+        J - 1 = p / K - c(p)   weakly,   c(p) = fem/physics/materials.py porous_gel_closure,
+    the dense gel's elastic volume change less the pore volume closed at that pressure. It stays
+    linear in J, so the discrete volume balance of the Li law holds (int (J - 1) q = int (p/K - c) q).
+    The deviatoric part keeps mu: it is the shear modulus of the gel as it is, pores included."""
 
     mixed_up, kind = True, "gel"
 
@@ -223,14 +232,36 @@ class GelLaw(Law):
         from dolfinx import fem
         self.mu = fem.Constant(mesh, mat.shear_modulus_MPa)
         self.K = fem.Constant(mesh, mat.bulk_modulus_MPa)
+        self.porosity = mat.porosity
+        self.K0 = fem.Constant(mesh, mat.initial_bulk_modulus_MPa)   # for the Schur preconditioner
+        self.p_c = fem.Constant(mesh, mat.collapse_pressure_MPa)
         self.J = ufl.det(F)
         b_bar = self.J ** (-2.0 / 3.0) * F * F.T
         self.tau = self.mu * _dev(b_bar) + self.J * pressure * ufl.Identity(3)
         self.P = self.tau * ufl.inv(F).T
         self.sigma = self.tau / self.J
+        self.pressure = pressure
+
+    def closure(self, pressure):
+        """Pore volume closed per unit initial volume (UFL; 0 for a dense gel)."""
+        from fem.physics.materials import porous_gel_closure
+        return porous_gel_closure(pressure, self.porosity, self.p_c, ufl.exp,
+                                  lambda p, a, b: ufl.conditional(ufl.lt(p, 0.0), a, b))
+
+    def outputs(self) -> dict:
+        if self.porosity <= 0.0:
+            return {}
+        return {"pore_closure": self.closure(self.pressure) / self.porosity}
+
+    def pressure_volume_strain(self, pressure):
+        if self.porosity <= 0.0:
+            return pressure / self.K
+        return pressure / self.K - self.closure(pressure)
 
     def volumetric_residual(self, pressure):
-        return volumetric_residual(self.K, self.J, pressure)
+        if self.porosity <= 0.0:
+            return volumetric_residual(self.K, self.J, pressure)
+        return self.J - 1.0 - self.pressure_volume_strain(pressure)
 
 
 @law_for(SoftVoid)

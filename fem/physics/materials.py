@@ -122,16 +122,49 @@ GPE_SOURCES = {
                          "the paper gives no modulus",
     "bulk_modulus_MPa": "ASSUMPTION: 2000 MPa, of the order of the bulk modulus of the ionic liquid that makes up "
                         "7/17 of the gel (a swollen gel is nearly incompressible)",
-    "law": "compressible neo-Hookean, tau = mu dev(b_bar) + J p I with the U(J) = K/2 (J - 1)^2 of the Li law (u-p mixed form)",
+    "law": "compressible neo-Hookean, tau = mu dev(b_bar) + J p I with the U(J) = K/2 (J - 1)^2 of the Li law (u-p mixed form); "
+           "with porosity > 0 the pressure equation adds the closure of the gel's pores (porous_gel_closure)",
+    "porosity": "ASSUMPTION: 0 (dense). The GPE is a dense PVDF-HFP:LiTFSI:EMITFSI ionogel (paper); the paper's masses "
+                "account for the disc volume with ~1 % voids (docs/composite_inputs.md), so porosity in the gel is an "
+                "unknown to vary or identify (issue 'Composite II', item 3), not a measured input",
+    "pore_collapse_pressure_MPa": "0 = the default p_c = 4 G (1 - phi) / 3: the value that makes the initial bulk modulus "
+                                  "of the porous gel, 1 / (1/K + phi/p_c), the Hashin (1962) composite-spheres value "
+                                  "4 G (1 - phi) / (3 phi) of an incompressible matrix with spherical pores (K -> inf); "
+                                  "the exponential crush curve beyond it is an ASSUMED shape (as in crushable-foam laws)",
 }
+
+
+def porous_gel_closure(pressure, porosity: float, collapse_pressure: float, exp, conditional):
+    """Pore volume closed per unit initial gel volume at the (Kirchhoff) pressure p (MPa; p < 0 in
+    compression):  c(p) = phi (1 - exp(p / p_c)) for p < 0,  c(p) = -phi p / p_c for p >= 0
+    (C1 at p = 0; the pores open linearly in tension). c -> phi: the pores close completely under a
+    pressure of a few p_c, and the gel then has its dense bulk modulus. `exp` and `conditional(p < 0,
+    a, b)` are given by the caller (UFL or numpy), so one formula serves the law and its tests."""
+    return conditional(pressure, porosity * (1.0 - exp(pressure / collapse_pressure)),
+                       -porosity * pressure / collapse_pressure)
 
 
 @dataclass(frozen=True, slots=True)
 class GelNeoHookean:
-    """Gel polymer electrolyte skin: nearly incompressible neo-Hookean solid (u-p mixed form)."""
+    """Gel polymer electrolyte skin: nearly incompressible neo-Hookean solid (u-p mixed form),
+    optionally porous (closing pores: porous_gel_closure)."""
 
     shear_modulus_MPa: float = 1.0
     bulk_modulus_MPa: float = 2000.0
+    porosity: float = 0.0
+    pore_collapse_pressure_MPa: float = 0.0   # 0: the Hashin-matched default (GPE_SOURCES)
+
+    @property
+    def collapse_pressure_MPa(self) -> float:
+        """p_c (MPa): the given value, or 4 G (1 - phi) / 3 (GPE_SOURCES)."""
+        if self.pore_collapse_pressure_MPa > 0.0:
+            return self.pore_collapse_pressure_MPa
+        return 4.0 * self.shear_modulus_MPa * (1.0 - self.porosity) / 3.0
+
+    @property
+    def initial_bulk_modulus_MPa(self) -> float:
+        """Bulk modulus at zero pressure, 1 / (1/K + phi/p_c) (MPa)."""
+        return 1.0 / (1.0 / self.bulk_modulus_MPa + self.porosity / self.collapse_pressure_MPa)
 
 
 VOID_SOURCES = {

@@ -285,6 +285,34 @@ def test_gel_and_void_laws(one_cell):
     assert _eval(one_cell, law.sigma)[0, 0] == pytest.approx((mu * (st * st - 1) + lam * np.log(J)) / J, rel=1e-12)
 
 
+def test_porous_gel_pressure_equation(one_cell):
+    """Porous gel (fem/physics/materials.py porous_gel_closure): (1) the default collapse pressure
+    makes the initial bulk modulus the Hashin composite-spheres value 4 G (1 - phi) / (3 phi) for an
+    incompressible matrix; (2) the closure is C1 at p = 0 and tends to phi in compression; (3) the
+    UFL pressure equation of GelLaw vanishes at J = 1 + p/K - c(p) and its volume strain is that."""
+    from fem.physics.materials import porous_gel_closure
+    G, phi = 1.3, 0.2
+    g = GelNeoHookean(shear_modulus_MPa=G, bulk_modulus_MPa=1e12, porosity=phi)
+    assert g.initial_bulk_modulus_MPa == pytest.approx(4 * G * (1 - phi) / (3 * phi), rel=1e-9)
+    assert GelNeoHookean(porosity=phi, pore_collapse_pressure_MPa=0.7).collapse_pressure_MPa == 0.7
+    c = lambda p: porous_gel_closure(np.asarray(p, float), phi, 0.5, np.exp, lambda q, a, b: np.where(q < 0, a, b))
+    h = 1e-7
+    assert (c(h) - c(-h)) / (2 * h) == pytest.approx(-phi / 0.5, rel=1e-6)   # one slope on both sides
+    assert c(-50.0) == pytest.approx(phi, rel=1e-12) and c(0.0) == 0.0 and c(-0.5) > 0.0 > c(0.5)
+    g = GelNeoHookean(shear_modulus_MPa=G, bulk_modulus_MPa=200.0, porosity=phi, pore_collapse_pressure_MPa=0.5)
+    p_val = -1.7
+    J = 1.0 + p_val / 200.0 - float(c(p_val))
+    F = ufl.as_matrix((J ** (1 / 3) * np.eye(3)).tolist())
+    law = GelLaw(one_cell, g, F, fem.Constant(one_cell, p_val))
+    assert abs(float(_eval(one_cell, law.volumetric_residual(law.pressure)))) < 1e-12
+    assert float(_eval(one_cell, law.pressure_volume_strain(law.pressure))) == pytest.approx(J - 1.0, rel=1e-12)
+    assert float(_eval(one_cell, law.outputs()["pore_closure"])) == pytest.approx(float(c(p_val)) / phi, rel=1e-12)
+    # a dense gel keeps the Li law's pressure equation (p/K) and has no pore output
+    law = GelLaw(one_cell, GelNeoHookean(bulk_modulus_MPa=200.0), F, fem.Constant(one_cell, p_val))
+    assert float(_eval(one_cell, law.pressure_volume_strain(law.pressure))) == pytest.approx(p_val / 200.0, rel=1e-12)
+    assert law.outputs() == {}
+
+
 @pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
 def test_degenerate_deformation_gives_nan_not_an_exception(active):
     """Requirement: an inverted, singular or NaN deformation gradient (a collapsed element during a
