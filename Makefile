@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview
+.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -66,6 +66,9 @@ external: $(KERNELS) ## external validation, nothing fitted: Masias et al. 2019 
 
 calibrate: $(KERNELS) ## fit A and mu (sigma_y on request) to the bare-Li points; leave-one-out; writes studies/fig4_bare_li_calibrated.toml
 	$(PY) -m fem.workflows.calibrate --jobs $(JOBS) $(EXEC_ARGS)
+
+identify: $(KERNELS) ## one-point identification of one unknown, then predictions: make identify STUDY=studies/composite_glicfc_6mm_identify_gel_porosity.toml [RANKS=2]
+	$(PY) -m fem.workflows.identify $(STUDY) --jobs $(JOBS) $(if $(RANKS),--ranks $(RANKS))
 
 sensitivity: $(KERNELS) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
 	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS) $(EXEC_ARGS)

@@ -41,8 +41,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from fem.study import StudyError, load_study
     if args.cmd == "validate":
+        from fem.study import read_study_toml
         from fem.workflows.sweep import load_sweep
         try:
+            if "identify" in read_study_toml(args.study):   # a one-point identification study
+                from fem.workflows.identify import IdentifyError, read_identify_study
+                try:
+                    _, _, idt = read_identify_study(args.study)
+                except IdentifyError as e:
+                    raise StudyError(str(e)) from None
+                print(f"{args.study}: ok (identification of {idt['parameter']}: make identify STUDY={args.study})")
+                return 0
             _, cases = load_sweep(args.study)
         except StudyError as e:
             print(f"error: {e}", file=sys.stderr)

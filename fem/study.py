@@ -514,6 +514,9 @@ def _parse_rve_study(data: dict, name: str):
 
 def parse_study(data: dict, name: str = "study") -> Study:
     for t in data:
+        if t == "identify":
+            raise StudyError("[identify]: this is a one-point identification study: run it with "
+                             "`make identify STUDY=...` (fem/workflows/identify.py), not as a plain study")
         if t not in SCHEMA:
             raise StudyError(f"[{t}]: unknown table; allowed tables are {', '.join(SCHEMA)}")
     if isinstance(data.get("geometry"), dict) and data["geometry"].get("model") == "rve":

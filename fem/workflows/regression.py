@@ -8,7 +8,9 @@ G-LiCFC points are blind predictions (nothing is fitted to them), so they never 
 Each measured G-LiCFC point is listed once per composite study of BLIND_STUDIES, with that study's
 label (disc, Li law, gel-on-steel friction) and status BLIND when the study has a finished case at
 that pressure, or NO FINISHED CASE with the command that runs it (minutes to an hour per case on 2
-cores, so make check starts none of them).
+cores, so make check starts none of them), and once per one-point identification of IDENTIFICATIONS
+(fem/workflows/identify.py), as IDENTIFIED (the matched point) or PREDICTED, or NO FINISHED
+IDENTIFICATION.
 """
 from __future__ import annotations
 
@@ -32,6 +34,12 @@ BLIND_STUDIES = {"g_licfc": [
     ("studies/composite_glicfc_15mm_literature.toml", "15 mm, Masias Norton Li law, gel mu 0.2"),
     ("studies/composite_glicfc_15mm.toml", "15 mm, unbounded bare-Li calibration"),
     ("studies/composite_glicfc.toml", "6 mm, unbounded bare-Li calibration"),
+]}
+# G-LiCFC one-point identifications (fem/workflows/identify.py), reused when finished, never run here:
+# the matched point is IDENTIFIED (a fit by construction), the others PREDICTED
+IDENTIFICATIONS = {"g_licfc": [
+    ("studies/composite_glicfc_15mm_identify_gel_porosity.toml", "15 mm, gel porosity from the 5.19 MPa thinning"),
+    ("studies/composite_glicfc_6mm_identify_gel_porosity.toml", "6 mm, gel porosity from the 5.19 MPa thinning"),
 ]}
 
 
@@ -70,6 +78,11 @@ def main(argv=None) -> int:
         preds.update({(sample, P): p for P, p in _finished_points(study, Path(a.results)).items()})
     blind = {(sample, study): _finished_points(study, Path(a.results))
              for sample, studies in BLIND_STUDIES.items() for study, _ in studies}
+    from fem.workflows.identify import prediction_rows
+    ident = {study: {(round(r["pressure_MPa"], 9), r["quantity"]): r
+                     for r in prediction_rows(Path(a.results) / Path(study).stem / "identify.json",
+                                              Path(a.measured), Path(a.results))}
+             for studies in IDENTIFICATIONS.values() for study, _ in studies}
     rows, bad = [], 0
     print(f"\nregression check against measured strain (tolerance +-{a.tolerance_pp:g} pp)")
     print(f"{'sample':8s} {'P (MPa)':>8s} {'quantity':>9s} {'pred %':>8s} {'meas %':>8s} {'diff pp':>8s}  status")
@@ -89,6 +102,15 @@ def main(argv=None) -> int:
                     rows.append({"sample": m["sample"], "pressure_MPa": m["pressure_MPa"], "quantity": q,
                                  "predicted_pct": pv, "measured_pct": v, "diff_pp": pv - v, "status": status,
                                  "label": "blind", "study": study})
+                    print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {pv:8.2f} {v:8.2f} {pv - v:+8.2f}  {status}")
+                for study, label in IDENTIFICATIONS.get(m["sample"], []):
+                    r = ident[study].get((P, q))
+                    pv = math.nan if r is None else r["predicted_pct"]
+                    status = (f"NO FINISHED IDENTIFICATION ({label}: make identify STUDY={study})" if r is None else
+                              f"{r['label'].upper()} (not checked): {label}, {r['parameter']}")
+                    rows.append({"sample": m["sample"], "pressure_MPa": m["pressure_MPa"], "quantity": q,
+                                 "predicted_pct": pv, "measured_pct": v, "diff_pp": pv - v, "status": status,
+                                 "label": "no identification" if r is None else r["label"], "study": study})
                     print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {pv:8.2f} {v:8.2f} {pv - v:+8.2f}  {status}")
                 continue
             if p is None:

@@ -24,13 +24,16 @@ def test_check_exit_code_follows_the_tolerance(tmp_path, monkeypatch, capsys):
     assert len(bare) == 4 and all(r["status"] == "OUT OF TOLERANCE" for r in bare)
     # blind prediction points are listed, never counted as failures
     blind = [r for r in rows if r["sample"] == "g_licfc"]
-    assert blind and all(r["status"].startswith(("BLIND (not checked)", "NO FINISHED CASE")) for r in blind)
-    # one labelled row per blind study for each measured G-LiCFC point and quantity
-    studies = [st for st, _ in check.BLIND_STUDIES["g_licfc"]]
+    ok = ("BLIND (not checked)", "NO FINISHED CASE", "IDENTIFIED (not checked)", "PREDICTED (not checked)",
+          "NO FINISHED IDENTIFICATION")
+    assert blind and all(r["status"].startswith(ok) for r in blind)
+    # one labelled row per blind study and identification for each measured G-LiCFC point and quantity
+    studies = [st for st, _ in check.BLIND_STUDIES["g_licfc"] + check.IDENTIFICATIONS["g_licfc"]]
     assert len(blind) == 3 * len(studies) and {r["study"] for r in blind} == set(studies)
-    assert all(r["label"] == "blind" for r in blind) and all(r["label"].startswith("fitted") for r in bare)
+    assert {r["label"] for r in blind} <= {"blind", "identified", "predicted", "no identification"}
+    assert all(r["label"].startswith("fitted") for r in bare)
     assert all(r["predicted_pct"] is None and r["diff_pp"] is None
-               for r in rows if r["status"].startswith("NO FINISHED CASE"))
+               for r in rows if r["status"].startswith("NO FINISHED"))
     # a tolerance every point meets: exit 0, and the finished reference cases are reused (no rerun)
     capsys.readouterr()
     assert check.main(["--results", str(res), "--tolerance-pp", "1e3"]) == 0

@@ -26,8 +26,8 @@ def test_schema_defaults_are_the_dataclass_defaults():
 def test_blind_prediction_studies_use_the_calibrated_li_parameters():
     """The G-LiCFC studies (and the 3D bare-Li check) use the bare-Li calibration: their creep law and
     platen friction must be the ones `make calibrate` wrote (copies drifted once: the composite
-    studies kept the fit of an earlier calibration); a `*_literature` study uses the literature Li law
-    (the LiCreep defaults, Masias 2019)."""
+    studies kept the fit of an earlier calibration); a `*_literature` study and the one-point
+    identifications (`*_identify_*`) use the literature Li law (the LiCreep defaults, Masias 2019)."""
     import tomllib
     cal = tomllib.loads((ROOT / "studies" / "fig4_bare_li_calibrated.toml").read_text())
     keys = [("li", "creep_A"), ("li", "creep_n"), ("li", "threshold_stress_MPa"), ("platen", "mu")]
@@ -38,7 +38,7 @@ def test_blind_prediction_studies_use_the_calibrated_li_parameters():
         d = tomllib.loads(f.read_text())
         if d.get("geometry", {}).get("model") == "rve":   # elastic RVE (composite_rve.toml): no creep, no platen
             continue
-        if f.stem.endswith("_literature"):   # the blind prediction with the literature law: its values, not the fit's
+        if f.stem.endswith("_literature") or "_identify_" in f.stem:   # the literature law: its values, not the fit's
             assert (d["li"]["creep_A"], d["li"]["creep_n"]) == (LiCreep().creep_A, LiCreep().creep_n), f.name
             continue
         for table, key in keys:
