@@ -145,7 +145,9 @@ class Study:
             d["platen"].pop("tresca_m", None); d["platen"].pop("shear_flow_stress_MPa", None)
         gpe = d.get("gpe", {})
         if not gpe.get("porosity"):   # a dense gel: the pore keys change nothing (fingerprints as before them)
-            gpe.pop("porosity", None); gpe.pop("pore_collapse_pressure_MPa", None)
+            gpe.pop("porosity", None); gpe.pop("pore_collapse_pressure_MPa", None); gpe.pop("drainage_time_s", None)
+        if not gpe.get("drainage_time_s"):   # pores without drainage time: as before the key
+            gpe.pop("drainage_time_s", None)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -211,6 +213,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         doc="volume fraction of closing pores in the gel (0: dense)"),
         "pore_collapse_pressure_MPa": Key(_default(GelNeoHookean, "pore_collapse_pressure_MPa"), float, hi=1e4,
                                           **NONNEG, doc="MPa; 0: 4 G (1 - porosity) / 3 (Hashin-matched)"),
+        "drainage_time_s": Key(_default(GelNeoHookean, "drainage_time_s"), float, hi=1e7, **NONNEG,
+                               doc="s; 0: the pores close as the pressure acts; > 0: they close as the liquid "
+                                   "drains, with this time constant (steps then at most a quarter of it)"),
     },
     "void": {  # pores (SoftVoid, VOID_SOURCES)
         "youngs_modulus_MPa": Key(_default(SoftVoid, "youngs_modulus_MPa"), float, hi=1e4, **POS),

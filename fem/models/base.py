@@ -49,6 +49,9 @@ from fem.physics.laws import CreepState, LawInputs, law_class, make_law
 PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
 
 
+DRAINAGE_DT_FRACTION = 0.25   # largest step / drainage time of a draining gel (dt_cap_s)
+
+
 class NewtonFailure(RuntimeError):
     iterations = 0       # the work of the failed solve (fem/models/newton.py counts it into the step's)
     factorisations = 0
@@ -249,6 +252,17 @@ class DiscModel:
             return e if wgt is None else e * wgt
 
         self.laws, self._up_indicator, self._p_over_K = {}, {}, {}
+        # a draining gel (fem/physics/laws.py GelLaw.closure): the step length and its closure state
+        self.dt_const = fem.Constant(mesh, 0.0)
+        draining = [k for k, (_, m) in self.phases.items() if getattr(m, "drains", False)]
+        # gel_closure_n: c at the start of the step, read by the weak form (set in prepare_step);
+        # gel_closure: c at the last accepted time (set in commit_state; checkpointed)
+        self.gel_closure_n = fem.Function(self.Qs, name="gel_closure") if draining else None
+        self.gel_closure = np.zeros(self.gel_closure_n.x.array.size) if draining else None
+        # step-size cap (s): a draining gel's closure is integrated by backward Euler, whose lag per
+        # step is 2.7 % of the remaining closure at dt = tau / 4 (0.8 against exp(-1/4) = 0.779)
+        self.dt_cap_s = min((DRAINAGE_DT_FRACTION * self.phases[k][1].drainage_time_s for k in draining),
+                            default=math.inf)
         R, schur = 0, None
         for name, (tags, m) in self.phases.items():
             dxp = self.dx if tags is None else sum((dxm(int(t)) for t in tags[1:]), dxm(int(tags[0])))
@@ -256,7 +270,7 @@ class DiscModel:
             p = sum((parts[i] for i in ks[1:]), parts[ks[0]]) if ks else None
             q = sum((tests[i] for i in ks[1:]), tests[ks[0]]) if ks else None
             fibre = self._fibre_field(fibre_direction, tags) if law_class(m).needs_fibre_direction else None
-            law = make_law(m, LawInputs(mesh, F, p, state, fibre))
+            law = make_law(m, LawInputs(mesh, F, p, state, fibre, self.dt_const, self.gel_closure_n))
             self.laws[name] = law
             R = R + weighted(ufl.inner(law.P, grad_v)) * dxp
             dP = law.tangent(grad_du)
@@ -428,7 +442,10 @@ class DiscModel:
 
     def prepare_step(self, dt: float) -> None:
         """Set the step's creep constants: theta dt A_eff (Norton) or theta dt (Anand) and the explicit
-        parts of the increment (and of the flow resistance)."""
+        parts of the increment (and of the flow resistance); the step length of a draining gel."""
+        self.dt_const.value = dt
+        if self.gel_closure_n is not None:
+            self.gel_closure_n.x.array[:] = self.gel_closure
         if self.anand:
             self.dt_A = self.theta * dt
             anand_explicit_parts(self.q_n, self.s_n, self.mat.kernel_array, float(dt), float(self.theta),
@@ -598,6 +615,14 @@ class DiscModel:
                 self.s_n[:] = cp.s_out
             self._state_valid = self._tangent_valid = False
             self.rim_committed = self.rim_active.copy()
+            if self.gel_closure_n is not None:
+                # a draining gel's pore closure at the new time, from the step's c_n and dt (both kept
+                # until the next prepare_step, so outputs of this state evaluate the same c)
+                for name, (_, m) in self.phases.items():
+                    if getattr(m, "drains", False) and self.phase_cells[name].size:
+                        cells = self.phase_cells[name]
+                        c = m.porosity * self.eval_phase(name, "pore_closure")
+                        self.gel_closure[self.Qs.dofmap.list[cells].reshape(-1)] = c
             if rate is not None:
                 self.rate_n[:] = rate
 

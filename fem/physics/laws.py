@@ -89,6 +89,8 @@ class LawInputs:
     pressure: Any = None
     creep_state: Any = None        # CreepState
     fibre_direction: Any = None
+    dt: Any = None                 # fem.Constant: the step length (s), for laws with a rate
+    closure_n: Any = None          # scalar quadrature function: a draining gel's pore closure at t_n
 
 
 @dataclass
@@ -218,7 +220,8 @@ class GelLaw(Law):
         tau = mu dev(b_bar) + J p I,   b_bar = J^-2/3 F F^T,   p = U'(J) = K (J - 1) weakly.
     Porous gel (porosity phi > 0): the pressure equation becomes
         J - 1 = p / K - c(p)   weakly,   c(p) = fem/physics/materials.py porous_gel_closure,
-    the dense gel's elastic volume change less the pore volume closed at that pressure. It stays
+    the dense gel's elastic volume change less the pore volume closed at that pressure; with a
+    drainage time the closure lags the pressure (`closure`), its state c_n stored per point. It stays
     linear in J, so the discrete volume balance of the Li law holds (int (J - 1) q = int (p/K - c) q).
     The deviatoric part keeps mu: it is the shear modulus of the gel as it is, pores included."""
 
@@ -226,10 +229,15 @@ class GelLaw(Law):
 
     @classmethod
     def from_material(cls, mat, inp: LawInputs) -> "GelLaw":
-        return cls(inp.mesh, mat, inp.F, inp.pressure)
+        return cls(inp.mesh, mat, inp.F, inp.pressure, inp.dt, inp.closure_n)
 
-    def __init__(self, mesh, mat, F, pressure):
+    def __init__(self, mesh, mat, F, pressure, dt=None, closure_n=None):
         from dolfinx import fem
+        self.drains = mat.drains
+        if self.drains and (dt is None or closure_n is None):
+            raise ValueError("a draining gel (drainage_time_s > 0) needs the step length and its closure state")
+        self.t_drain, self.dt, self.closure_n = (fem.Constant(mesh, mat.drainage_time_s), dt, closure_n) \
+            if self.drains else (None, None, None)
         self.mu = fem.Constant(mesh, mat.shear_modulus_MPa)
         self.K = fem.Constant(mesh, mat.bulk_modulus_MPa)
         self.porosity = mat.porosity
@@ -242,11 +250,23 @@ class GelLaw(Law):
         self.sigma = self.tau / self.J
         self.pressure = pressure
 
-    def closure(self, pressure):
-        """Pore volume closed per unit initial volume (UFL; 0 for a dense gel)."""
+    def equilibrium_closure(self, pressure):
+        """Pore volume closed per unit initial volume once drained, c_eq(p) (UFL)."""
         from fem.physics.materials import porous_gel_closure
         return porous_gel_closure(pressure, self.porosity, self.p_c, ufl.exp,
                                   lambda p, a, b: ufl.conditional(ufl.lt(p, 0.0), a, b))
+
+    def closure(self, pressure):
+        """Pore volume closed per unit initial volume at the end of the step (UFL): c_eq(p), or with
+        a drainage time tau the backward-Euler step of  dc/dt = (c_eq(p) - c) / tau,
+            c = (c_n + (dt / tau) c_eq(p)) / (1 + dt / tau),
+        exact for the exponential approach of a constant c_eq as dt -> 0, unconditionally stable,
+        and c = c_n in an instantaneous (dt = 0) step: the undrained response."""
+        c_eq = self.equilibrium_closure(pressure)
+        if not self.drains:
+            return c_eq
+        r = self.dt / self.t_drain
+        return (self.closure_n + r * c_eq) / (1.0 + r)
 
     def outputs(self) -> dict:
         if self.porosity <= 0.0:

@@ -131,6 +131,11 @@ GPE_SOURCES = {
                                   "of the porous gel, 1 / (1/K + phi/p_c), the Hashin (1962) composite-spheres value "
                                   "4 G (1 - phi) / (3 phi) of an incompressible matrix with spherical pores (K -> inf); "
                                   "the exponential crush curve beyond it is an ASSUMED shape (as in crushable-foam laws)",
+    "drainage_time_s": "ASSUMPTION: 0 (the pores close as soon as the pressure acts). A liquid-filled pore closes only as "
+                       "its ionic liquid drains: poroelastic time h^2 mu_f / (k M) with the skin thickness h ~ 0.05 mm, "
+                       "EMITFSI viscosity mu_f ~ 0.03-0.04 Pa s (typical literature value, from memory: check before "
+                       "citing), drained modulus M ~ 1 MPa and a gel permeability k 1e-18-1e-16 m^2 (unknown; "
+                       "nanoporous polymer gels) gives 1-100 s, the order of the 60 s hold: vary it",
 }
 
 
@@ -153,6 +158,12 @@ class GelNeoHookean:
     bulk_modulus_MPa: float = 2000.0
     porosity: float = 0.0
     pore_collapse_pressure_MPa: float = 0.0   # 0: the Hashin-matched default (GPE_SOURCES)
+    drainage_time_s: float = 0.0              # 0: the pores follow the pressure at once (GPE_SOURCES)
+
+    @property
+    def drains(self) -> bool:
+        """The pore closure lags the pressure (porous, with a drainage time)."""
+        return self.porosity > 0.0 and self.drainage_time_s > 0.0
 
     @property
     def collapse_pressure_MPa(self) -> float:

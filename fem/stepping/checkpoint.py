@@ -14,7 +14,7 @@ mixes files of different steps or runs.
 What is saved (everything the continuation depends on, so that a resumed run repeats the
 uninterrupted one step for step): the unknowns x and the previous step's x (predictor), the
 creep state (Cc^-1, equivalent creep strain, creep rate at the start of the step and of the
-previous step: the error estimator's rates), the rim-contact set of the last step, the Anand flow resistance and the stress at t_n, the platen displacement and its previous value,
+previous step: the error estimator's rates), the rim-contact set of the last step, the Anand flow resistance and the stress at t_n, a draining gel's pore closure, the platen displacement and its previous value,
 time, phase, next step size, previous step size, start-up counter (smooth_steps), the resolved
 phase start values (phases whose start is taken from the state when they begin), the snapshot
 schedule and snapshots, history, counters, and the linear-solver bookkeeping (a fallback from
@@ -37,10 +37,12 @@ import numpy as np
 from fem.stepping.lock import _pid_alive
 from fem.stepping.outputs import atomic_write, atomic_write_text, fsync_dir
 
-FORMAT = 3   # 3: + rim_active, s_n, q_n (2026-12-03)
+FORMAT = 4   # 3: + rim_active, s_n, q_n (2026-12-03); 4: + gel_closure (a draining gel; empty otherwise)
+READS = (3, 4)   # a format-3 checkpoint has no gel_closure: read as empty (fine unless the gel drains)
+OPTIONAL = {"gel_closure": 4}   # array -> the format that added it
 SERIAL_NAME = "checkpoint.npz"
 MANIFEST_NAME = "checkpoint.json"
-ARRAYS = ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev", "rim_active", "s_n", "q_n")
+ARRAYS = ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev", "rim_active", "s_n", "q_n", "gel_closure")
 SNAP_KEYS = ("u", "von_mises", "p_eq")
 
 
@@ -183,9 +185,10 @@ def _read_npz(path: Path, fingerprint: str, expect: dict) -> tuple[dict | None, 
                 raise CheckpointUnreadable("no metadata")
             if meta["fingerprint"] != fingerprint:
                 return None, None, None
-            if meta.get("format") != FORMAT:
-                raise CheckpointUnreadable(f"format {meta.get('format')} (this version reads {FORMAT})")
-            arrays = {k: np.array(z[k]) for k in ARRAYS}
+            if meta.get("format") not in READS:
+                raise CheckpointUnreadable(f"format {meta.get('format')} (this version reads {', '.join(map(str, READS))})")
+            arrays = {k: (np.zeros(0) if k in OPTIONAL and meta["format"] < OPTIONAL[k] else np.array(z[k]))
+                      for k in ARRAYS}
             snaps = [{"t": t, **{k: np.array(z[f"snap{i}_{k}"]) for k in SNAP_KEYS}}
                      for i, t in enumerate(meta["snapshot_times"])]
     except CheckpointUnreadable:

@@ -242,7 +242,8 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
     if not restart:
         expect = {"x": x.size, "x_prev": x.size, "Cc_inv": model.Cc_inv_n.x.array.size,
                   "p_eq": model.p_eq.x.array.size, "rate_n": model.rate_n.size, "rate_prev": model.rate_n.size,
-                  "rim_active": model.rim_active.size, "s_n": model.s_n.size, "q_n": model.q_n.size}
+                  "rim_active": model.rim_active.size, "s_n": model.s_n.size, "q_n": model.q_n.size,
+                  "gel_closure": 0 if model.gel_closure is None else model.gel_closure.size}
         outcome, meta, arrays, snaps = ckpt.load(out_dir, comm, fp, expect)
         if outcome == "ok":
             st = _state_from_meta(meta, snaps)
@@ -254,6 +255,9 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
             model.delta = st.delta
             model.s_n[:] = arrays["s_n"]   # Anand flow resistance (zeros for Norton)
             model.q_n[:] = arrays["q_n"]
+            if model.gel_closure is not None:   # a draining gel's pore closure (dt 0 until the next step: c = c_n)
+                model.gel_closure[:] = arrays["gel_closure"]
+                model.gel_closure_n.x.array[:] = arrays["gel_closure"]
             model.rim_committed = arrays["rim_active"] > 0.5   # rim contact set of the last step
             model.begin_step_contact()
             _restore_solver(model, meta.get("solver", {}))
@@ -342,7 +346,7 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
                 if ph.kind == "ramp":
                     st.dt_next = min(st.dt_next, duration / ts.min_ramp_steps)
             while st.t < ph.t_end - 1e-12 * max(1.0, ph.t_end):
-                dt = min(st.dt_next, ph.t_end - st.t)
+                dt = min(st.dt_next, ph.t_end - st.t, model.dt_cap_s)
                 if ph.t_end - st.t - dt < 0.2 * dt:
                     dt = ph.t_end - st.t
                 if ph.kind == "ramp":
@@ -607,7 +611,8 @@ def _save_checkpoint(out_dir: Path, comm, fp: str, st: RunState, model, x_prev, 
                        "linear_solves": model.linear_solves, "factorisations": model.factorisations}}
     arrays = {"x": model.w.x.array, "x_prev": x_prev, "Cc_inv": model.Cc_inv_n.x.array, "p_eq": model.p_eq.x.array,
               "rate_n": model.rate_n, "rate_prev": rate_prev, "rim_active": model.rim_committed.astype(float),
-              "s_n": model.s_n, "q_n": model.q_n}
+              "s_n": model.s_n, "q_n": model.q_n,
+              "gel_closure": np.zeros(0) if model.gel_closure is None else model.gel_closure}
     ckpt.save(out_dir, comm, meta, arrays, st.snapshots)
 
 
