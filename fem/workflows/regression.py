@@ -57,6 +57,26 @@ def _finished_points(study: str, root: Path) -> dict:
     return out
 
 
+def identification_rows(m: dict, q: str, results: Path, measured: Path) -> list[dict]:
+    """The rows of measured point m (quantity q: "diameter" | "thickness") from the identifications
+    of IDENTIFICATIONS for its sample: IDENTIFIED / PREDICTED with the model value, or NO FINISHED
+    IDENTIFICATION (the prediction NaN)."""
+    from fem.workflows.identify import prediction_rows
+    out = []
+    v = m[f"{q}_change_pct"]
+    for study, label in IDENTIFICATIONS.get(m["sample"], []):
+        found = {(round(r["pressure_MPa"], 9), r["quantity"]): r
+                 for r in prediction_rows(results / Path(study).stem / "identify.json", measured, results)}
+        r = found.get((round(m["pressure_MPa"], 9), q))
+        pv = math.nan if r is None else r["predicted_pct"]
+        status = (f"NO FINISHED IDENTIFICATION ({label}: make identify STUDY={study})" if r is None else
+                  f"{r['label'].upper()} (not checked): {label}, {r['parameter']}")
+        out.append({"sample": m["sample"], "pressure_MPa": m["pressure_MPa"], "quantity": q, "predicted_pct": pv,
+                    "measured_pct": v, "diff_pp": pv - v, "status": status,
+                    "label": "no identification" if r is None else r["label"], "study": study})
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fem.workflows.regression")
     ap.add_argument("--jobs", type=int, default=2)
@@ -78,11 +98,6 @@ def main(argv=None) -> int:
         preds.update({(sample, P): p for P, p in _finished_points(study, Path(a.results)).items()})
     blind = {(sample, study): _finished_points(study, Path(a.results))
              for sample, studies in BLIND_STUDIES.items() for study, _ in studies}
-    from fem.workflows.identify import prediction_rows
-    ident = {study: {(round(r["pressure_MPa"], 9), r["quantity"]): r
-                     for r in prediction_rows(Path(a.results) / Path(study).stem / "identify.json",
-                                              Path(a.measured), Path(a.results))}
-             for studies in IDENTIFICATIONS.values() for study, _ in studies}
     rows, bad = [], 0
     print(f"\nregression check against measured strain (tolerance +-{a.tolerance_pp:g} pp)")
     print(f"{'sample':8s} {'P (MPa)':>8s} {'quantity':>9s} {'pred %':>8s} {'meas %':>8s} {'diff pp':>8s}  status")
@@ -103,15 +118,10 @@ def main(argv=None) -> int:
                                  "predicted_pct": pv, "measured_pct": v, "diff_pp": pv - v, "status": status,
                                  "label": "blind", "study": study})
                     print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {pv:8.2f} {v:8.2f} {pv - v:+8.2f}  {status}")
-                for study, label in IDENTIFICATIONS.get(m["sample"], []):
-                    r = ident[study].get((P, q))
-                    pv = math.nan if r is None else r["predicted_pct"]
-                    status = (f"NO FINISHED IDENTIFICATION ({label}: make identify STUDY={study})" if r is None else
-                              f"{r['label'].upper()} (not checked): {label}, {r['parameter']}")
-                    rows.append({"sample": m["sample"], "pressure_MPa": m["pressure_MPa"], "quantity": q,
-                                 "predicted_pct": pv, "measured_pct": v, "diff_pp": pv - v, "status": status,
-                                 "label": "no identification" if r is None else r["label"], "study": study})
-                    print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {pv:8.2f} {v:8.2f} {pv - v:+8.2f}  {status}")
+                for r in identification_rows(m, q, Path(a.results), Path(a.measured)):
+                    rows.append(r)
+                    print(f"{m['sample']:8s} {m['pressure_MPa']:8.2f} {q:>9s} {r['predicted_pct']:8.2f} {v:8.2f} "
+                          f"{r['diff_pp']:+8.2f}  {r['status']}")
                 continue
             if p is None:
                 status, pv, diff = "NOT MODELLED", math.nan, math.nan

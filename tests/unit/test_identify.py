@@ -86,6 +86,16 @@ def test_identifies_youngs_modulus_from_elastic_thinning(tmp_path, monkeypatch):
     assert ("thickness", "identified") in labels and ("diameter", "predicted") in labels
     t = [r for r in rows if r["quantity"] == "thickness"][0]
     assert abs(t["diff_pp"]) <= 1e-3
+    # make check lists the same rows, labelled, for a sample with an identification
+    from fem.workflows import regression
+    monkeypatch.setattr(regression, "IDENTIFICATIONS", {"bare_li": [(str(tmp_path / "ident.toml"), "test")]})
+    m = [x for x in idf.read_measured(meas) if x["sample"] == "bare_li" and x["pressure_MPa"] == 5.19][0]
+    got = {r["quantity"]: r for q in ("thickness", "diameter") for r in regression.identification_rows(m, q, res_root, meas)}
+    assert got["thickness"]["status"].startswith("IDENTIFIED (not checked): test, li.youngs_modulus_MPa")
+    assert got["diameter"]["status"].startswith("PREDICTED (not checked)")
+    assert got["diameter"]["predicted_pct"] == pytest.approx([r for r in rows if r["quantity"] == "diameter"][0]["predicted_pct"])
+    none = regression.identification_rows(m, "thickness", tmp_path / "empty", meas)
+    assert none[0]["status"].startswith("NO FINISHED IDENTIFICATION") and math.isnan(none[0]["predicted_pct"])
     # a measurement the bracket cannot reach: the finding, exit 2, written to identify.json
     p = _write(tmp_path, {**GOOD, "lower": 5000.0, "upper": 20000.0})
     assert idf.main([str(p), "--results", str(tmp_path / "r2"), "--measured", str(meas)]) == 2
