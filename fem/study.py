@@ -16,6 +16,7 @@ from meshes.common import GeometryError
 from meshes.composite import CompositeGeometry
 from meshes.disc_3d import Disc3DGeometry
 from meshes.disc_axisym import AxisymDiscGeometry
+from meshes.homogenised import HomogenisedDiscGeometry
 
 from fem.physics.fixture import FixtureSpec
 from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, SoftVoid, TowElastic
@@ -127,6 +128,8 @@ class Study:
 
     @property
     def model(self) -> str:
+        if isinstance(self.geometry, HomogenisedDiscGeometry):
+            return "composite_homogenised"
         if isinstance(self.geometry, CompositeGeometry):
             return "composite"
         return "3d" if isinstance(self.geometry, Disc3DGeometry) else "axisymmetric"
@@ -160,7 +163,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description": Key("", str, doc="free text"),
     },
     "geometry": {
-        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d", "composite", "rve")),
+        "model": Key(REQUIRED, str, choices=("axisymmetric", "3d", "composite", "composite_homogenised", "rve")),
         "diameter_mm": Key(REQUIRED, float, hi=1000.0, **POS),
         "thickness_mm": Key(None, float, hi=100.0, **POS, doc="required for axisymmetric and 3d; "
                             "composite: derived from the masses"),
@@ -172,6 +175,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "use_symmetry": Key(_default(AxisymDiscGeometry, "use_symmetry"), bool),
         "layers": Key(_default(Disc3DGeometry, "layers"), int, lo=1, hi=1000, doc="3d only: element layers across the modelled height"),
         "quarter": Key(_default(Disc3DGeometry, "quarter"), bool, doc="3d only: model the quarter disc x, y >= 0"),
+        "ply_rve_mesh_size_mm": Key(_default(HomogenisedDiscGeometry, "ply_rve_mesh_size_mm"), float, hi=10.0, **POS,
+                                    doc="composite_homogenised only: element size of the cloth RVE that gives the ply"),
     },
     "composite": {  # model = "composite": meshes/composite.py CompositeGeometry (sources: DEFAULT_SOURCES)
         "reference_diameter_mm": Key(_default(CompositeGeometry, "reference_diameter_mm"), float, hi=1000.0, **POS, doc="disc on which the masses were measured"),
@@ -535,11 +540,37 @@ def parse_study(data: dict, name: str = "study") -> Study:
     meta = _read_table("study", data.get("study", {}))
     g = _read_table("geometry", data["geometry"])
     model = g.pop("model")
+    if "ply_rve_mesh_size_mm" in data["geometry"] and model != "composite_homogenised":
+        raise StudyError("[geometry] ply_rve_mesh_size_mm: only allowed for model = \"composite_homogenised\"")
+    ply_rve_h = g.pop("ply_rve_mesh_size_mm")
     materials = {}
     for t in ("composite", "carbon", "gpe", "void"):
-        if t in data and model != "composite":
-            raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\"")
-    if model == "composite":
+        if t in data and model not in ("composite", "composite_homogenised"):
+            raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\" or \"composite_homogenised\"")
+    if model == "composite_homogenised":
+        allowed = ("diameter_mm", "mesh_size_mm", "rim_refinement", "rim_zone_mm", "ply_rve_mesh_size_mm")
+        for k in data["geometry"]:
+            if k not in allowed + ("model",):
+                raise StudyError(f"[geometry] {k}: not allowed for model = \"composite_homogenised\" (allowed: "
+                                 f"{', '.join(allowed)}; the layers follow from the masses in [composite])")
+        c = _read_table("composite", data.get("composite", {}))
+        given = data["geometry"]
+        try:
+            comp = CompositeGeometry(diameter_mm=g["diameter_mm"], mesh_size_mm=g["mesh_size_mm"], **c)
+            geometry = HomogenisedDiscGeometry(
+                comp, mesh_size_mm=g["mesh_size_mm"],
+                rim_refinement=given.get("rim_refinement", _default(HomogenisedDiscGeometry, "rim_refinement")),
+                rim_zone_mm=given.get("rim_zone_mm", _default(HomogenisedDiscGeometry, "rim_zone_mm")),
+                ply_rve_mesh_size_mm=ply_rve_h)
+        except GeometryError as e:
+            raise StudyError(f"[composite] {e}") from None
+        if geometry.rim_zone_mm >= geometry.radius_mm:
+            raise StudyError(f"[geometry] rim_zone_mm = {geometry.rim_zone_mm:g} is out of range: must be < the "
+                             f"radius {geometry.radius_mm:g} mm")
+        materials = {"carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
+                     "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
+                     "void": SoftVoid(**_read_table("void", data.get("void", {})))}
+    elif model == "composite":
         allowed = ("diameter_mm", "mesh_size_mm", "use_symmetry", "quarter")
         for k in data["geometry"]:
             if k not in allowed + ("model",):
@@ -615,6 +646,9 @@ def parse_study(data: dict, name: str = "study") -> Study:
         steps.append(LoadStep(**st))
     tm = TimeSettings(**_read_table("time", data.get("time", {})))
     num = _read_table("numerics", data.get("numerics", {}))
+    if model == "composite_homogenised" and num["linear_solver"] == "gamg":
+        raise StudyError(f"[numerics] linear_solver = 'gamg' is not allowed with [geometry] model = "
+                         f"'composite_homogenised': must be auto or mumps (an axisymmetric path: serial and direct)")
     if model != "axisymmetric" and num["pressure_space"] == "P1+P0":
         raise StudyError(f"[numerics] pressure_space = 'P1+P0' is not allowed with [geometry] model = "
                          f"'{model}': must be P1 (the enriched space is implemented on the axisymmetric path only)")
@@ -626,7 +660,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
     out = _read_table("output", data.get("output", {}))
     return Study(name=meta["name"] or name, description=meta["description"], geometry=geometry, li=li,
                  platen=platen, load=steps, time=tm, materials=materials,
-                 quadrature_degree=num["quadrature_degree"] or (4 if model == "axisymmetric" else 2),
+                 quadrature_degree=num["quadrature_degree"] or (4 if model in ("axisymmetric", "composite_homogenised") else 2),
                  pressure_space=num["pressure_space"] or ("P1+P0" if model == "axisymmetric" else "P1"),
                  linear_solver=num["linear_solver"], reuse_factorisation=num["reuse_factorisation"],
                  max_memory_GiB=num["max_memory_GiB"], min_J=num["min_J"],

@@ -144,6 +144,14 @@ def mesh_counts(geo) -> tuple[str, float, float, float, float]:
     geometry would give, without meshing."""
     from .composite import CompositeGeometry
     from .disc_3d import Disc3DGeometry
+    from .homogenised import HomogenisedDiscGeometry
+    if isinstance(geo, HomogenisedDiscGeometry):   # structured: exact counts of meshes/homogenised.py
+        lay = geo.layered()
+        nr = math.ceil((geo.radius_mm - geo.rim_zone_mm) / geo.mesh_size_mm) + \
+            math.ceil(geo.rim_zone_mm * geo.rim_refinement / geo.mesh_size_mm)
+        nz = sum(rows for _, _, rows in lay.layers())
+        n_tri, v = 2.0 * nr * nz, (nr + 1.0) * (nz + 1.0)
+        return "axisymmetric", n_tri, v, v + (v + n_tri - 1.0), float(len(lay.layers()))
     if isinstance(geo, CompositeGeometry):
         n = _composite_tets(geo)
         v = n / 4.5   # thin layers and many interfaces: 4.5 tets per vertex (3 mm: 3.5, 15 mm: 4.5)

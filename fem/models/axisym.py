@@ -38,11 +38,16 @@ class AxisymDiscModel(DiscModel):
 
     def __init__(self, mesh, facet_tags, geo: AxisymDiscGeometry, mat: LiCreep, platen: FrictionSpec,
                  quadrature_degree: int = 4, theta: float = 1.0, pressure_space: str = "P1+P0",
-                 linear_solver: str = "auto", reuse_factorisation: bool | None = None):
+                 linear_solver: str = "auto", reuse_factorisation: bool | None = None,
+                 phases: dict | None = None, cell_tags=None, fibre_direction: dict | None = None):
+        """A bare disc of `mat`, or a layered one: `phases` (name -> (cell tags, material)) with the
+        mesh's cell_tags and fibre_direction (tag -> callable) for the transversely isotropic layers
+        (the homogenised G-LiCFC disc, meshes/homogenised.py; `mat` is then its Li)."""
         if mesh.comm.size > 1:
             raise RuntimeError("the axisymmetric path runs serially (it is small); use 3D for MPI")
         self.facet_tags = facet_tags
-        super().__init__(mesh, geo, {"li": (None, mat)}, platen, quadrature_degree, theta,
+        super().__init__(mesh, geo, phases or {"li": (None, mat)}, platen, quadrature_degree, theta,
+                         cell_tags=cell_tags, fibre_direction=fibre_direction,
                          pressure_space=pressure_space, linear_solver=linear_solver,
                          reuse_factorisation=reuse_factorisation)
 
@@ -77,4 +82,7 @@ class AxisymDiscModel(DiscModel):
         return cons, nodes, z[0]
 
     def extra_results(self) -> dict:
-        return {"volume": self.volume_check()}
+        out = {"volume": self.volume_check()}
+        if len(self.phases) > 1:   # a layered disc: the per-phase results of the shared core
+            out["phases"] = self.phase_results()
+        return out

@@ -738,6 +738,9 @@ class DiscModel:
                 pe = self.p_eq.x.array
                 d["max_equivalent_creep_strain"] = self._max(pe.max(initial=0.0))
                 d["mean_equivalent_creep_strain"] = self._sum(np.dot(self.qp_volume, pe)) / self.total_volume
+            if law.kind == "ply":   # homogenised cloth: the mean Cauchy stress through its thickness
+                tz = self.eval_phase(name, "through_thickness_stress")
+                d["mean_through_thickness_stress_MPa"] = self._sum(np.dot(self.phase_qp_volume[name], tz)) / V0
             if law.kind == "void":
                 d["void_closure_pct"] = -d["volume_change_pct"]
             if "pore_closure" in self.phase_exprs[name]:   # porous gel: share of its pores closed

@@ -43,7 +43,7 @@ from typing import Any
 
 import ufl
 
-from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, SoftVoid, TowElastic
+from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, PlyElastic, SoftVoid, TowElastic
 
 # ---------------------------------------------------------------------- law registry
 # Every law is chosen from its material's type (one entry per material dataclass of
@@ -305,14 +305,24 @@ class SoftVoidLaw(Law):
         self.sigma = self.P * F.T / self.J
 
 
+def spencer_moduli(C) -> dict:
+    """The five moduli of Spencer's invariant form of a transversely isotropic 6x6 Voigt stiffness
+    whose symmetry axis is index 1 (TowElastic.stiffness, PlyElastic.stiffness):
+    lam = C23, mu_T = C44, mu_L = C66, alpha = C12 - C23, beta = C11 - lam - 2 alpha - 4 mu_L + 2 mu_T."""
+    lam, muT, muL = C[1, 2], C[3, 3], C[5, 5]
+    alpha = C[0, 1] - lam
+    beta = C[0, 0] - lam - 2.0 * alpha - 4.0 * muL + 2.0 * muT
+    return {"lambda": float(lam), "mu_T": float(muT), "mu_L": float(muL), "alpha": float(alpha), "beta": float(beta)}
+
+
 @law_for(TowElastic)
 class TowLaw(Law):
-    """Carbon tow: transversely isotropic St Venant-Kirchhoff about the reference fibre direction a
-    (unit vector field), S = C : E with E = (F^T F - I)/2, in Spencer's invariant form
+    """Transversely isotropic St Venant-Kirchhoff about the reference axis a (unit vector field),
+    S = C : E with E = (F^T F - I)/2, in Spencer's invariant form
         S = lam tr(E) I + 2 mu_T E + alpha [(a.E a) I + tr(E) A] + 2 (mu_L - mu_T)(A E + E A) + beta (a.E a) A,
-    A = a (x) a. The five moduli follow from the 6x6 stiffness of TowElastic.stiffness() (fibre axis 1):
-    lam = C23, mu_T = C44, mu_L = C66, alpha = C12 - C23, beta = C11 - lam - 2 alpha - 4 mu_L + 2 mu_T
-    (checked against the 6x6 matrix in tests/unit/test_laws.py)."""
+    A = a (x) a, the moduli from the 6x6 stiffness with the axis first (`spencer_moduli`; checked against
+    the 6x6 matrix in tests/unit/test_laws.py). Two materials use it: a carbon tow (TowElastic, a = the
+    local fibre direction) and the homogenised cloth ply (PlyElastic, a = the thickness axis)."""
 
     needs_fibre_direction, kind = True, "tow"
 
@@ -325,11 +335,7 @@ class TowLaw(Law):
 
     def __init__(self, mesh, mat, F, a):
         from dolfinx import fem
-        C = mat.stiffness()
-        lam, muT, muL = C[1, 2], C[3, 3], C[5, 5]
-        alpha = C[0, 1] - lam
-        beta = C[0, 0] - lam - 2.0 * alpha - 4.0 * muL + 2.0 * muT
-        self.moduli = {"lambda": lam, "mu_T": muT, "mu_L": muL, "alpha": alpha, "beta": beta}
+        self.moduli = spencer_moduli(mat.stiffness())
         c = {k: fem.Constant(mesh, float(v)) for k, v in self.moduli.items()}
         I = ufl.Identity(3)
         A = ufl.outer(a, a)
@@ -341,9 +347,20 @@ class TowLaw(Law):
         self.P = F * S
         self.sigma = F * S * F.T / self.J
         n = F * a
-        self.fibre_stress = ufl.inner(n, self.sigma * n) / ufl.inner(n, n)   # Cauchy stress along the fibre
-        # the most compressive principal Cauchy stress across the fibre (crushing of the tow)
+        # Cauchy stress along a (the fibre of a tow; the thickness direction of a ply)
+        self.fibre_stress = ufl.inner(n, self.sigma * n) / ufl.inner(n, n)
+        # the most compressive principal Cauchy stress across a (crushing of the tow; in-plane for a ply)
         self.transverse_stress_min = transverse_min_principal(self.sigma, n)
+
+
+@law_for(PlyElastic)
+class PlyLaw(TowLaw):
+    """The homogenised cloth ply (PlyElastic): TowLaw about the thickness axis a; its result is the
+    through-thickness Cauchy stress (no fibre along a)."""
+    kind = "ply"
+
+    def outputs(self) -> dict:
+        return {"through_thickness_stress": self.fibre_stress}
 
 
 def transverse_min_principal(sigma, n):

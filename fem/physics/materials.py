@@ -195,6 +195,51 @@ class SoftVoid:
     poisson_ratio: float = 0.3
 
 
+# --- Homogenised cloth ply (issue 18 item 2: the homogenised disc) -----------------------------
+# Not a measured material: the five constants are COMPUTED for each study from the periodic RVE of
+# the cloth (fem/rve/ply.py: tows, the Li in the weave windows, pores, with the phases' own
+# constants), then averaged over in-plane rotations (the plain weave is tetragonal; the axisymmetric
+# disc needs transverse isotropy about the thickness axis z). The source of each number is that
+# computation; ply_report in the run's summary gives the RVE stiffness, the isotropisation error and
+# the cell. ELASTIC: the Li inside the cloth does not creep in this ply (the Li overlayer does, as
+# the model's creeping phase); docs/physics.md "Homogenised disc".
+PLY_SOURCES = {
+    "C11_MPa": "periodic RVE of the cloth cell (fem/rve/ply.py), in-plane rotational average",
+    "C12_MPa": "as C11_MPa",
+    "C13_MPa": "as C11_MPa",
+    "C33_MPa": "as C11_MPa (through the thickness)",
+    "C44_MPa": "as C11_MPa (transverse shear xz = yz)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlyElastic:
+    """Homogenised cloth ply: transversely isotropic elastic about the thickness axis (the law's
+    direction a). Voigt stiffness (MPa, order xx yy zz yz xz xy, engineering shear, z = axis):
+    C11 = C22, C12, C13 = C23, C33, C44 = C55, C66 = (C11 - C12) / 2."""
+
+    C11_MPa: float
+    C12_MPa: float
+    C13_MPa: float
+    C33_MPa: float
+    C44_MPa: float
+    strength_MPa: float = 215.08                      # of the cloth (as TowElastic), for the index
+    transverse_compressive_strength_MPa: float = 200.0
+
+    def stiffness(self):
+        """6x6 Voigt stiffness with the symmetry axis FIRST (the convention of TowElastic.stiffness,
+        order axis, t1, t2, t1t2, axis-t2, axis-t1), MPa."""
+        import numpy as np
+        C = np.zeros((6, 6))
+        C[0, 0] = self.C33_MPa
+        C[1, 1] = C[2, 2] = self.C11_MPa
+        C[1, 2] = C[2, 1] = self.C12_MPa
+        C[0, 1] = C[1, 0] = C[0, 2] = C[2, 0] = self.C13_MPa
+        C[3, 3] = 0.5 * (self.C11_MPa - self.C12_MPa)
+        C[4, 4] = C[5, 5] = self.C44_MPa
+        return C
+
+
 # --- Anand-type elastic-viscoplastic lithium (issue 16, item 2) --------------------------------
 # Law (the power-law form of the Anand flow rule used by Narayan & Anand 2018; fem/physics/anand_point.py):
 #     pdot  = A exp(-Q/(R T)) (q / s)^(1/m)                         equivalent tensile plastic strain rate

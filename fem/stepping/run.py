@@ -157,6 +157,26 @@ def build_model(study: Study):
         model = Disc3DModel(msh, study.geometry, phases, study.platen, study.quadrature_degree, theta,
                             cell_tags=cell_tags, fibre_direction=fibre, linear_solver=study.linear_solver,
                             reuse_factorisation=study.reuse_factorisation)
+    elif study.model == "composite_homogenised":
+        from fem.physics.materials import PlyElastic
+        from fem.rve.ply import homogenised_ply
+        from meshes import homogenised as H
+        mats = study.materials
+        ply = homogenised_ply(study.geometry.composite, {"li": study.li, **mats}, study.geometry.ply_rve_mesh_size_mm)
+        lay = study.geometry.layered()
+        msh, cell_tags, facet_tags = H.load_mesh(lay)
+        mesh_report = {"ply": ply, "layers_mm": {"ply": lay.ply_mm, "li": lay.li_mm, "gpe": lay.gpe_mm}}
+        phases = {"li": ((H.LI,), study.li), "ply": ((H.PLY,), PlyElastic(**ply["constants"])),
+                  "gpe": ((H.GPE,), mats["gpe"])}
+        phases = {k: v for k, v in phases.items() if v[0][0] in set(cell_tags.values.tolist())}
+        # the ply's symmetry axis: z, the second of the axisymmetric (r, z, theta) components
+        axis_z = lambda x: np.vstack([np.zeros(x.shape[1]), np.ones(x.shape[1]), np.zeros(x.shape[1])])  # noqa: E731
+        t_mesh = time.perf_counter() - t_mesh
+        t_setup = time.perf_counter()
+        model = AxisymDiscModel(msh, facet_tags, study.geometry, study.li, study.platen, study.quadrature_degree,
+                                theta, pressure_space=study.pressure_space, linear_solver=study.linear_solver,
+                                reuse_factorisation=study.reuse_factorisation, phases=phases, cell_tags=cell_tags,
+                                fibre_direction={H.PLY: axis_z})
     elif study.model == "3d":
         from meshes.disc_3d import load_mesh
         msh, _, _ = load_mesh(study.geometry)
@@ -475,7 +495,8 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
         **({"composite": {k: mesh_report[k] for k in ("solved", "volume_fractions", "target_volumes_mm3",
                                                         "mesh_volumes_mm3", "mesh_rel_error", "n_tets",
                                                         "n_tets_per_phase", "quality_sicn")}}
-           if mesh_report else {}),
+           if mesh_report and study.model == "composite" else {}),
+        **({"homogenised": mesh_report} if study.model == "composite_homogenised" else {}),
         "sign_convention": THICKNESS_SIGN + "; diameter_change_pct = (D-D0)/D0*100",
         "units": {"length": "mm", "force": "N", "stress": "MPa", "time": "s"},
         "parameters": study.to_dict(),
@@ -637,12 +658,12 @@ def _restore_solver(model, saved: dict) -> None:
 
 
 def _sources(model: str = "axisymmetric") -> dict:
-    from fem.physics.materials import CARBON_SOURCES, GPE_SOURCES, LI_SOURCES, VOID_SOURCES
-    if model != "composite":
+    from fem.physics.materials import CARBON_SOURCES, GPE_SOURCES, LI_SOURCES, PLY_SOURCES, VOID_SOURCES
+    if model not in ("composite", "composite_homogenised"):
         return LI_SOURCES
     from meshes.composite import DEFAULT_SOURCES
     return {"li": LI_SOURCES, "carbon": CARBON_SOURCES, "gpe": GPE_SOURCES, "void": VOID_SOURCES,
-            "geometry": DEFAULT_SOURCES}
+            "geometry": DEFAULT_SOURCES, **({"ply": PLY_SOURCES} if model == "composite_homogenised" else {})}
 
 
 def _versions() -> dict:
