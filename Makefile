@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify
+.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify design
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -69,6 +69,9 @@ calibrate: $(KERNELS) ## fit A and mu (sigma_y on request) to the bare-Li points
 
 identify: $(KERNELS) ## one-point identification of one unknown, then predictions: make identify STUDY=studies/composite_glicfc_6mm_identify_gel_porosity.toml [RANKS=2]
 	$(PY) -m fem.workflows.identify $(STUDY) --jobs $(JOBS) $(if $(RANKS),--ranks $(RANKS))
+
+design: $(KERNELS) ## G-LiCFC design study (Li loading, cloth, gel at 10 and 30 MPa, homogenised disc): results/<study>/design.md, .png [STUDY=...]
+	$(PY) -m fem.workflows.design $(if $(filter command line,$(origin STUDY)),$(STUDY),) --jobs $(JOBS)
 
 sensitivity: $(KERNELS) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
 	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS) $(EXEC_ARGS)

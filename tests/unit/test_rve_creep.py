@@ -1,0 +1,88 @@
+"""The periodic RVE creep solver (fem/rve/creep.py) against the elastic RVE (fem/rve/solve.py, an
+independent UFL assembly of the same cell) and against the exact creep of a homogeneous Li cell.
+Units: mm, MPa, s."""
+import math
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+from fem.rve.config import RveStudy
+from fem.rve.creep import RveCreep, norton_return
+from fem.rve.solve import effective_stiffness
+from meshes.composite import CompositeGeometry
+from meshes.homogenised import cloth_cell_geometry
+from meshes.rve import LaminateCell, WeaveCell, load_mesh
+
+
+def _weave(li):
+    cg, _ = cloth_cell_geometry(CompositeGeometry(diameter_mm=15.0, mesh_size_mm=0.3, void_fraction=0.01), 0.3)
+    cell = WeaveCell(cg)
+    mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
+    st = RveStudy("t", cell, {"li": li, "gpe": GelNeoHookean(), "carbon": TowElastic(), "void": SoftVoid()})
+    return mesh, ct, cell, st
+
+
+def test_without_creep_the_cloth_cell_gives_the_elastic_rve_stiffness():
+    """Each unit strain rate (one step) gives the column of the periodic stiffness of fem/rve/solve.py;
+    a uniaxial-stress test (zz prescribed, the other five stress-free) gives the compliance S = C^-1."""
+    mesh, ct, cell, st = _weave(LiCreep(creep_A=0.0))
+    C = effective_stiffness(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction(), bcs=("periodic",))["stiffness"]["periodic"]
+    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    for j in (0, 2, 4, 5):
+        rate = np.zeros(6)
+        rate[j] = 1e-3
+        h = rc.run(["strain"] * 6, rate, np.zeros(6), 1.0, 1)
+        assert np.abs(np.array(h["Sigma_MPa"][-1]) / 1e-3 - C[:, j]).max() <= 1e-9 * np.abs(C).max()
+    ctrl = ["stress"] * 6
+    ctrl[2] = "strain"
+    rate = np.zeros(6)
+    rate[2] = -1e-3
+    h = rc.run(ctrl, rate, np.zeros(6), 1.0, 1)
+    E, S = np.array(h["E"][-1]), np.array(h["Sigma_MPa"][-1])
+    assert np.abs(np.delete(S, 2)).max() <= 1e-9 * abs(S[2])
+    Sinv = np.linalg.inv(C)
+    assert E[0] == pytest.approx(Sinv[0, 2] * S[2], rel=1e-8)
+    assert E[2] == pytest.approx(-1e-3, rel=1e-12)
+
+
+def test_homogeneous_li_cell_creeps_at_the_norton_rate():
+    """A Li-only cell under a constant uniaxial mean stress -p (all six components stress-controlled):
+    E_zz = -p/E - A p^n t and E_xx = nu p/E + A p^n t / 2 (isochoric creep; backward Euler is exact at
+    constant stress), with the threshold stress sigma_y: A (p - sigma_y)^n."""
+    li = LiCreep(creep_A=7.7e-3, creep_n=6.56, threshold_stress_MPa=0.2)
+    cell = LaminateCell(("li",), (0.2,), mesh_size_mm=0.2)
+    mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
+    st = RveStudy("li", cell, {"li": li, "gpe": GelNeoHookean(), "carbon": TowElastic(), "void": SoftVoid()})
+    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    p, t_end = 1.5, 10.0
+    stress = np.zeros(6)
+    stress[2] = -p
+    h = rc.run(["stress"] * 6, np.zeros(6), stress, t_end, 4)
+    E = np.array(h["E"][-1])
+    rate = li.creep_A * (p - 0.2) ** li.creep_n
+    E_mod, nu = li.youngs_modulus_MPa, li.poisson_ratio
+    assert E[2] == pytest.approx(-p / E_mod - rate * t_end, rel=1e-8)
+    assert E[0] == pytest.approx(nu * p / E_mod + 0.5 * rate * t_end, rel=1e-8)
+    assert h["li_creep_strain_mean"][-1] == pytest.approx(rate * t_end, rel=1e-8)
+
+
+def test_norton_return_tangent_is_the_derivative():
+    """The consistent tangent of the point return against central differences of the stress."""
+    rng = np.random.default_rng(0)
+    eps = rng.normal(scale=2e-3, size=(5, 6))
+    epsc_n = rng.normal(scale=1e-3, size=(5, 6))
+    epsc_n[:, :3] -= epsc_n[:, :3].mean(axis=1, keepdims=True)
+    mu, K, A_dt, n, sy = 2833.0, 10860.0, 0.1 * 7.7e-3, 6.56, 0.3
+    _, C, _, dp = norton_return(eps, epsc_n, mu, K, A_dt, n, sy)
+    assert (dp > 0).all()
+    h = 1e-8
+    for k in range(6):
+        d = np.zeros(6)
+        d[k] = h
+        sp_, *_ = norton_return(eps + d, epsc_n, mu, K, A_dt, n, sy)
+        sm_, *_ = norton_return(eps - d, epsc_n, mu, K, A_dt, n, sy)
+        num = (sp_ - sm_) / (2 * h)
+        assert np.abs(num - C[:, :, k]).max() <= 1e-5 * np.abs(C).max()
+    assert math.isfinite(C.sum())
