@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify design
+.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify design ply-tables
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 FORCE  ?=
@@ -72,6 +72,9 @@ identify: $(KERNELS) ## one-point identification of one unknown, then prediction
 
 design: $(KERNELS) ## G-LiCFC design study (Li loading, cloth, gel at 10 and 30 MPa, homogenised disc): results/<study>/design.md, .png [STUDY=...]
 	$(PY) -m fem.workflows.design $(if $(filter command line,$(origin STUDY)),$(STUDY),) --jobs $(JOBS)
+
+ply-tables: $(KERNELS) ## creep response tables of the G-LiCFC ply (periodic RVE, 4 modes x 3 rates, ~30 min): studies/data/ply_creep_<key>.json [STUDY=...]
+	$(PY) -m fem.rve.ply_tables $(if $(filter command line,$(origin STUDY)),$(STUDY),studies/composite_glicfc_homogenised.toml)
 
 sensitivity: $(KERNELS) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
 	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS) $(EXEC_ARGS)

@@ -175,6 +175,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "use_symmetry": Key(_default(AxisymDiscGeometry, "use_symmetry"), bool),
         "layers": Key(_default(Disc3DGeometry, "layers"), int, lo=1, hi=1000, doc="3d only: element layers across the modelled height"),
         "quarter": Key(_default(Disc3DGeometry, "quarter"), bool, doc="3d only: model the quarter disc x, y >= 0"),
+        "ply_law": Key("elastic", str, choices=("elastic", "rve_creep"),
+                       doc="composite_homogenised only: elastic (the cloth's elastic RVE, the Li overlayer creeps) or "
+                           "rve_creep (the Li region's law fitted to its RVE creep tables, make ply-tables)"),
         "ply_rve_mesh_size_mm": Key(_default(HomogenisedDiscGeometry, "ply_rve_mesh_size_mm"), float, hi=10.0, **POS,
                                     doc="composite_homogenised only: element size of the cloth RVE that gives the ply"),
     },
@@ -540,15 +543,16 @@ def parse_study(data: dict, name: str = "study") -> Study:
     meta = _read_table("study", data.get("study", {}))
     g = _read_table("geometry", data["geometry"])
     model = g.pop("model")
-    if "ply_rve_mesh_size_mm" in data["geometry"] and model != "composite_homogenised":
-        raise StudyError("[geometry] ply_rve_mesh_size_mm: only allowed for model = \"composite_homogenised\"")
-    ply_rve_h = g.pop("ply_rve_mesh_size_mm")
+    for k in ("ply_rve_mesh_size_mm", "ply_law"):
+        if k in data["geometry"] and model != "composite_homogenised":
+            raise StudyError(f"[geometry] {k}: only allowed for model = \"composite_homogenised\"")
+    ply_rve_h, ply_law = g.pop("ply_rve_mesh_size_mm"), g.pop("ply_law")
     materials = {}
     for t in ("composite", "carbon", "gpe", "void"):
         if t in data and model not in ("composite", "composite_homogenised"):
             raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\" or \"composite_homogenised\"")
     if model == "composite_homogenised":
-        allowed = ("diameter_mm", "mesh_size_mm", "rim_refinement", "rim_zone_mm", "ply_rve_mesh_size_mm")
+        allowed = ("diameter_mm", "mesh_size_mm", "rim_refinement", "rim_zone_mm", "ply_rve_mesh_size_mm", "ply_law")
         for k in data["geometry"]:
             if k not in allowed + ("model",):
                 raise StudyError(f"[geometry] {k}: not allowed for model = \"composite_homogenised\" (allowed: "
@@ -561,7 +565,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
                 comp, mesh_size_mm=g["mesh_size_mm"],
                 rim_refinement=given.get("rim_refinement", _default(HomogenisedDiscGeometry, "rim_refinement")),
                 rim_zone_mm=given.get("rim_zone_mm", _default(HomogenisedDiscGeometry, "rim_zone_mm")),
-                ply_rve_mesh_size_mm=ply_rve_h)
+                ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law)
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
         if geometry.rim_zone_mm >= geometry.radius_mm:
@@ -603,6 +607,12 @@ def parse_study(data: dict, name: str = "study") -> Study:
         raise StudyError(f"[geometry] mesh_size_mm = {geometry.mesh_size_mm:g} is out of range: must be "
                          f"<= the modelled height {geometry.height_mm:g} mm (at least one element across)")
     li = _read_li(data)
+    if model == "composite_homogenised" and geometry.ply_law == "rve_creep":
+        from fem.rve.ply_tables import table_path
+        tp = table_path(geometry.composite, {"li": li, **materials})
+        if not tp.exists():
+            raise StudyError(f"[geometry] ply_law = \"rve_creep\": no creep table for this ply ({tp}); build it with "
+                             f"`make ply-tables STUDY=<this study>` (about 30 min), or use ply_law = \"elastic\"")
     pl = _read_table("platen", data["platen"])
     if pl["friction"] == "coulomb" and "mu" not in data["platen"]:
         raise StudyError("[platen] mu: missing required key for friction = \"coulomb\" (a number, 0 <= mu <= 10)")

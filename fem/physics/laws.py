@@ -43,7 +43,7 @@ from typing import Any
 
 import ufl
 
-from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, PlyElastic, SoftVoid, TowElastic
+from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, PlyElastic, PlyViscoplastic, SoftVoid, TowElastic
 
 # ---------------------------------------------------------------------- law registry
 # Every law is chosen from its material's type (one entry per material dataclass of
@@ -361,6 +361,28 @@ class PlyLaw(TowLaw):
 
     def outputs(self) -> dict:
         return {"through_thickness_stress": self.fibre_stress}
+
+
+@law_for(PlyViscoplastic)
+class PlyCreepLaw(CreepLaw):
+    """The homogenised ply with the creep of its Li (PlyViscoplastic, fitted by fem/rve/ply_fit.py):
+    P = P_branch + p cof(F) + P_skeleton. The Li branch is the Li creep law's weak form with the
+    branch's constants (the pointwise kernel runs on them), the skeleton the TowLaw (transversely
+    isotropic St Venant-Kirchhoff) about the thickness axis a. The von Mises stress reported is the
+    branch's (what creeps)."""
+    needs_fibre_direction = True
+
+    @classmethod
+    def from_material(cls, mat, inp: LawInputs) -> "PlyCreepLaw":
+        return cls(inp.mesh, mat, inp.F, inp.pressure, inp.creep_state, inp.fibre_direction)
+
+    def __init__(self, mesh, mat, F, pressure, state, a):
+        super().__init__(mesh, mat, F, pressure, state)
+        self.skeleton = PlyLaw(mesh, mat.skeleton(), F, a)
+        self.P = self.P + self.skeleton.P
+
+    def outputs(self) -> dict:
+        return {"skeleton_through_thickness_stress": self.skeleton.fibre_stress}
 
 
 def transverse_min_principal(sigma, n):

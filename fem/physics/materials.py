@@ -240,6 +240,35 @@ class PlyElastic:
         return C
 
 
+@dataclass(frozen=True, slots=True)
+class PlyViscoplastic(LiCreep):
+    """Homogenised ply with the creep of its Li (fem/rve/ply_fit.py; issue 18 item 1): an elastic
+    skeleton, transversely isotropic about the thickness axis (C11 ... C44 as PlyElastic: the fitted
+    tetragonal skeleton averaged over in-plane rotations), in parallel with an isotropic Li branch,
+    whose constants are the LiCreep fields: shear modulus and bulk modulus (from youngs_modulus_MPa,
+    poisson_ratio), Norton creep_A (at temperature_K = reference_temperature_K: the fit is at the
+    cell's temperature), creep_n. All FITTED to the periodic RVE creep tables of the cell
+    (fem/rve/ply_tables.py), none measured; the summary's ply report gives the fit and its errors."""
+
+    C11_MPa: float = 1.0
+    C12_MPa: float = 0.0
+    C13_MPa: float = 0.0
+    C33_MPa: float = 1.0
+    C44_MPa: float = 1.0
+
+    def skeleton(self) -> "PlyElastic":
+        return PlyElastic(self.C11_MPa, self.C12_MPa, self.C13_MPa, self.C33_MPa, self.C44_MPa)
+
+    @staticmethod
+    def from_fit(fit: dict, temperature_K: float) -> "PlyViscoplastic":
+        p, sk = fit["parameters"], fit["skeleton_isotropised_MPa"]
+        mu, K = p["mu_b_MPa"], fit["K_b_MPa"]
+        E, nu = 9.0 * K * mu / (3.0 * K + mu), (3.0 * K - 2.0 * mu) / (2.0 * (3.0 * K + mu))
+        return PlyViscoplastic(youngs_modulus_MPa=E, poisson_ratio=nu, creep_A=10.0 ** p["log10_A_b"],
+                               creep_n=p["n_b"], temperature_K=temperature_K, reference_temperature_K=temperature_K,
+                               **sk)
+
+
 # --- Anand-type elastic-viscoplastic lithium (issue 16, item 2) --------------------------------
 # Law (the power-law form of the Anand flow rule used by Narayan & Anand 2018; fem/physics/anand_point.py):
 #     pdot  = A exp(-Q/(R T)) (q / s)^(1/m)                         equivalent tensile plastic strain rate

@@ -233,7 +233,7 @@ class RveCreep:
         return r.array[:self.N].copy(), eps, sig, epsc, dp
 
     # ------------------------------------------------------------------ one loading history
-    def run(self, control, rate, stress, t_end: float, steps: int, progress=None, max_newton: int = 25,
+    def run(self, control, rate, stress, t_end: float, steps: int, progress=None, max_newton: int = 15,
             rtol: float = 1e-10) -> dict:
         """control: six 'strain' | 'stress' (Voigt xx yy zz yz xz xy); rate: prescribed strain rates
         (1/s; engineering shear); stress: the mean stresses of the free components (MPa), constant.
@@ -256,41 +256,59 @@ class RveCreep:
         hist = {"t_s": [0.0], "E": [[0.0] * 6], "Sigma_MPa": [[0.0] * 6], "li_creep_strain_mean": [0.0], "newton": [0]}
         li_vol = self.qvol[self.li_pts].sum() if self.li_pts.any() else 1.0
         t0 = time.perf_counter()
-        E_prev = np.zeros(6)
-        for k in range(1, steps + 1):
-            t = k * dt
+        def newton(u, epsc, h, dE_free_guess):
+            """One increment of length h (s); (u, f_int, epsc, dp, iterations) or None when Newton fails."""
             dE = np.zeros(6)
-            dE[pres] = rate[pres] * dt
-            u = u + self.Xm.T @ dE          # predictor: the prescribed increment (the free ones as last step)
-            if k > 1 and free:
-                u = u + self.Xm[free].T @ (E_prev[free] - hist_E_prev2[free])
-            r0 = None
+            dE[pres] = rate[pres] * h
+            u = u + self.Xm.T @ dE + (self.Xm[free].T @ dE_free_guess if free else 0.0)
             for it in range(1, max_newton + 1):
-                f_int, eps, sig, epsc_new, dp = self._eval(u, dt, epsc)
+                f_int, eps, sig, epsc_new, dp = self._eval(u, h, epsc)
                 b = load - f_int
                 nr = np.linalg.norm(T.T @ b)
-                r0 = nr if r0 is None else r0
                 # the scale: V times the mean stress (the reduced residual is a force, N)
                 scale = max(np.abs(self.Xm @ f_int).max(), np.abs(self.Xm @ load).max(), 1e-6 * self.vol)
                 if nr <= rtol * scale:
-                    break
+                    return u, f_int, epsc_new, dp, it
+                if not np.isfinite(nr):
+                    return None
                 K = fem_petsc.assemble_matrix(self.J_form)
                 K.assemble()
                 ps.factor(K)
-                du = ps.solve(_vec(b)).array.copy()
-                u = u + du
+                u = u + ps.solve(_vec(b)).array
+            return None
+
+        dEf = np.zeros(len(free))      # the free strains' last increment (predictor)
+        for k in range(1, steps + 1):
+            t = k * dt
+            # the increment, cut into 2^level equal sub-steps while Newton fails (at most 2^6)
+            for level in range(7):
+                n_sub = 2 ** level
+                h = dt / n_sub
+                uu, ec, dp_sum, its, ok = u, epsc, np.zeros(n_pts), 0, True
+                for _ in range(n_sub):
+                    res = newton(uu, ec, h, dEf / n_sub)
+                    if res is None:
+                        ok = False
+                        break
+                    uu, f_int, ec, dp, it = res
+                    dp_sum += dp
+                    its += it
+                if ok:
+                    break
             else:
-                raise RuntimeError(f"RVE creep: Newton did not converge at t = {t:g} s (|r| {nr:.3g}, first {r0:.3g})")
-            epsc = epsc_new
-            p_eq = p_eq + dp
+                raise RuntimeError(f"RVE creep: Newton did not converge at t = {t:g} s even with dt / 64")
+            E_old = self.f @ u / self.vol
+            u, epsc = uu, ec
+            p_eq = p_eq + dp_sum
             Sig = self.Xm @ f_int / self.vol
             E = self.f @ u / self.vol
-            hist_E_prev2, E_prev = E_prev, E
+            dEf = (E - E_old)[free]
             hist["t_s"].append(t)
             hist["E"].append(E.tolist())
             hist["Sigma_MPa"].append(Sig.tolist())
             hist["li_creep_strain_mean"].append(float(np.dot(self.qvol[self.li_pts], p_eq[self.li_pts]) / li_vol))
-            hist["newton"].append(it)
+            hist["newton"].append(its)
+            hist.setdefault("substeps", [1]).append(n_sub)
             if k % max(1, steps // 5) == 0:
                 say(f"    t = {t:.4g} s: E = {np.round(E, 6).tolist()}, Sigma = {np.round(Sig, 4).tolist()} MPa "
                     f"({time.perf_counter() - t0:.1f} s)")

@@ -87,7 +87,8 @@ def homogenised_ply(composite, materials: dict, mesh_size_mm: float = 0.2, degre
     li_mm, gpe_mm, ...}, "rve_stiffness_MPa", "isotropic_stiffness_MPa", "isotropisation": {...},
     "cell": {...}}. materials: "li", "gpe", "carbon", "void" material dataclasses (the Li's elastic
     constants are used). Cached as JSON in the mesh cache directory."""
-    from meshes.common import cache_dir_path, publish, unique_tmp_path
+    from fem.stepping.outputs import atomic_write_text
+    from meshes.common import cache_dir_path
     from meshes.homogenised import cloth_cell_geometry
     say = progress or (lambda s: None)
     cell_geo, layers = cloth_cell_geometry(composite, mesh_size_mm)
@@ -130,9 +131,7 @@ def homogenised_ply(composite, materials: dict, mesh_size_mm: float = 0.2, degre
                     "mean_strain_error": res["mean_strain_error"]["periodic"], "li_mass_mg": cell_geo.li_mass_mg,
                     "void_fraction": cell_geo.void_fraction},
            "wall_s": time.perf_counter() - t0}
-    tmp = unique_tmp_path(path)
-    tmp.write_text(json.dumps(out, indent=1))
-    publish(tmp, path)
+    atomic_write_text(path, json.dumps(out, indent=1))
     say(f"  ply C11 {consts['C11_MPa']:.6g}, C12 {consts['C12_MPa']:.6g}, C13 {consts['C13_MPa']:.6g}, "
         f"C33 {consts['C33_MPa']:.6g}, C44 {consts['C44_MPa']:.6g} MPa ({out['wall_s']:.1f} s)")
     return out

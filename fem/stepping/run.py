@@ -162,12 +162,21 @@ def build_model(study: Study):
         from fem.rve.ply import homogenised_ply
         from meshes import homogenised as H
         mats = study.materials
-        ply = homogenised_ply(study.geometry.composite, {"li": study.li, **mats}, study.geometry.ply_rve_mesh_size_mm)
         lay = study.geometry.layered()
         msh, cell_tags, facet_tags = H.load_mesh(lay)
-        mesh_report = {"ply": ply, "layers_mm": {"ply": lay.ply_mm, "li": lay.li_mm, "gpe": lay.gpe_mm}}
-        phases = {"li": ((H.LI,), study.li), "ply": ((H.PLY,), PlyElastic(**ply["constants"])),
-                  "gpe": ((H.GPE,), mats["gpe"])}
+        if study.geometry.ply_law == "rve_creep":   # the Li region's fitted viscoplastic law
+            from fem.physics.materials import PlyViscoplastic
+            from fem.rve.ply_fit import fitted_ply
+            from fem.rve.ply_tables import table_path
+            fit = fitted_ply(table_path(study.geometry.composite, {"li": study.li, **mats}), {"li": study.li, **mats})
+            ply_mat = PlyViscoplastic.from_fit(fit, study.li.temperature_K)
+            mesh_report = {"ply_fit": fit, "ply_law": "rve_creep"}
+        else:
+            ply = homogenised_ply(study.geometry.composite, {"li": study.li, **mats}, study.geometry.ply_rve_mesh_size_mm)
+            ply_mat = PlyElastic(**ply["constants"])
+            mesh_report = {"ply": ply, "ply_law": "elastic"}
+        mesh_report["layers_mm"] = {"ply": lay.ply_mm, "li": lay.li_mm, "gpe": lay.gpe_mm}
+        phases = {"li": ((H.LI,), study.li), "ply": ((H.PLY,), ply_mat), "gpe": ((H.GPE,), mats["gpe"])}
         phases = {k: v for k, v in phases.items() if v[0][0] in set(cell_tags.values.tolist())}
         # the ply's symmetry axis: z, the second of the axisymmetric (r, z, theta) components
         axis_z = lambda x: np.vstack([np.zeros(x.shape[1]), np.ones(x.shape[1]), np.zeros(x.shape[1])])  # noqa: E731

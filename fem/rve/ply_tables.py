@@ -1,0 +1,139 @@
+"""Creep response tables of the G-LiCFC ply (issue 18 item 1): the periodic RVE of the Li region of
+the disc (cloth + Li overlayers + pores, no gel skins: one plain-weave cell, meshes/rve.py WeaveCell)
+loaded at constant strain rate in four modes and three rates, by fem/rve/creep.py. The effective ply
+law (fem/rve/ply_fit.py) is fitted to these curves. Units: mm, MPa, s.
+
+Five modes (Voigt xx yy zz yz xz xy, engineering shear; strain prescribed at the rate, or stress-free):
+    confined    E_zz = -r t, the other five strains 0                 (to E_zz = -0.3 %)
+    unconfined  E_zz = -r t, the other five stresses 0                (to -2 %)
+    shear_xz    gamma_xz = r t, the other five stresses 0  (transverse shear, to 2 %)
+    shear_xy    gamma_xy = r t, the other five stresses 0  (in-plane shear along the tows, to 2 %)
+    inplane_xx  E_xx = -r t, the other five stresses 0      (compression along the warp tows, to -0.3 %;
+                without it C11 - C12 is not identified: the other modes see only C11 + C12 and C66)
+at r = 1e-4, 1e-3, 1e-2 /s, 30 uniform steps each (a 1 s tightening of a 0.36 mm disc by 1 % is
+1e-2 /s; the holds creep at 1e-5 to 1e-3 /s).
+
+`make ply-tables` writes studies/data/ply_creep_<name>.json (versioned: the fit and the tests read
+it, and `make test` does not rebuild it): the cell, the materials, the mesh, and per curve the time,
+mean strain and mean stress histories. About 10 min on one core at the default 0.3 mm cell mesh.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+MODES = {
+    "confined": (["strain"] * 6, 2, -1.0, 0.003),
+    "unconfined": (["stress", "stress", "strain", "stress", "stress", "stress"], 2, -1.0, 0.02),
+    "shear_xz": (["stress", "stress", "stress", "stress", "strain", "stress"], 4, 1.0, 0.02),
+    "shear_xy": (["stress", "stress", "stress", "stress", "stress", "strain"], 5, 1.0, 0.02),
+    "inplane_xx": (["strain", "stress", "stress", "stress", "stress", "stress"], 0, -1.0, 0.003),
+}
+RATES = (1e-4, 1e-3, 1e-2)
+STEPS = 30
+DATA_DIR = Path("studies/data")
+TABLE_VERSION = 2
+
+
+def li_region_cell(composite, mesh_size_mm: float):
+    """The composite with no gel skins: its WeaveCell is the Li region of the disc (cloth, overlayers, pores)."""
+    return replace(composite, gpe_thickness_mm=0.0, mesh_size_mm=mesh_size_mm)
+
+
+def compute(composite, materials: dict, mesh_size_mm: float = 0.3, modes=MODES, rates=RATES, steps: int = STEPS,
+            progress=None) -> dict:
+    import dolfinx_solver  # noqa: F401
+    from mpi4py import MPI
+
+    from fem.rve.config import RveStudy
+    from fem.rve.creep import RveCreep
+    from meshes.rve import WeaveCell, load_mesh
+    say = progress or (lambda s: None)
+    t0 = time.perf_counter()
+    cell = WeaveCell(li_region_cell(composite, mesh_size_mm))
+    mesh, ct, report = load_mesh(cell, MPI.COMM_SELF)
+    st = RveStudy("ply", cell, materials, bounds=False)
+    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    say(f"ply creep tables: cell {cell.box[3]:g} x {cell.box[4]:g} x {cell.box[5]:.4g} mm, {rc.dofs} dofs, "
+        f"{len(modes) * len(rates)} curves")
+    curves = []
+    for mode, (control, j, sign, strain) in modes.items():
+        for r in rates:
+            rate = np.zeros(6)
+            rate[j] = sign * r
+            t_end = strain / r
+            t1 = time.perf_counter()
+            h = rc.run(control, rate, np.zeros(6), t_end, steps, rtol=1e-8)
+            curves.append({"mode": mode, "rate_per_s": r, "control": control, "component": j, **h})
+            say(f"  {mode:10s} rate {r:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} MPa, Li creep strain "
+                f"{h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
+    vols = report.get("mesh_volumes_mm3") or {}
+    vt = sum(vols.values()) or 1.0
+    return {"version": TABLE_VERSION, "composite": asdict(composite), "cell_box_mm": list(cell.box),
+            "mesh_size_mm": mesh_size_mm, "dofs": rc.dofs, "volume_fractions": {k: v / vt for k, v in vols.items()},
+            "materials": {k: asdict(v) for k, v in materials.items()}, "steps": steps, "curves": curves,
+            "wall_s": time.perf_counter() - t0, "python": platform.python_version()}
+
+
+TABLE_MESH_MM = 0.3   # the element size of the cell the disc's tables are computed on (make ply-tables)
+
+
+def table_path(composite, materials: dict, mesh_size_mm: float = TABLE_MESH_MM) -> Path:
+    """Where the table of this ply (composite masses and weave, phase materials) lives."""
+    return DATA_DIR / f"ply_creep_{table_key(composite, materials, mesh_size_mm)}.json"
+
+
+def table_key(composite, materials: dict, mesh_size_mm: float) -> str:
+    """Hash of what the cell's responses depend on (not the disc's diameter or mesh)."""
+    cell = replace(li_region_cell(composite, mesh_size_mm), diameter_mm=composite.reference_diameter_mm)
+    payload = {"v": TABLE_VERSION, "c": asdict(cell),
+               "m": {k: asdict(v) for k, v in sorted(materials.items())}}
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def main(argv=None) -> int:
+    from fem.stepping.outputs import atomic_write_text
+    from fem.study import StudyError, parse_study, read_study_toml
+    from fem.workflows.sweep import first_values
+    from fem.workflows import strict_json
+    ap = argparse.ArgumentParser(prog="python -m fem.rve.ply_tables", description=__doc__.splitlines()[0])
+    ap.add_argument("study", help="a composite or composite_homogenised study: its [composite], [li], [carbon], [void]")
+    ap.add_argument("--mesh", type=float, default=TABLE_MESH_MM, help="element size of the cell (mm)")
+    ap.add_argument("--out", default=None, help="default: studies/data/ply_creep_<key>.json")
+    a = ap.parse_args(argv)
+    try:   # a sweep study gives its first case (the ply does not depend on the load); the table is
+        # what a ply_law = "rve_creep" study needs, so it is read as the elastic variant
+        data = first_values(read_study_toml(a.study))
+        if isinstance(data.get("geometry"), dict) and data["geometry"].get("ply_law") == "rve_creep":
+            data["geometry"]["ply_law"] = "elastic"
+        study = parse_study(data, name=Path(a.study).stem)
+    except StudyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    geo = getattr(study.geometry, "composite", study.geometry)
+    if study.model not in ("composite", "composite_homogenised"):
+        print(f"error: {a.study}: [geometry] model = {study.model!r}: must be composite or composite_homogenised",
+              file=sys.stderr)
+        return 2
+    if not 0.05 <= a.mesh <= 1.0:
+        print(f"error: --mesh {a.mesh}: must be 0.05 <= mesh <= 1 mm", file=sys.stderr)
+        return 2
+    mats = {"li": study.li, **study.materials}
+    out = Path(a.out) if a.out else table_path(geo, mats, a.mesh)
+    data = compute(geo, mats, a.mesh, progress=lambda s: print(s, flush=True))
+    data["study"] = str(a.study)
+    atomic_write_text(out, strict_json.dumps(data) + "\n")
+    print(f"written: {out} ({data['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The effective ply law and its fit (fem/rve/ply_fit.py): a table made by the law itself is fitted
+back to its own parameters, and the material point obeys its mixed control. Units: MPa, s."""
+import math
+
+import numpy as np
+import pytest
+
+from fem.physics.materials import LiCreep
+from fem.rve.ply_fit import (I_DEV, K_B_FRACTION, NAMES, W, PointLaw, fit, reuss_bulk, tetragonal_voigt)
+from fem.rve.creep import M
+from fem.rve.ply_tables import MODES, RATES
+
+
+def _table(theta, K_b, steps=30):
+    law = PointLaw(theta, K_b)
+    curves = []
+    for mode, (control, j, sign, strain) in MODES.items():
+        for r in RATES:
+            rate = np.zeros(6)
+            rate[j] = sign * r
+            t_end = strain / r
+            S = law.run(control, rate, t_end, steps)
+            t = np.linspace(0.0, t_end, steps + 1)
+            E = np.outer(t, rate)
+            curves.append({"mode": mode, "rate_per_s": r, "control": control, "component": j,
+                           "t_s": t.tolist(), "E": E.tolist(), "Sigma_MPa": S.tolist()})
+    return {"curves": curves}
+
+
+def test_fit_recovers_the_parameters_of_its_own_law():
+    # a skeleton and branch of the size the cloth cell gives (MPa, MPa^-n/s)
+    theta = np.array([30000.0, 6000.0, 4000.0, 9000.0, 20.0, 300.0, 2500.0, math.log10(3e-3), 6.0])
+    C_s = tetragonal_voigt(theta[:6])
+    # K_b is fixed by the fit from the instantaneous cell: build C_inst so that it reproduces K_b
+    mu_b = theta[6]
+    Idev_V = I_DEV / W[:, None] / W[None, :]
+    K_b = 2000.0
+    C_inst = C_s + 2 * mu_b * Idev_V + K_b * np.outer(M, M)
+    K_b = K_B_FRACTION * reuss_bulk(C_inst)
+    table = _table(theta, K_b)
+    out = fit(table, C_inst, LiCreep())
+    assert out["max_rel_error"] < 1e-3
+    got = np.array([out["parameters"][k] for k in NAMES])
+    assert got[[0, 1, 2, 3, 6]] == pytest.approx(theta[[0, 1, 2, 3, 6]], rel=2e-2)
+    assert got[7] == pytest.approx(theta[7], abs=0.05) and got[8] == pytest.approx(theta[8], rel=2e-2)
+
+
+def test_point_law_mixed_control():
+    """Uniaxial stress at the point: the free stresses vanish and, without creep (A_b tiny), the
+    strain follows the compliance of C_s + 2 mu_b I_dev + K_b m m."""
+    theta = np.array([30000.0, 6000.0, 4000.0, 9000.0, 20.0, 300.0, 2500.0, -30.0, 6.0])
+    K_b = 1000.0
+    law = PointLaw(theta, K_b)
+    control = ["stress", "stress", "strain", "stress", "stress", "stress"]
+    rate = np.zeros(6)
+    rate[2] = -1e-3
+    S = law.run(control, rate, 1.0, 1)[-1]
+    C = tetragonal_voigt(theta[:6]) + 2 * theta[6] * I_DEV / W[:, None] / W[None, :] + K_b * np.outer(M, M)
+    assert np.abs(np.delete(S, 2)).max() < 1e-9 * abs(S[2])
+    assert S[2] == pytest.approx(-1e-3 / np.linalg.inv(C)[2, 2], rel=1e-9)
