@@ -178,6 +178,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "ply_law": Key("elastic", str, choices=("elastic", "rve_creep"),
                        doc="composite_homogenised only: elastic (the cloth's elastic RVE, the Li overlayer creeps) or "
                            "rve_creep (the Li region's law fitted to its RVE creep tables, make ply-tables)"),
+        "rows_factor": Key(1, int, lo=1, hi=16, doc="composite_homogenised only: element rows per layer x this "
+                                                     "(4 / 2 / 3 rows in ply / overlayer / gel at 1)"),
         "ply_rve_mesh_size_mm": Key(_default(HomogenisedDiscGeometry, "ply_rve_mesh_size_mm"), float, hi=10.0, **POS,
                                     doc="composite_homogenised only: element size of the cloth RVE that gives the ply"),
     },
@@ -543,16 +545,17 @@ def parse_study(data: dict, name: str = "study") -> Study:
     meta = _read_table("study", data.get("study", {}))
     g = _read_table("geometry", data["geometry"])
     model = g.pop("model")
-    for k in ("ply_rve_mesh_size_mm", "ply_law"):
+    for k in ("ply_rve_mesh_size_mm", "ply_law", "rows_factor"):
         if k in data["geometry"] and model != "composite_homogenised":
             raise StudyError(f"[geometry] {k}: only allowed for model = \"composite_homogenised\"")
-    ply_rve_h, ply_law = g.pop("ply_rve_mesh_size_mm"), g.pop("ply_law")
+    ply_rve_h, ply_law, rows_factor = g.pop("ply_rve_mesh_size_mm"), g.pop("ply_law"), g.pop("rows_factor")
     materials = {}
     for t in ("composite", "carbon", "gpe", "void"):
         if t in data and model not in ("composite", "composite_homogenised"):
             raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\" or \"composite_homogenised\"")
     if model == "composite_homogenised":
-        allowed = ("diameter_mm", "mesh_size_mm", "rim_refinement", "rim_zone_mm", "ply_rve_mesh_size_mm", "ply_law")
+        allowed = ("diameter_mm", "mesh_size_mm", "rim_refinement", "rim_zone_mm", "ply_rve_mesh_size_mm", "ply_law",
+                   "rows_factor")
         for k in data["geometry"]:
             if k not in allowed + ("model",):
                 raise StudyError(f"[geometry] {k}: not allowed for model = \"composite_homogenised\" (allowed: "
@@ -565,7 +568,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
                 comp, mesh_size_mm=g["mesh_size_mm"],
                 rim_refinement=given.get("rim_refinement", _default(HomogenisedDiscGeometry, "rim_refinement")),
                 rim_zone_mm=given.get("rim_zone_mm", _default(HomogenisedDiscGeometry, "rim_zone_mm")),
-                ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law)
+                ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law, rows_factor=rows_factor)
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
         if geometry.rim_zone_mm >= geometry.radius_mm:

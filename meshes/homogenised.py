@@ -119,6 +119,7 @@ class HomogenisedDiscGeometry:
     rim_zone_mm: float = 0.5
     ply_rve_mesh_size_mm: float = 0.2  # element size of the cloth RVE (fem/rve/ply.py)
     ply_law: str = "elastic"          # elastic: cloth ply + creeping Li overlayer; rve_creep: fitted Li-region ply
+    rows_factor: int = 1              # element rows per layer x this (mesh convergence through the thickness)
     use_symmetry: bool = True
 
     def __post_init__(self):
@@ -137,10 +138,11 @@ class HomogenisedDiscGeometry:
         if self.ply_law == "rve_creep":
             d = self.composite.derived()
             return LayeredDiscGeometry(self.diameter_mm, 0.5 * d["li_region_thickness_mm"], 0.0, d["gpe_thickness_mm"],
-                                       self.mesh_size_mm, self.rim_refinement, self.rim_zone_mm, rows=(6, 2, 3))
+                                       self.mesh_size_mm, self.rim_refinement, self.rim_zone_mm,
+                                       rows=tuple(self.rows_factor * r for r in (6, 2, 3)))
         _, lay = cloth_cell_geometry(self.composite, self.ply_rve_mesh_size_mm)
         return LayeredDiscGeometry(self.diameter_mm, lay["ply_mm"], lay["li_mm"], lay["gpe_mm"], self.mesh_size_mm,
-                                   self.rim_refinement, self.rim_zone_mm)
+                                   self.rim_refinement, self.rim_zone_mm, rows=tuple(self.rows_factor * r for r in (4, 2, 3)))
 
     @property
     def height_mm(self) -> float:

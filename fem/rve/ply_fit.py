@@ -11,7 +11,8 @@ fem/physics/laws.py PlyCreepLaw):
   K_B_FRACTION of the Reuss bulk modulus of the instantaneous cell, the skeleton takes the rest).
 Nine fitted numbers: C11, C12, C13, C33, C44, C66, mu_b, log10 A_b, n_b.
 
-Fit: least squares (scipy.optimize.least_squares, trust-region reflective) of the mean stress of
+Fit: least squares (scipy.optimize.least_squares, trust-region reflective; the seven moduli as
+logarithms, so they stay positive without bounds) of the mean stress of
 every table curve, the loaded component (and the lateral stress of the confined test), each point
 divided by the largest |stress| of its curve; the material point is driven by the same mixed
 control as the cell (prescribed strain rates, stress-free components solved by Newton). The
@@ -35,7 +36,7 @@ from fem.rve.creep import I_DEV, M, norton_return
 
 K_B_FRACTION = 0.25
 NAMES = ("C11_MPa", "C12_MPa", "C13_MPa", "C33_MPa", "C44_MPa", "C66_MPa", "mu_b_MPa", "log10_A_b", "n_b")
-FIT_VERSION = 1
+FIT_VERSION = 2
 W = np.array([1, 1, 1, math.sqrt(2), math.sqrt(2), math.sqrt(2)])   # Voigt engineering strain -> Mandel: / W ...
 
 
@@ -154,13 +155,15 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None) -> dict:
     curves = table["curves"]
     K_b = K_B_FRACTION * reuss_bulk(C_inst)
     x0 = initial_guess(C_inst, li)
-    scale = np.abs(x0) + 1.0
-    lo = np.array([1.0] * 7 + [-30.0, 1.0])
-    hi = np.array([1e6] * 7 + [5.0, 20.0])
-    x0 = np.clip(x0, lo * 1.0001, hi * 0.9999)
-    sol = least_squares(residuals, x0, args=(curves, K_b), bounds=(lo, hi), x_scale=scale, max_nfev=400,
-                        xtol=1e-10, ftol=1e-10)
-    th = sol.x
+    # the seven moduli as logarithms (positive without bounds), log10 A_b and n_b as they are
+    z0 = np.concatenate([np.log(np.maximum(x0[:7], 1e-3)), x0[7:]])
+
+    def unpack(z):
+        return np.concatenate([np.exp(z[:7]), z[7:]])
+
+    sol = least_squares(lambda z: residuals(unpack(z), curves, K_b), z0, method="trf", x_scale="jac",
+                        diff_step=1e-4, max_nfev=2000, xtol=1e-10, ftol=1e-12)
+    th = unpack(sol.x)
     errs = curve_errors(th, curves, K_b)
     worst = max(e["max_rel_error"] for e in errs)
     say(f"ply law fit: {sol.nfev} evaluations, worst curve {100 * worst:.2f} % of its largest stress "
@@ -177,7 +180,7 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None) -> dict:
                                          "C44_MPa": float(Ci[4, 4])},
             "isotropisation": {"curves": errs_iso, "max_rel_error": max(e["max_rel_error"] for e in errs_iso)},
             "instantaneous_cell_stiffness_MPa": np.asarray(C_inst).tolist(), "nfev": int(sol.nfev),
-            "cost": float(sol.cost), "wall_s": time.perf_counter() - t0}
+            "cost": float(sol.cost), "optimizer": str(sol.message), "wall_s": time.perf_counter() - t0}
 
 
 def cell_elastic_stiffness(table: dict, materials: dict) -> np.ndarray:
