@@ -39,6 +39,7 @@ BLIND_STUDIES = {"g_licfc": [
 # G-LiCFC one-point identifications (fem/workflows/identify.py), reused when finished, never run here:
 # the matched point is IDENTIFIED (a fit by construction), the others PREDICTED
 IDENTIFICATIONS = {"g_licfc": [
+    ("studies/composite_glicfc_homogenised_identify_gel_porosity.toml", "15 mm HOMOGENISED, gel porosity from the 5.19 MPa thinning"),
     ("studies/composite_glicfc_15mm_identify_gel_porosity.toml", "15 mm, gel porosity from the 5.19 MPa thinning"),
     ("studies/composite_glicfc_6mm_identify_gel_porosity.toml", "6 mm, gel porosity from the 5.19 MPa thinning"),
 ]}
