@@ -151,6 +151,16 @@ class Study:
             gpe.pop("porosity", None); gpe.pop("pore_collapse_pressure_MPa", None); gpe.pop("drainage_time_s", None)
         if not gpe.get("drainage_time_s"):   # pores without drainage time: as before the key
             gpe.pop("drainage_time_s", None)
+        if self.model == "composite_homogenised":
+            if self.geometry.ply_law == "rve_creep":   # the fitted law: the table's content and the fit's version
+                from fem.rve.ply_fit import FIT_VERSION
+                from fem.rve.ply_tables import table_path
+                tp = table_path(self.geometry.composite, {"li": self.li, **self.materials})
+                d["ply_fit"] = {"fit_version": FIT_VERSION,
+                                "table_sha1": hashlib.sha1(tp.read_bytes()).hexdigest() if tp.exists() else None}
+            else:   # the elastic ply's cell (fem/rve/ply.py)
+                from fem.rve.ply import PLY_CACHE_VERSION
+                d["ply_cell"] = PLY_CACHE_VERSION
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

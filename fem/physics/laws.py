@@ -374,15 +374,41 @@ class PlyCreepLaw(CreepLaw):
 
     @classmethod
     def from_material(cls, mat, inp: LawInputs) -> "PlyCreepLaw":
-        return cls(inp.mesh, mat, inp.F, inp.pressure, inp.creep_state, inp.fibre_direction)
+        return cls(inp.mesh, mat, inp.F, inp.pressure, inp.creep_state, inp.fibre_direction, inp.dt, inp.closure_n)
 
-    def __init__(self, mesh, mat, F, pressure, state, a):
+    def __init__(self, mesh, mat, F, pressure, state, a, dt=None, closure_n=None):
+        from dolfinx import fem
         super().__init__(mesh, mat, F, pressure, state)
         self.skeleton = PlyLaw(mesh, mat.skeleton(), F, a)
         self.P = self.P + self.skeleton.P
+        self.pressure = pressure
+        # pore closure (fem/rve/ply_fit.py closure_step): J - 1 = p / K - c, dc/dt = B <-p>^m (phi - c),
+        # backward Euler c = (c_n + r phi) / (1 + r), r = dt B <-p>^m; its state c_n as a draining gel's
+        self.drains = mat.drains
+        if self.drains:
+            if dt is None or closure_n is None:
+                raise ValueError("a ply with pore closure needs the step length and its closure state")
+            self.phi = mat.porosity
+            self.B, self.m = fem.Constant(mesh, mat.closure_B), mat.closure_m
+            self.dt, self.closure_n = dt, closure_n
+
+    def closure(self, pressure):
+        r = self.dt * self.B * ufl.max_value(-pressure, 0.0) ** self.m
+        return (self.closure_n + r * self.phi) / (1.0 + r)
+
+    def pressure_volume_strain(self, pressure):
+        return pressure / self.K - (self.closure(pressure) if self.drains else 0.0)
+
+    def volumetric_residual(self, pressure):
+        if not self.drains:
+            return volumetric_residual(self.K, self.J, pressure)
+        return self.J - 1.0 - self.pressure_volume_strain(pressure)
 
     def outputs(self) -> dict:
-        return {"skeleton_through_thickness_stress": self.skeleton.fibre_stress}
+        out = {"skeleton_through_thickness_stress": self.skeleton.fibre_stress}
+        if self.drains:
+            out["pore_closure"] = self.closure(self.pressure) / self.phi
+        return out
 
 
 def transverse_min_principal(sigma, n):

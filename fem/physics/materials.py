@@ -255,6 +255,19 @@ class PlyViscoplastic(LiCreep):
     C13_MPa: float = 0.0
     C33_MPa: float = 1.0
     C44_MPa: float = 1.0
+    porosity: float = 0.0             # closable pore volume per volume (the cell's pores)
+    closure_B: float = 0.0            # pore closure rate dc/dt = B <-p>^closure_m (porosity - c), MPa^-m s^-1 (fitted)
+    closure_m: float = 1.0
+
+    @property
+    def drains(self) -> bool:
+        """True when the ply's pores close in time (the model keeps their closure as a state,
+        as for a draining gel: fem/models/base.py)."""
+        return self.porosity > 0.0 and self.closure_B > 0.0
+
+    @property
+    def drainage_time_s(self) -> float:
+        return math.inf   # no step cap: the closure rate follows the pressure (implicit in the step)
 
     def skeleton(self) -> "PlyElastic":
         return PlyElastic(self.C11_MPa, self.C12_MPa, self.C13_MPa, self.C33_MPa, self.C44_MPa)
@@ -264,9 +277,11 @@ class PlyViscoplastic(LiCreep):
         p, sk = fit["parameters"], fit["skeleton_isotropised_MPa"]
         mu, K = p["mu_b_MPa"], fit["K_b_MPa"]
         E, nu = 9.0 * K * mu / (3.0 * K + mu), (3.0 * K - 2.0 * mu) / (2.0 * (3.0 * K + mu))
+        closure = {"porosity": fit.get("porosity", 0.0), "closure_B": 10.0 ** p["log10_B"], "closure_m": p["n_b"]} \
+            if "log10_B" in p else {}
         return PlyViscoplastic(youngs_modulus_MPa=E, poisson_ratio=nu, creep_A=10.0 ** p["log10_A_b"],
                                creep_n=p["n_b"], temperature_K=temperature_K, reference_temperature_K=temperature_K,
-                               **sk)
+                               **sk, **closure)
 
 
 # --- Anand-type elastic-viscoplastic lithium (issue 16, item 2) --------------------------------

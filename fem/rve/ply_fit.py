@@ -36,7 +36,7 @@ from fem.rve.creep import I_DEV, M, norton_return
 
 K_B_FRACTION = 0.25
 NAMES = ("C11_MPa", "C12_MPa", "C13_MPa", "C33_MPa", "C44_MPa", "C66_MPa", "mu_b_MPa", "log10_A_b", "n_b")
-FIT_VERSION = 2
+FIT_VERSION = 3
 W = np.array([1, 1, 1, math.sqrt(2), math.sqrt(2), math.sqrt(2)])   # Voigt engineering strain -> Mandel: / W ...
 
 
@@ -62,40 +62,78 @@ def reuss_bulk(C: np.ndarray) -> float:
     return float(1.0 / np.linalg.inv(C)[:3, :3].sum())
 
 
-class PointLaw:
-    """The two-branch law at one material point (Mandel vectors inside, Voigt in and out)."""
+def closure_step(tr, c_n, dt, K, phi, B, m):
+    """Pore closure c (volume per volume) at the end of a step and dp/dtr, for the ply's volumetric
+    law  p = K (tr eps + c),  dc/dt = k(p) (phi - c),  k = B <-p>^m  (backward Euler:
+    c = (c_n + r phi) / (1 + r), r = dt k(p)). g(c) = c - (c_n + r phi)/(1 + r) increases from
+    g(c_n) <= 0 to g(phi) >= 0: solved by brentq. Returns (c, p, dp/dtr)."""
+    from scipy.optimize import brentq
 
-    def __init__(self, theta, K_b: float):
+    def f(c):   # c - (c_n + r phi)/(1 + r), written to stay finite when r overflows
+        p = K * (tr + c)
+        with np.errstate(over="ignore"):
+            r = min(dt * B * max(-p, 0.0) ** m, 1e300)
+        return c - phi + (phi - c_n) / (1.0 + r)
+    if phi <= 0.0 or B <= 0.0 or dt <= 0.0 or f(c_n) >= 0.0:
+        c = c_n
+    elif f(phi) <= 0.0:
+        c = phi
+    else:
+        c = brentq(f, c_n, phi, xtol=1e-15, rtol=1e-13)
+    p = K * (tr + c)
+    if p < 0.0 and phi > 0.0 and B > 0.0 and dt > 0.0 and dt * B * (-p) ** m < 1e150:
+        r = dt * B * (-p) ** m
+        dr_dp = -dt * B * m * (-p) ** (m - 1.0)
+        fp = dr_dp * (phi - c_n) / (1.0 + r) ** 2     # dc/dp at fixed c_n
+        return c, p, K / (1.0 - fp * K)
+    return c, p, K
+
+
+class PointLaw:
+    """The two-branch law at one material point (Mandel vectors inside, Voigt in and out), with the
+    optional pore closure of the Li branch's volume (theta[9] = log10 B; phi the cell's pore fraction)."""
+
+    def __init__(self, theta, K_b: float, phi: float = 0.0):
         self.Cs = voigt_to_mandel_stiffness(tetragonal_voigt(theta[:6]))
         self.mu_b, self.A_b, self.n_b, self.K_b = float(theta[6]), 10.0 ** float(theta[7]), float(theta[8]), K_b
+        self.B = 10.0 ** float(theta[9]) if len(theta) > 9 and phi > 0.0 else 0.0
+        self.phi = phi
 
-    def stress(self, eps_M, epsc_n, dt):
+    def stress(self, eps_M, epsc_n, dt, c_n=0.0):
         s, C, e, _ = norton_return(eps_M[None], epsc_n[None], self.mu_b, self.K_b, self.A_b * dt, self.n_b, 0.0)
-        return self.Cs @ eps_M + s[0], self.Cs + C[0], e[0]
+        tr = float(eps_M[:3].sum())
+        c, p, dp = closure_step(tr, c_n, dt, self.K_b, self.phi, self.B, self.n_b)
+        mm = np.outer(M, M)
+        sig = self.Cs @ eps_M + s[0] + (p - self.K_b * tr) * M
+        return sig, self.Cs + C[0] + (dp - self.K_b) * mm, e[0], c
 
-    def run(self, control, rate_V, t_end: float, steps: int) -> np.ndarray:
-        """Mean-stress history (steps + 1, 6), Voigt, under the mixed control of the cell."""
+    def run(self, control, rate_V, t_end: float, steps: int, closure: list | None = None) -> np.ndarray:
+        """Mean-stress history (steps + 1, 6), Voigt, under the mixed control of the cell (the pore
+        closure history appended to `closure` when given)."""
         free = [j for j in range(6) if control[j] == "stress"]
         eps_V = np.zeros(6)
         epsc = np.zeros(6)
+        c = 0.0
         out = np.zeros((steps + 1, 6))
         dt = t_end / steps
         for k in range(1, steps + 1):
             eps_V = eps_V + np.where(np.array(control) == "strain", rate_V * dt, 0.0)
             for _ in range(30):
-                sig_M, C_M, e_new = self.stress(eps_V / W, epsc, dt)
+                sig_M, C_M, e_new, c_new = self.stress(eps_V / W, epsc, dt, c)
                 sig_V = sig_M / W
                 if not free or np.abs(sig_V[free]).max() <= 1e-10 * max(np.abs(sig_V).max(), 1e-6):
                     break
                 CV = C_M / W[:, None] / W[None, :]          # d sigma_V / d eps_V
                 eps_V[free] -= np.linalg.solve(CV[np.ix_(free, free)], sig_V[free])
-            epsc = e_new
+            epsc, c = e_new, c_new
             out[k] = sig_V
+            if closure is not None:
+                closure.append(c)
         return out
 
 
-def residuals(theta, curves, K_b) -> np.ndarray:
-    law = PointLaw(theta, K_b)
+def residuals(theta, curves, K_b, phi=0.0) -> np.ndarray:
+    law = PointLaw(theta, K_b, phi)
     res = []
     for c in curves:
         S = np.asarray(c["Sigma_MPa"])
@@ -104,8 +142,11 @@ def residuals(theta, curves, K_b) -> np.ndarray:
         rate[j] = np.asarray(c["E"])[-1][j] / c["t_s"][-1]
         try:
             model = law.run(c["control"], rate, c["t_s"][-1], len(c["t_s"]) - 1)
-        except np.linalg.LinAlgError:
-            return np.full(sum(len(cc["t_s"]) for cc in curves) * 2, 1e3)
+            if not np.isfinite(model).all():
+                raise ValueError("not finite")
+        except (np.linalg.LinAlgError, ValueError):   # a parameter set the point cannot integrate
+            n = sum(len(cc["t_s"]) - 1 + (len(cc["t_s"]) - 1 if cc["mode"] == "confined" else 0) for cc in curves)
+            return np.full(n, 1e3)
         scale = np.abs(S[:, j]).max()
         res.append((model[1:, j] - S[1:, j]) / scale)
         if c["mode"] == "confined":
@@ -117,8 +158,8 @@ def residuals(theta, curves, K_b) -> np.ndarray:
     return r
 
 
-def curve_errors(theta, curves, K_b) -> list[dict]:
-    law = PointLaw(theta, K_b)
+def curve_errors(theta, curves, K_b, phi=0.0) -> list[dict]:
+    law = PointLaw(theta, K_b, phi)
     out = []
     for c in curves:
         S = np.asarray(c["Sigma_MPa"])
@@ -145,7 +186,7 @@ def initial_guess(C_inst: np.ndarray, li) -> np.ndarray:
     return np.array(c + [mu_b, math.log10(li.creep_A_eff), li.creep_n])
 
 
-def fit(table: dict, C_inst: np.ndarray, li, progress=None) -> dict:
+def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True) -> dict:
     """Fit the law to the table's curves; C_inst: the cell's elastic (instantaneous) Voigt stiffness."""
     from scipy.optimize import least_squares
 
@@ -155,16 +196,20 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None) -> dict:
     curves = table["curves"]
     K_b = K_B_FRACTION * reuss_bulk(C_inst)
     x0 = initial_guess(C_inst, li)
-    # the seven moduli as logarithms (positive without bounds), log10 A_b and n_b as they are
+    phi = float(table.get("volume_fractions", {}).get("void", 0.0)) if closure else 0.0
+    if phi > 0.0:   # the pore-closure rate of a dilute void in the Norton Li (Budiansky, Hutchinson & Slutsky
+        # 1982, hydrostatic limit): dV/V dt = 3/2 A (3 |p| / (2 n))^n, i.e. B = 3/2 A (3 / (2 n))^n
+        x0 = np.append(x0, math.log10(1.5 * li.creep_A_eff * (1.5 / li.creep_n) ** li.creep_n))
+    # the seven moduli as logarithms (positive without bounds), the rest as they are
     z0 = np.concatenate([np.log(np.maximum(x0[:7], 1e-3)), x0[7:]])
 
     def unpack(z):
         return np.concatenate([np.exp(z[:7]), z[7:]])
 
-    sol = least_squares(lambda z: residuals(unpack(z), curves, K_b), z0, method="trf", x_scale="jac",
+    sol = least_squares(lambda z: residuals(unpack(z), curves, K_b, phi), z0, method="trf", x_scale="jac",
                         diff_step=1e-4, max_nfev=2000, xtol=1e-10, ftol=1e-12)
     th = unpack(sol.x)
-    errs = curve_errors(th, curves, K_b)
+    errs = curve_errors(th, curves, K_b, phi)
     worst = max(e["max_rel_error"] for e in errs)
     say(f"ply law fit: {sol.nfev} evaluations, worst curve {100 * worst:.2f} % of its largest stress "
         f"({time.perf_counter() - t0:.1f} s)")
@@ -172,8 +217,9 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None) -> dict:
     Ci = isotropise(Cs)
     # isotropisation error: the in-plane shear curves of the isotropised law
     th_iso = np.array([Ci[0, 0], Ci[0, 1], Ci[0, 2], Ci[2, 2], Ci[4, 4], Ci[5, 5], *th[6:]])
-    errs_iso = [e for e in curve_errors(th_iso, curves, K_b)]
-    return {"version": FIT_VERSION, "parameters": dict(zip(NAMES, map(float, th))), "K_b_MPa": K_b,
+    errs_iso = [e for e in curve_errors(th_iso, curves, K_b, phi)]
+    return {"version": FIT_VERSION, "parameters": dict(zip(NAMES + (("log10_B",) if phi > 0.0 else ()), map(float, th))),
+            "K_b_MPa": K_b, "porosity": phi,
             "curves": errs, "max_rel_error": worst, "criterion": 0.05, "meets_criterion": bool(worst <= 0.05),
             "skeleton_isotropised_MPa": {"C11_MPa": float(Ci[0, 0]), "C12_MPa": float(Ci[0, 1]),
                                          "C13_MPa": float(Ci[0, 2]), "C33_MPa": float(Ci[2, 2]),

@@ -58,3 +58,25 @@ def test_point_law_mixed_control():
     C = tetragonal_voigt(theta[:6]) + 2 * theta[6] * I_DEV / W[:, None] / W[None, :] + K_b * np.outer(M, M)
     assert np.abs(np.delete(S, 2)).max() < 1e-9 * abs(S[2])
     assert S[2] == pytest.approx(-1e-3 / np.linalg.inv(C)[2, 2], rel=1e-9)
+
+
+def test_pore_closure_step():
+    """closure_step: p = K (tr + c) with c from the backward-Euler closure; c = c_n without rate or in
+    tension, c -> phi for a very fast closure, the equation holds at the root, and dp/dtr equals a
+    central difference."""
+    from fem.rve.ply_fit import closure_step
+    K, phi, m, dt = 3000.0, 0.01, 6.0, 0.1
+    assert closure_step(-1e-3, 0.002, dt, K, phi, 0.0, m)[0] == 0.002
+    assert closure_step(+1e-3, 0.002, dt, K, phi, 1.0, m)[0] == 0.002          # tension: no closure
+    assert closure_step(-2e-2, 0.0, dt, K, phi, 1e30, m)[0] == pytest.approx(phi, rel=1e-9)   # p stays < 0
+    # at tr = -phi the closure stops where the pressure it relieves vanishes: c just below phi, p ~ 0
+    c, p, _ = closure_step(-1e-2, 0.0, dt, K, phi, 1e30, m)
+    assert c < phi and abs(p) < 1e-3
+    tr, c_n, B = -2e-3, 0.001, 1e-3
+    c, p, dp = closure_step(tr, c_n, dt, K, phi, B, m)
+    r = dt * B * (-p) ** m
+    assert c == pytest.approx((c_n + r * phi) / (1 + r), rel=1e-10) and c_n < c < phi
+    h = 1e-9
+    num = (closure_step(tr + h, c_n, dt, K, phi, B, m)[1] - closure_step(tr - h, c_n, dt, K, phi, B, m)[1]) / (2 * h)
+    assert dp == pytest.approx(num, rel=1e-5)
+    assert dp < K   # closing pores soften the volumetric response
