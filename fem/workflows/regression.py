@@ -32,6 +32,7 @@ REFERENCE_STUDIES = {"bare_li": "studies/fig4_bare_li_bounded.toml"}
 # G-LiCFC blind predictions, reused when finished, never run here: (study, label of its row)
 BLIND_STUDIES = {"g_licfc": [
     ("studies/composite_glicfc_homogenised.toml", "15 mm HOMOGENISED (elastic cloth ply), Masias Norton Li law, gel mu 0.2"),
+    ("studies/composite_glicfc_homogenised_creep.toml", "15 mm HOMOGENISED (RVE-fitted creep ply), Masias Norton Li law, gel mu 0.2"),
     ("studies/composite_glicfc_15mm_literature.toml", "15 mm, Masias Norton Li law, gel mu 0.2"),
     ("studies/composite_glicfc_15mm.toml", "15 mm, unbounded bare-Li calibration"),
     ("studies/composite_glicfc.toml", "6 mm, unbounded bare-Li calibration"),
