@@ -115,12 +115,18 @@ def cached_msh(geo: AxisymDiscGeometry, cache_dir: Path | None = None) -> Path:
 
 def load_mesh(geo: AxisymDiscGeometry, comm=None, cache_dir: Path | None = None):
     """Return (mesh, cell_tags, facet_tags) for the geometry, as DOLFINx objects."""
+    return load_section(lambda: cached_msh(geo, cache_dir), comm)
+
+
+def load_section(build_or_find, comm=None):
+    """(mesh, cell_tags, facet_tags) of a 2D (r, z) section whose cached .msh path `build_or_find()`
+    returns (called on rank 0 only): the loader of every axisymmetric builder."""
     import dolfinx_solver  # noqa: F401  (must precede dolfinx)
     from mpi4py import MPI
     from dolfinx.io import gmsh as dgmsh
 
     comm = comm or MPI.COMM_WORLD
-    path = cached_msh(geo, cache_dir) if comm.rank == 0 else None
+    path = build_or_find() if comm.rank == 0 else None
     path = comm.bcast(path, root=0)
     import gmsh
 

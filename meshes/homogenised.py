@@ -227,24 +227,8 @@ def cached_msh(geo: LayeredDiscGeometry, cache_dir: Path | None = None) -> Path:
 
 def load_mesh(geo: LayeredDiscGeometry, comm=None, cache_dir: Path | None = None):
     """(mesh, cell_tags, facet_tags) of the layered section (serial: the axisymmetric path)."""
-    import dolfinx_solver  # noqa: F401  (must precede dolfinx)
-    from mpi4py import MPI
-    from dolfinx.io import gmsh as dgmsh
-
-    comm = comm or MPI.COMM_WORLD
-    path = cached_msh(geo, cache_dir) if comm.rank == 0 else None
-    path = comm.bcast(path, root=0)
-    import gmsh
-
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        if comm.rank == 0:
-            gmsh.open(str(path))
-        data = dgmsh.model_to_mesh(gmsh.model, comm, 0, gdim=2)
-    finally:
-        gmsh.finalize()
-    return data.mesh, data.cell_tags, data.facet_tags
+    from .disc_axisym import load_section
+    return load_section(lambda: cached_msh(geo, cache_dir), comm)
 
 
 __all__ = ["LayeredDiscGeometry", "HomogenisedDiscGeometry", "cloth_cell_geometry", "load_mesh", "PLY", "LI", "GPE", "BOTTOM", "TOP", "AXIS", "RIM"]

@@ -132,16 +132,21 @@ class PointLaw:
         return out
 
 
+def model_curve(law: PointLaw, c: dict) -> np.ndarray:
+    """The law's mean-stress history under a table curve's control, rate and steps (Voigt, MPa)."""
+    rate = np.zeros(6)
+    rate[c["component"]] = np.asarray(c["E"])[-1][c["component"]] / c["t_s"][-1]
+    return law.run(c["control"], rate, c["t_s"][-1], len(c["t_s"]) - 1)
+
+
 def residuals(theta, curves, K_b, phi=0.0) -> np.ndarray:
     law = PointLaw(theta, K_b, phi)
     res = []
     for c in curves:
         S = np.asarray(c["Sigma_MPa"])
         j = c["component"]
-        rate = np.zeros(6)
-        rate[j] = np.asarray(c["E"])[-1][j] / c["t_s"][-1]
         try:
-            model = law.run(c["control"], rate, c["t_s"][-1], len(c["t_s"]) - 1)
+            model = model_curve(law, c)
             if not np.isfinite(model).all():
                 raise ValueError("not finite")
         except (np.linalg.LinAlgError, ValueError):   # a parameter set the point cannot integrate
@@ -164,9 +169,7 @@ def curve_errors(theta, curves, K_b, phi=0.0) -> list[dict]:
     for c in curves:
         S = np.asarray(c["Sigma_MPa"])
         j = c["component"]
-        rate = np.zeros(6)
-        rate[j] = np.asarray(c["E"])[-1][j] / c["t_s"][-1]
-        model = law.run(c["control"], rate, c["t_s"][-1], len(c["t_s"]) - 1)
+        model = model_curve(law, c)
         scale = np.abs(S[:, j]).max()
         err = np.abs(model[:, j] - S[:, j]).max() / scale
         if c["mode"] == "confined":
