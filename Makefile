@@ -91,6 +91,7 @@ bench: $(KERNELS)  ## benchmark suite (not a test): axisymmetric + CalculiX, the
 	$(PY) bench/bench_linear.py
 	$(PY) bench/bench_composite_convergence.py
 	$(PY) bench/bench_newton_3d.py --steps 6 --variants mumps,mumps+reuse
+	$(PY) bench/bench_homogenised.py
 
 clean:
 	rm -rf results
