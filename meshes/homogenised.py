@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .common import AXIS, BOTTOM, CARBON_WARP, GPE, LI, RIM, TOP, cache_dir_path, cache_file_ok, write_msh
@@ -133,8 +134,10 @@ class HomogenisedDiscGeometry:
     def radius_mm(self) -> float:
         return 0.5 * self.diameter_mm
 
-    def layered(self) -> LayeredDiscGeometry:
-        """ply_law "elastic": the cloth ply and the Li overlayer; "rve_creep": the whole Li region as the ply."""
+    @cached_property
+    def _layers(self) -> LayeredDiscGeometry:
+        """Computed once per geometry (derived() iterates on the tow section, ~3 ms): the model asks
+        for the height at every Newton iteration (measurement, rim contact)."""
         if self.ply_law == "rve_creep":
             d = self.composite.derived()
             return LayeredDiscGeometry(self.diameter_mm, 0.5 * d["li_region_thickness_mm"], 0.0, d["gpe_thickness_mm"],
@@ -144,13 +147,17 @@ class HomogenisedDiscGeometry:
         return LayeredDiscGeometry(self.diameter_mm, lay["ply_mm"], lay["li_mm"], lay["gpe_mm"], self.mesh_size_mm,
                                    self.rim_refinement, self.rim_zone_mm, rows=tuple(self.rows_factor * r for r in (4, 2, 3)))
 
+    def layered(self) -> LayeredDiscGeometry:
+        """ply_law "elastic": the cloth ply and the Li overlayer; "rve_creep": the whole Li region as the ply."""
+        return self._layers
+
     @property
     def height_mm(self) -> float:
-        return self.layered().height_mm
+        return self._layers.height_mm
 
     @property
     def thickness_mm(self) -> float:
-        return self.layered().thickness_mm
+        return self._layers.thickness_mm
 
 
 def build_msh(geo: LayeredDiscGeometry, path: Path) -> None:

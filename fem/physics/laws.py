@@ -213,6 +213,13 @@ class CreepLaw(Law):
 # The laws of the other G-LiCFC phases (parameters and sources: fem/physics/materials.py). Each gives the
 # first Piola-Kirchhoff stress P (MPa) and the Cauchy stress sigma of a deformation gradient F.
 
+def lagged_closure(c_n, c_eq, r):
+    """Backward-Euler step of a pore closure that relaxes towards c_eq, dc/dt = k (c_eq - c), with
+    r = k dt:  c = (c_n + r c_eq) / (1 + r)  (exact for dt -> 0, unconditionally stable, c = c_n at
+    r = 0). The draining gel (k = 1 / tau) and the homogenised ply (k = B <-p>^m, c_eq = its porosity)."""
+    return (c_n + r * c_eq) / (1.0 + r)
+
+
 @law_for(GelNeoHookean)
 class GelLaw(Law):
     """Gel polymer electrolyte: neo-Hookean deviatoric part, the volumetric U(J) of the Li law in the
@@ -265,8 +272,7 @@ class GelLaw(Law):
         c_eq = self.equilibrium_closure(pressure)
         if not self.drains:
             return c_eq
-        r = self.dt / self.t_drain
-        return (self.closure_n + r * c_eq) / (1.0 + r)
+        return lagged_closure(self.closure_n, c_eq, self.dt / self.t_drain)
 
     def outputs(self) -> dict:
         if self.porosity <= 0.0:
@@ -393,8 +399,7 @@ class PlyCreepLaw(CreepLaw):
             self.dt, self.closure_n = dt, closure_n
 
     def closure(self, pressure):
-        r = self.dt * self.B * ufl.max_value(-pressure, 0.0) ** self.m
-        return (self.closure_n + r * self.phi) / (1.0 + r)
+        return lagged_closure(self.closure_n, self.phi, self.dt * self.B * ufl.max_value(-pressure, 0.0) ** self.m)
 
     def pressure_volume_strain(self, pressure):
         return pressure / self.K - (self.closure(pressure) if self.drains else 0.0)

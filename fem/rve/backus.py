@@ -34,6 +34,10 @@ from __future__ import annotations
 import numpy as np
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
+VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))   # the tensor indices of each Voigt component
+# Mandel vectors (xx yy zz sqrt2 yz sqrt2 xz sqrt2 xy) from Voigt ones with engineering shear:
+# sigma_M = MANDEL_W sigma_V, eps_M = eps_V / MANDEL_W, so C_M = MANDEL_W C_V MANDEL_W
+MANDEL_W = np.array([1.0, 1.0, 1.0, np.sqrt(2.0), np.sqrt(2.0), np.sqrt(2.0)])
 NORMAL = [2, 3, 4]     # zz, yz, xz
 INPLANE = [0, 1, 5]    # xx, yy, xy
 
@@ -45,6 +49,36 @@ def isotropic_stiffness(lam: float, mu: float) -> np.ndarray:
     C[[0, 1, 2], [0, 1, 2]] = lam + 2.0 * mu
     C[[3, 4, 5], [3, 4, 5]] = mu
     return C
+
+
+def voigt_to_tensor(C: np.ndarray) -> np.ndarray:
+    """6x6 Voigt stiffness (engineering shear) -> the minor-symmetric 3x3x3x3 tensor."""
+    T = np.zeros((3, 3, 3, 3))
+    for I, (i, j) in enumerate(VOIGT_PAIRS):
+        for J, (k, l) in enumerate(VOIGT_PAIRS):
+            for a, b in {(i, j), (j, i)}:
+                for c, d in {(k, l), (l, k)}:
+                    T[a, b, c, d] = C[I, J]
+    return T
+
+
+def tensor_to_voigt(T: np.ndarray) -> np.ndarray:
+    """(..., 3, 3, 3, 3) minor-symmetric tensors -> (..., 6, 6) Voigt stiffnesses (engineering shear)."""
+    out = np.empty(np.shape(T)[:-4] + (6, 6))
+    for I, (i, j) in enumerate(VOIGT_PAIRS):
+        for J, (k, l) in enumerate(VOIGT_PAIRS):
+            out[..., I, J] = T[..., i, j, k, l]
+    return out
+
+
+def voigt_to_mandel(C: np.ndarray) -> np.ndarray:
+    """(..., 6, 6) Voigt stiffnesses (engineering shear) -> Mandel matrices."""
+    return MANDEL_W[:, None] * C * MANDEL_W[None, :]
+
+
+def mandel_to_voigt(C: np.ndarray) -> np.ndarray:
+    """(..., 6, 6) Mandel matrices -> Voigt stiffnesses (engineering shear): d sigma_V / d eps_V."""
+    return C / MANDEL_W[:, None] / MANDEL_W[None, :]
 
 
 def lame(material) -> tuple[float, float] | None:

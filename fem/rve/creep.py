@@ -46,7 +46,7 @@ from petsc4py import PETSc
 
 from fem.models import JIT_OPTIONS
 from fem.models.linear_solvers import ProlongedSystem
-from fem.rve.backus import lame
+from fem.rve.backus import isotropic_stiffness, lame, tensor_to_voigt, voigt_to_mandel
 from fem.rve.periodic import affine_dofs, prolongation, unit_strain, unit_stress
 from fem.rve.solve import _petsc_aij, _vec, tow_moduli
 from meshes.common import LI
@@ -54,23 +54,15 @@ from meshes.common import LI
 SQ2 = math.sqrt(2.0)
 M = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])          # Mandel identity
 I_DEV = np.eye(6) - np.outer(M, M) / 3.0
-# Mandel order xx yy zz yz xz xy; Voigt engineering -> Mandel: normal 1, shear 1/sqrt 2 (strain), sqrt 2 (stress)
-_V2M_STRAIN = np.array([1, 1, 1, 1 / SQ2, 1 / SQ2, 1 / SQ2])
-_M_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
 def mandel_of_tensor4(T: np.ndarray) -> np.ndarray:
     """(..., 3, 3, 3, 3) minor-symmetric tensors -> (..., 6, 6) Mandel matrices."""
-    w = np.array([1, 1, 1, SQ2, SQ2, SQ2])
-    out = np.empty(T.shape[:-4] + (6, 6))
-    for I, (i, j) in enumerate(_M_PAIRS):
-        for J, (k, l) in enumerate(_M_PAIRS):
-            out[..., I, J] = w[I] * w[J] * T[..., i, j, k, l]
-    return out
+    return voigt_to_mandel(tensor_to_voigt(T))
 
 
 def isotropic_mandel(lam: float, mu: float) -> np.ndarray:
-    return lam * np.outer(M, M) + 2.0 * mu * np.eye(6)
+    return voigt_to_mandel(isotropic_stiffness(lam, mu))
 
 
 def tow_mandel(moduli: dict, a: np.ndarray) -> np.ndarray:

@@ -25,6 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from fem.rve.backus import VOIGT_PAIRS
+
 BCS = ("periodic", "kubc", "free")
 
 
@@ -116,8 +118,7 @@ def unit_strain(j: int) -> np.ndarray:
     """Symmetric 3x3 strain tensor of the Voigt unit vector e_j (order xx yy zz yz xz xy, engineering
     shear: gamma = 1 means eps_ij = eps_ji = 1/2)."""
     E = np.zeros((3, 3))
-    pairs = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-    a, b = pairs[j]
+    a, b = VOIGT_PAIRS[j]
     if a == b:
         E[a, a] = 1.0
     else:
@@ -128,8 +129,7 @@ def unit_strain(j: int) -> np.ndarray:
 def unit_stress(j: int) -> np.ndarray:
     """Symmetric 3x3 stress of the Voigt unit vector e_j (sigma_ij = sigma_ji = 1): Sigma : eps = eps_voigt[j]."""
     S = np.zeros((3, 3))
-    pairs = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-    a, b = pairs[j]
+    a, b = VOIGT_PAIRS[j]
     S[a, b] = S[b, a] = 1.0
     return S
 

@@ -35,26 +35,10 @@ from dataclasses import asdict
 
 import numpy as np
 
+from fem.rve.backus import tensor_to_voigt, voigt_to_tensor
+
 PLY_CACHE_VERSION = 1
 ROTATIONS = 36   # equispaced angles of the in-plane average (exact for the 4th-order terms from 5)
-
-# Voigt index pairs (xx yy zz yz xz xy), engineering shear
-_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-
-
-def voigt_to_tensor(C: np.ndarray) -> np.ndarray:
-    T = np.zeros((3, 3, 3, 3))
-    for I, (i, j) in enumerate(_PAIRS):
-        for J, (k, l) in enumerate(_PAIRS):
-            for a, b in {(i, j), (j, i)}:
-                for c, d in {(k, l), (l, k)}:
-                    T[a, b, c, d] = C[I, J]
-    return T
-
-
-def tensor_to_voigt(T: np.ndarray) -> np.ndarray:
-    return np.array([[T[i, j, k, l] for (k, l) in _PAIRS] for (i, j) in _PAIRS])
-
 
 def rotate_z(C: np.ndarray, angle: float) -> np.ndarray:
     """Voigt stiffness of the material rotated by `angle` (rad) about z."""

@@ -32,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from fem.rve.backus import MANDEL_W as W
+from fem.rve.backus import mandel_to_voigt, voigt_to_mandel
 from fem.rve.creep import I_DEV, M, norton_return
 
 K_B_FRACTION = 0.25
 NAMES = ("C11_MPa", "C12_MPa", "C13_MPa", "C33_MPa", "C44_MPa", "C66_MPa", "mu_b_MPa", "log10_A_b", "n_b")
 FIT_VERSION = 3
-W = np.array([1, 1, 1, math.sqrt(2), math.sqrt(2), math.sqrt(2)])   # Voigt engineering strain -> Mandel: / W ...
 
 
 def tetragonal_voigt(c) -> np.ndarray:
@@ -50,12 +51,6 @@ def tetragonal_voigt(c) -> np.ndarray:
     C[3, 3] = C[4, 4] = C44
     C[5, 5] = C66
     return C
-
-
-def voigt_to_mandel_stiffness(C: np.ndarray) -> np.ndarray:
-    """Voigt (engineering shear) stiffness -> Mandel: C_M = D C D with D = diag(1, 1, 1, 1/sqrt2 ...)^-1 ...
-    sigma_M = D sigma_V, eps_V = D eps_M with D = diag(1, 1, 1, sqrt2, sqrt2, sqrt2)."""
-    return W[:, None] * C * W[None, :]
 
 
 def reuss_bulk(C: np.ndarray) -> float:
@@ -94,7 +89,7 @@ class PointLaw:
     optional pore closure of the Li branch's volume (theta[9] = log10 B; phi the cell's pore fraction)."""
 
     def __init__(self, theta, K_b: float, phi: float = 0.0):
-        self.Cs = voigt_to_mandel_stiffness(tetragonal_voigt(theta[:6]))
+        self.Cs = voigt_to_mandel(tetragonal_voigt(theta[:6]))
         self.mu_b, self.A_b, self.n_b, self.K_b = float(theta[6]), 10.0 ** float(theta[7]), float(theta[8]), K_b
         self.B = 10.0 ** float(theta[9]) if len(theta) > 9 and phi > 0.0 else 0.0
         self.phi = phi
@@ -123,7 +118,7 @@ class PointLaw:
                 sig_V = sig_M / W
                 if not free or np.abs(sig_V[free]).max() <= 1e-10 * max(np.abs(sig_V).max(), 1e-6):
                     break
-                CV = C_M / W[:, None] / W[None, :]          # d sigma_V / d eps_V
+                CV = mandel_to_voigt(C_M)                   # d sigma_V / d eps_V
                 eps_V[free] -= np.linalg.solve(CV[np.ix_(free, free)], sig_V[free])
             epsc, c = e_new, c_new
             out[k] = sig_V
@@ -184,7 +179,7 @@ def initial_guess(C_inst: np.ndarray, li) -> np.ndarray:
     tows), the skeleton the rest; A_b, n_b those of the Li."""
     mu_b = 0.9 * C_inst[4, 4]
     K_b = K_B_FRACTION * reuss_bulk(C_inst)
-    Cs = C_inst - 2 * mu_b * (I_DEV / W[:, None] / W[None, :]) - K_b * np.outer(M, M)
+    Cs = C_inst - 2 * mu_b * mandel_to_voigt(I_DEV) - K_b * np.outer(M, M)
     c = [Cs[0, 0], Cs[0, 1], Cs[0, 2], Cs[2, 2], max(Cs[4, 4], 0.05 * C_inst[4, 4]), max(Cs[5, 5], 0.05 * C_inst[5, 5])]
     return np.array(c + [mu_b, math.log10(li.creep_A_eff), li.creep_n])
 

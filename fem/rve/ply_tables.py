@@ -43,6 +43,16 @@ DATA_DIR = Path("studies/data")
 TABLE_VERSION = 2
 
 
+def loadings(modes=MODES, rates=RATES):
+    """The table's curves: (curve head {mode, rate_per_s, control, component}, the six strain rates
+    (1/s, the loaded one signed), t_end (s)) for every mode and rate."""
+    for mode, (control, j, sign, strain) in modes.items():
+        for r in rates:
+            rate = np.zeros(6)
+            rate[j] = sign * r
+            yield {"mode": mode, "rate_per_s": r, "control": control, "component": j}, rate, strain / r
+
+
 def li_region_cell(composite, mesh_size_mm: float):
     """The composite with no gel skins: its WeaveCell is the Li region of the disc (cloth, overlayers, pores)."""
     return replace(composite, gpe_thickness_mm=0.0, mesh_size_mm=mesh_size_mm)
@@ -65,16 +75,13 @@ def compute(composite, materials: dict, mesh_size_mm: float = 0.3, modes=MODES, 
     say(f"ply creep tables: cell {cell.box[3]:g} x {cell.box[4]:g} x {cell.box[5]:.4g} mm, {rc.dofs} dofs, "
         f"{len(modes) * len(rates)} curves")
     curves = []
-    for mode, (control, j, sign, strain) in modes.items():
-        for r in rates:
-            rate = np.zeros(6)
-            rate[j] = sign * r
-            t_end = strain / r
-            t1 = time.perf_counter()
-            h = rc.run(control, rate, np.zeros(6), t_end, steps, rtol=1e-8)
-            curves.append({"mode": mode, "rate_per_s": r, "control": control, "component": j, **h})
-            say(f"  {mode:10s} rate {r:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} MPa, Li creep strain "
-                f"{h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
+    for head, rate, t_end in loadings(modes, rates):
+        t1 = time.perf_counter()
+        h = rc.run(head["control"], rate, np.zeros(6), t_end, steps, rtol=1e-8)
+        curves.append({**head, **h})
+        j = head["component"]
+        say(f"  {head['mode']:10s} rate {head['rate_per_s']:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} MPa, "
+            f"Li creep strain {h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
     vols = report.get("mesh_volumes_mm3") or {}
     vt = sum(vols.values()) or 1.0
     return {"version": TABLE_VERSION, "composite": asdict(composite), "cell_box_mm": list(cell.box),

@@ -6,24 +6,20 @@ import numpy as np
 import pytest
 
 from fem.physics.materials import LiCreep
-from fem.rve.ply_fit import (I_DEV, K_B_FRACTION, NAMES, W, PointLaw, fit, reuss_bulk, tetragonal_voigt)
+from fem.rve.backus import mandel_to_voigt
+from fem.rve.ply_fit import (I_DEV, K_B_FRACTION, NAMES, PointLaw, fit, reuss_bulk, tetragonal_voigt)
 from fem.rve.creep import M
-from fem.rve.ply_tables import MODES, RATES
+from fem.rve.ply_tables import loadings
 
 
 def _table(theta, K_b, steps=30):
+    """The tables' curves (fem/rve/ply_tables.py loadings) made by the law itself."""
     law = PointLaw(theta, K_b)
     curves = []
-    for mode, (control, j, sign, strain) in MODES.items():
-        for r in RATES:
-            rate = np.zeros(6)
-            rate[j] = sign * r
-            t_end = strain / r
-            S = law.run(control, rate, t_end, steps)
-            t = np.linspace(0.0, t_end, steps + 1)
-            E = np.outer(t, rate)
-            curves.append({"mode": mode, "rate_per_s": r, "control": control, "component": j,
-                           "t_s": t.tolist(), "E": E.tolist(), "Sigma_MPa": S.tolist()})
+    for head, rate, t_end in loadings():
+        t = np.linspace(0.0, t_end, steps + 1)
+        curves.append({**head, "t_s": t.tolist(), "E": np.outer(t, rate).tolist(),
+                       "Sigma_MPa": law.run(head["control"], rate, t_end, steps).tolist()})
     return {"curves": curves}
 
 
@@ -33,7 +29,7 @@ def test_fit_recovers_the_parameters_of_its_own_law():
     C_s = tetragonal_voigt(theta[:6])
     # K_b is fixed by the fit from the instantaneous cell: build C_inst so that it reproduces K_b
     mu_b = theta[6]
-    Idev_V = I_DEV / W[:, None] / W[None, :]
+    Idev_V = mandel_to_voigt(I_DEV)
     K_b = 2000.0
     C_inst = C_s + 2 * mu_b * Idev_V + K_b * np.outer(M, M)
     K_b = K_B_FRACTION * reuss_bulk(C_inst)
@@ -55,7 +51,7 @@ def test_point_law_mixed_control():
     rate = np.zeros(6)
     rate[2] = -1e-3
     S = law.run(control, rate, 1.0, 1)[-1]
-    C = tetragonal_voigt(theta[:6]) + 2 * theta[6] * I_DEV / W[:, None] / W[None, :] + K_b * np.outer(M, M)
+    C = tetragonal_voigt(theta[:6]) + 2 * theta[6] * mandel_to_voigt(I_DEV) + K_b * np.outer(M, M)
     assert np.abs(np.delete(S, 2)).max() < 1e-9 * abs(S[2])
     assert S[2] == pytest.approx(-1e-3 / np.linalg.inv(C)[2, 2], rel=1e-9)
 

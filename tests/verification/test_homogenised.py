@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from fem.physics.materials import PlyElastic
+from fem.rve.backus import isotropic_stiffness
 from fem.rve.ply import isotropise, rotate_z
+from fem.rve.ply_fit import tetragonal_voigt
 from fem.stepping.run import run_case
 from fem.study import parse_study
 from meshes.composite import CompositeGeometry
@@ -73,23 +75,13 @@ def laminate_uniaxial(layers, p):
 def iso(E=None, nu=None, mu=None, K=None):
     if E is not None:
         mu, K = E / (2 * (1 + nu)), E / (3 * (1 - 2 * nu))
-    lam = K - 2 * mu / 3
-    C = np.zeros((6, 6))
-    C[:3, :3] = lam
-    C[np.arange(3), np.arange(3)] = lam + 2 * mu
-    C[3, 3] = C[4, 4] = C[5, 5] = mu
-    return C
+    return isotropic_stiffness(K - 2 * mu / 3, mu)
 
 
 def ply_voigt(c):
-    C = np.zeros((6, 6))
-    C[0, 0] = C[1, 1] = c["C11_MPa"]
-    C[0, 1] = C[1, 0] = c["C12_MPa"]
-    C[0, 2] = C[2, 0] = C[1, 2] = C[2, 1] = c["C13_MPa"]
-    C[2, 2] = c["C33_MPa"]
-    C[3, 3] = C[4, 4] = c["C44_MPa"]
-    C[5, 5] = 0.5 * (c["C11_MPa"] - c["C12_MPa"])
-    return C
+    """The transversely isotropic ply: tetragonal with C66 = (C11 - C12) / 2."""
+    return tetragonal_voigt([c["C11_MPa"], c["C12_MPa"], c["C13_MPa"], c["C33_MPa"], c["C44_MPa"],
+                             0.5 * (c["C11_MPa"] - c["C12_MPa"])])
 
 
 def test_layered_disc_matches_the_exact_laminate(tmp_path):
