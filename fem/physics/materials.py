@@ -223,8 +223,6 @@ class PlyElastic:
     C13_MPa: float
     C33_MPa: float
     C44_MPa: float
-    strength_MPa: float = 215.08                      # of the cloth (as TowElastic), for the index
-    transverse_compressive_strength_MPa: float = 200.0
 
     def stiffness(self):
         """6x6 Voigt stiffness with the symmetry axis FIRST (the convention of TowElastic.stiffness,

@@ -148,7 +148,6 @@ class RveCreep:
         n_cells = mesh.topology.index_map(3).size_local
         self.cells = np.arange(n_cells, dtype=np.int32)
         nq = len(basix.make_quadrature(mesh.basix_cell(), qd)[1])
-        self.nq = nq
         qdofs = Qv.dofmap.list[self.cells].reshape(-1)          # (cell, point) order
         self.ix_v = (6 * qdofs[:, None] + np.arange(6)).reshape(-1)
         self.ix_m = (36 * qdofs[:, None] + np.arange(36)).reshape(-1)
@@ -174,7 +173,6 @@ class RveCreep:
                 self.C_el[np.repeat(np.isin(np.arange(n_cells), cells_t), nq)] = tow_mandel(tow_moduli(mat), np.repeat(a, nq, axis=0))
         self.li_pts = tag_pt == LI
         self.li = materials.get(LI)
-        self.tag_pt = tag_pt
         jw = fem.Expression(abs(ufl.JacobianDeterminant(mesh)) + 0.0 * ufl.SpatialCoordinate(mesh)[0], pts)
         w = basix.make_quadrature(mesh.basix_cell(), qd)[1]
         self.qvol = (jw.eval(mesh, self.cells).reshape(n_cells, -1) * w).ravel()
