@@ -537,6 +537,13 @@ def _parse_rve_study(data: dict, name: str):
                     element_degree=r["element_degree"], bounds=r["bounds"], max_memory_GiB=max_mem)
 
 
+def _composite_materials(data: dict) -> dict:
+    """The G-LiCFC phases other than Li ([carbon], [gpe], [void]) of a composite study."""
+    return {"carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
+            "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
+            "void": SoftVoid(**_read_table("void", data.get("void", {})))}
+
+
 def parse_study(data: dict, name: str = "study") -> Study:
     for t in data:
         if t == "identify":
@@ -572,21 +579,19 @@ def parse_study(data: dict, name: str = "study") -> Study:
                                  f"{', '.join(allowed)}; the layers follow from the masses in [composite])")
         c = _read_table("composite", data.get("composite", {}))
         given = data["geometry"]
+        rim_zone = given.get("rim_zone_mm", _default(HomogenisedDiscGeometry, "rim_zone_mm"))
+        if rim_zone >= 0.5 * g["diameter_mm"]:
+            raise StudyError(f"[geometry] rim_zone_mm = {rim_zone:g} is out of range: must be < the "
+                             f"radius {0.5 * g['diameter_mm']:g} mm")
         try:
             comp = CompositeGeometry(diameter_mm=g["diameter_mm"], mesh_size_mm=g["mesh_size_mm"], **c)
             geometry = HomogenisedDiscGeometry(
                 comp, mesh_size_mm=g["mesh_size_mm"],
                 rim_refinement=given.get("rim_refinement", _default(HomogenisedDiscGeometry, "rim_refinement")),
-                rim_zone_mm=given.get("rim_zone_mm", _default(HomogenisedDiscGeometry, "rim_zone_mm")),
-                ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law, rows_factor=rows_factor)
+                rim_zone_mm=rim_zone, ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law, rows_factor=rows_factor)
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
-        if geometry.rim_zone_mm >= geometry.radius_mm:
-            raise StudyError(f"[geometry] rim_zone_mm = {geometry.rim_zone_mm:g} is out of range: must be < the "
-                             f"radius {geometry.radius_mm:g} mm")
-        materials = {"carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
-                     "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
-                     "void": SoftVoid(**_read_table("void", data.get("void", {})))}
+        materials = _composite_materials(data)
     elif model == "composite":
         allowed = ("diameter_mm", "mesh_size_mm", "use_symmetry", "quarter")
         for k in data["geometry"]:
@@ -600,9 +605,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
                                          quarter=g["quarter"], **c)
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
-        materials = {"carbon": TowElastic(**_read_table("carbon", data.get("carbon", {}))),
-                     "gpe": GelNeoHookean(**_read_table("gpe", data.get("gpe", {}))),
-                     "void": SoftVoid(**_read_table("void", data.get("void", {})))}
+        materials = _composite_materials(data)
     elif g["thickness_mm"] is None:
         raise StudyError("[geometry] thickness_mm: missing required key (a number, 0 < thickness_mm <= 100)")
     elif model == "3d":
