@@ -671,6 +671,10 @@ def parse_study(data: dict, name: str = "study") -> Study:
                              f"0 < gap_mm <= thickness_mm = {geometry.thickness_mm:g}")
         steps.append(LoadStep(**st))
     tm = TimeSettings(**_read_table("time", data.get("time", {})))
+    if model == "composite_homogenised" and geometry.ply_law == "rve_creep" and tm.integrator != "backward_euler":
+        # the Hill-Norton return of the fitted ply (fem/physics/creep_point.py LAW_HILL) is backward Euler only
+        raise StudyError(f"[time] integrator = \"{tm.integrator}\": ply_law = \"rve_creep\" (the Hill-Norton ply) "
+                         f"needs integrator = \"backward_euler\"")
     num = _read_table("numerics", data.get("numerics", {}))
     if model == "composite_homogenised" and num["linear_solver"] == "gamg":
         raise StudyError(f"[numerics] linear_solver = 'gamg' is not allowed with [geometry] model = "

@@ -174,7 +174,10 @@ class DiscModel:
         # the pointwise creep kernel (fem/physics/creep_point.py) and the quadrature functions the
         # weak form reads: deviatoric stress and tangent at the active components of F, von Mises
         act = self.kinematics.active
-        self.creep_points = CreepPoints(self.qs_dofs.size, act, kernel_threads(self.mesh.comm.size))
+        self.creep_points = CreepPoints(self.qs_dofs.size, act, kernel_threads(self.mesh.comm.size),
+                                        self.kinematics.thickness_axis)
+        if getattr(self.mat, "is_hill", False) and theta != 1.0:
+            raise ValueError(f"theta = {theta}: the Hill-Norton ply is integrated by backward Euler only (theta = 1)")
         na = len(act)
         self.P_q = fem.Function(self._quadrature_space((na,)), name="P_dev")
         self.A_q = fem.Function(self._quadrature_space((na, na)), name="dP_dev_dF")

@@ -29,6 +29,13 @@ tests/unit/test_laws.py.
 
 exp(s/mu) (|s/mu| < 0.05) by its Taylor series to the 7th power (error < 1e-12).
 
+LAW_HILL (the homogenised G-LiCFC ply's Li branch, fitted by fem/rve/ply_fit.py): the same trial
+state; s_tr split into its axial, in-plane and transverse-shear modes about the current axis
+n = F a / |F a|, each with its own weight in the Hill stress and its own shear modulus; the return is
+diagonal in the modes (hill_equivalent solves one scalar equation); the tangent includes the turn of
+n with F. tests/unit/test_hill.py checks it against the Norton path, central differences, a rigid
+rotation and the fit's independent small-strain return.
+
 Degenerate input (det F <= 0, NaN) gives NaN or inf, never an exception (numba error_model "numpy"):
 the Newton loop sees a non-finite residual and cuts the step, as it did with the UFL law.
 """
@@ -60,7 +67,7 @@ PARALLEL_MIN_POINTS = 200
 # 0.99 us per dof and Newton iteration at 1 600 / 7 512 / 27 456 points (make bench).
 PARALLEL_AOT_MIN_POINTS = 20_000
 MODE_STRESS, MODE_TANGENT = 0, 1   # stress (and the state for the commit); + consistent tangent
-LAW_NORTON, LAW_ANAND = 0, 1       # the scalar return map: Norton (with threshold) or Anand
+LAW_NORTON, LAW_ANAND, LAW_HILL = 0, 1, 2   # the return map: Norton (with threshold), Anand, Hill-Norton
 # symmetric components in the order of the 6 x 6 log derivative: 00, 11, 22, 01, 02, 12
 _SYM_I = np.array([0, 1, 2, 0, 0, 1], dtype=np.int64)
 _SYM_J = np.array([0, 1, 2, 1, 2, 2], dtype=np.int64)
@@ -311,6 +318,59 @@ def _inv3(A, Ai):
 
 
 @njit(cache=True, error_model="numpy")
+def hill_equivalent(a, h, c3, dt_A, n, q_guess):
+    """The Hill-Norton return's equivalent stress q (backward Euler): the root of
+        f(q) = q^2 - 3/2 sum_k h_k a_k / D_k^2,   D_k = 1 + c3_k h_k dt_A q^(n-1)   (c3_k = 3 mu_k),
+    a_k = |s_tr_k|^2 the trial stress per mode. f increases from -q_tr^2 at 0 to >= 0 at
+    q_tr = sqrt(3/2 sum h_k a_k): Newton, kept inside the bracket by bisection."""
+    q_tr = math.sqrt(1.5 * (h[0] * a[0] + h[1] * a[1] + h[2] * a[2]))
+    if dt_A <= 0.0 or q_tr <= 0.0:
+        return q_tr
+    hmin = min(c3[0] * h[0], min(c3[1] * h[1], c3[2] * h[2]))
+    lo, hi = 0.0, q_tr
+    q = q_guess
+    if not (0.0 < q < q_tr):
+        q = min(q_tr, (q_tr / (hmin * dt_A)) ** (1.0 / n))
+    for _ in range(200):
+        x = dt_A * q ** (n - 1.0)
+        S = 0.0
+        dS = 0.0
+        for k in range(3):
+            D = 1.0 + c3[k] * h[k] * x
+            S += h[k] * a[k] / (D * D)
+            dS += c3[k] * h[k] * h[k] * a[k] / (D * D * D)
+        g = q * q - 1.5 * S
+        dg = 2.0 * q + 3.0 * dS * (n - 1.0) * dt_A * q ** (n - 2.0)
+        if g > 0.0:
+            hi = q
+        else:
+            lo = q
+        q_new = q - g / dg if dg > 0.0 else 0.5 * (lo + hi)
+        if not (lo < q_new < hi):
+            q_new = 0.5 * (lo + hi)
+        if abs(q_new - q) <= 1e-14 * q_tr or hi - lo <= 1e-15 * q_tr:
+            return q_new
+        q = q_new
+    return q
+
+
+@njit(cache=True, error_model="numpy")
+def _hill_split(s, nv, out):
+    """The modes of a symmetric traceless s about the unit axis nv (3,): out[0] axial
+    (n.s.n)(3 n n - I)/2, out[2] transverse shear (n x sn + sn x n - 2 (n.s.n) n n), out[1] the rest
+    (the in-plane deviator). Orthogonal; their sum is s."""
+    sn = np.empty(3)
+    for i in range(3):
+        sn[i] = s[i, 0] * nv[0] + s[i, 1] * nv[1] + s[i, 2] * nv[2]
+    nsn = nv[0] * sn[0] + nv[1] * sn[1] + nv[2] * sn[2]
+    for i in range(3):
+        for j in range(3):
+            out[0, i, j] = 0.5 * nsn * (3.0 * nv[i] * nv[j] - (1.0 if i == j else 0.0))
+            out[2, i, j] = nv[i] * sn[j] + sn[i] * nv[j] - 2.0 * nsn * nv[i] * nv[j]
+            out[1, i, j] = s[i, j] - out[0, i, j] - out[2, i, j]
+
+
+@njit(cache=True, error_model="numpy")
 def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_out, act, block, mode, y_last,
                  q_out, dp_out, dist_out, vm_out, J_out, P_out, C_out, A_out, S_out, Fbi_out):
     """The creep law at the points k0 <= k < k1 of F (N, 3, 3) with state Cn (N, 3, 3) = Cc^-1 at t_n and
@@ -323,9 +383,12 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
     q_out trial von Mises Kirchhoff stress q_tr; dp_out creep increment; dist_out |be_tr - I|;
     vm_out von Mises Cauchy stress; J_out det F; P_out (N, m) deviatoric first Piola-Kirchhoff
     stress s F^-T; C_out (N, m) cof F = J F^-T. mode 1 (MODE_TANGENT) also writes A_out (N, m, m)
-    = d(s F^-T + p cof F)/dF; both modes write s (S_out) and Fbar^-1 (Fbi_out), from which
-    `commit_points` gives Cc^-1 at t_n+1 once the step has converged.
-    law: LAW_NORTON (dt_A = theta dt A_eff, n, sigma_y) or LAW_ANAND (fem/physics/anand_point.py:
+    = d(s F^-T + p cof F)/dF; both modes write mu dev log be_e (S_out: s itself, except for a Hill law
+    whose modes have their own moduli) and Fbar^-1 (Fbi_out), from which `commit_points` gives Cc^-1
+    at t_n+1 once the step has converged.
+    law: LAW_NORTON (dt_A = theta dt A_eff, n, sigma_y), LAW_HILL (dt_A = dt A_eff, n; par = 3 Hill
+    weights (axial, in-plane, transverse shear), the reference axis a, 3 modal moduli ratios; backward
+    Euler, dp0 unused; the return is documented in docs/physics.md) or LAW_ANAND (fem/physics/anand_point.py:
     dt_A = theta dt, par its parameters, s_b (N,) the resistance with its explicit part, s_out (N,) the
     resistance at the end of the step).
     y_last (N,): the start of the return map from the previous call (Norton: over-stress q - sigma_y;
@@ -349,6 +412,28 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
     Wk = np.empty((6, 3, 3))
     Rk = np.empty((6, 3, 3))
     want_D = mode == MODE_TANGENT
+    # LAW_HILL: the modes of the trial stress and of its increments, weights, axis, tangent vector u
+    sk = np.empty((3, 3, 3))
+    dsk = np.empty((3, 3, 3))
+    hk = np.empty(3)
+    rk = np.ones(3)    # the modes' shear moduli / mu (par[6:9]; 1 without)
+    c3 = np.empty(3)   # 3 mu_k
+    se = np.empty((3, 3))
+    ak = np.empty(3)
+    Dk = np.ones(3)
+    nv = np.empty(3)
+    snv = np.empty(3)
+    dnv = np.empty(3)
+    sdn = np.empty(3)
+    fan = 1.0
+    u = np.zeros((3, 3))
+    hill_c = 0.0
+    if law == LAW_HILL:
+        for i in range(3):
+            hk[i] = par[i]
+            if par.shape[0] >= 9:
+                rk[i] = par[6 + i]
+            c3[i] = 3.0 * mu * rk[i]
     for k in range(k0, k1):
         f = F[k]
         J = _inv3(f, Fi)
@@ -381,32 +466,86 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                 s_tr[i, j] = mu * (L[i, j] - (tr3 if i == j else 0.0))
                 ss += s_tr[i, j] * s_tr[i, j]
         q_tr = math.sqrt(1.5 * ss + (1e-14 * mu) ** 2)
-        if law == LAW_ANAND:
-            dp, s_new, dpq, u = anand_increment(q_tr, 3.0 * mu, dt_A, par, s_b[k], dp0[k], y_last[k])
-            y_last[k] = u
-            s_out[k] = s_new
-        else:
-            dp = solve_increment(q_tr, 3.0 * mu, dt_A, n, sigma_y, dp0[k], y_last[k])
-            y_last[k] = q_tr - 3.0 * mu * dp - sigma_y
+        if law == LAW_HILL:
+            # Hill-Norton (transversely isotropic about the current axis n = F a / |F a|, a = par[3:6];
+            # mode k has the shear modulus mu_k = mu par[6 + k], its trial stress mu_k P_k dev log be_tr):
+            # the return is diagonal in the modes, s_k = s_tr_k / D_k, D_k = 1 + 3 mu_k h_k x,
+            # x = dt_A q^(n-1), q the Hill stress (hill_equivalent); dp = x q. q_out holds q + 3 mu dp,
+            # so that q_out - 3 mu dp is the end-of-step Hill stress, as for the isotropic returns.
+            nn = 0.0
+            for i in range(3):
+                nv[i] = f[i, 0] * par[3] + f[i, 1] * par[4] + f[i, 2] * par[5]
+                nn += nv[i] * nv[i]
+            fan = math.sqrt(nn)   # |F a|
+            for i in range(3):
+                nv[i] /= fan
+            _hill_split(s_tr, nv, sk)
+            for i in range(3):
+                snv[i] = s_tr[i, 0] * nv[0] + s_tr[i, 1] * nv[1] + s_tr[i, 2] * nv[2]
+            for a in range(3):
+                acc = 0.0
+                for i in range(3):
+                    for j in range(3):
+                        sk[a, i, j] *= rk[a]
+                        acc += sk[a, i, j] * sk[a, i, j]
+                ak[a] = acc
+            qh = hill_equivalent(ak, hk, c3, dt_A, n, y_last[k])
+            y_last[k] = qh
+            xh = dt_A * qh ** (n - 1.0) if qh > 0.0 else 0.0
+            sd2 = 0.0
+            for a in range(3):
+                Dk[a] = 1.0 + c3[a] * hk[a] * xh
+                sd2 += c3[a] / 3.0 * hk[a] * hk[a] * ak[a] / (Dk[a] * Dk[a] * Dk[a])
+            dp = xh * qh
+            ss2 = 0.0
+            for i in range(3):
+                for j in range(3):
+                    s[i, j] = sk[0, i, j] / Dk[0] + sk[1, i, j] / Dk[1] + sk[2, i, j] / Dk[2]
+                    # mu times the elastic log strain, mu dev log be_new (for the commit's exp(. / mu))
+                    se[i, j] = (sk[0, i, j] / (Dk[0] * rk[0]) + sk[1, i, j] / (Dk[1] * rk[1])
+                                + sk[2, i, j] / (Dk[2] * rk[2]))
+                    u[i, j] = (c3[0] * hk[0] * sk[0, i, j] / (Dk[0] * Dk[0]) + c3[1] * hk[1] * sk[1, i, j] / (Dk[1] * Dk[1])
+                               + c3[2] * hk[2] * sk[2, i, j] / (Dk[2] * Dk[2]))
+                    ss2 += s[i, j] * s[i, j]
+            # ds = sum_k ds_tr_k / D_k - hill_c u (sum_k h_k s_tr_k : ds_tr_k / D_k^2), u = sum 3 mu_k h_k s_k / D_k,
+            # hill_c = 3 (n - 1)(x/q) / d, d = 2 q + 9 (n - 1)(x/q) sum mu_k h_k^2 |s_k|^2 / D_k  (s_k returned)
+            if qh > 0.0 and xh > 0.0:
+                dh = 2.0 * qh + 9.0 * (n - 1.0) * (xh / qh) * sd2
+                hill_c = 3.0 * (n - 1.0) * (xh / qh) / dh
+            else:
+                hill_c = 0.0
+            q_tr = qh + 3.0 * mu * dp
+            fac = 1.0
+            vm = math.sqrt(1.5 * ss2) / J
             dpq = 0.0
-        fac = 1.0 - 3.0 * mu * dp / q_tr
-        for i in range(3):
-            for j in range(3):
-                s[i, j] = fac * s_tr[i, j]
+        else:
+            if law == LAW_ANAND:
+                dp, s_new, dpq, ua = anand_increment(q_tr, 3.0 * mu, dt_A, par, s_b[k], dp0[k], y_last[k])
+                y_last[k] = ua
+                s_out[k] = s_new
+            else:
+                dp = solve_increment(q_tr, 3.0 * mu, dt_A, n, sigma_y, dp0[k], y_last[k])
+                y_last[k] = q_tr - 3.0 * mu * dp - sigma_y
+                dpq = 0.0
+            fac = 1.0 - 3.0 * mu * dp / q_tr
+            for i in range(3):
+                for j in range(3):
+                    s[i, j] = fac * s_tr[i, j]
+            vm = math.sqrt(1.5 * ss) * abs(fac) / J
         for i in range(3):
             for j in range(3):
                 P[i, j] = s[i, 0] * Fi[j, 0] + s[i, 1] * Fi[j, 1] + s[i, 2] * Fi[j, 2]
         q_out[k] = q_tr
         dp_out[k] = dp
         dist_out[k] = dist
-        vm_out[k] = math.sqrt(1.5 * ss) * abs(fac) / J
+        vm_out[k] = vm
         J_out[k] = J
         for a in range(m):
             x, y = act[a, 0], act[a, 1]
             P_out[k, a] = P[x, y]
             C_out[k, a] = J * Fi[y, x]
         if mode == MODE_TANGENT:
-            if law != LAW_ANAND:   # d(dp)/d(q_tr) of the Norton return map (Anand's comes with dp)
+            if law == LAW_NORTON:   # d(dp)/d(q_tr) of the Norton return map (Anand's comes with dp)
                 over = q_tr - 3.0 * mu * dp - sigma_y
                 if over > 0.0 and dt_A > 0.0:
                     r = dt_A * n * over ** (n - 1.0)
@@ -444,12 +583,47 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                     ds[x, y] = v
                     ds[y, x] = v
                     sd += s_tr[x, y] * v * (1.0 if x == y else 2.0)
-                dq = 1.5 * sd / q_tr
-                ddp = dpq * dq
-                dfac = -3.0 * mu * (ddp * q_tr - dp * dq) / (q_tr * q_tr)
-                for x in range(3):
-                    for y in range(3):
-                        ds[x, y] = dfac * s_tr[x, y] + fac * ds[x, y]
+                if law == LAW_HILL:
+                    # the increments of the trial modes: the split of ds_tr, plus the turn of the axis
+                    # dn = (I - n n) dF a / |F a| (dF = e_i e_j: dF a = a_j e_i) acting on s_tr:
+                    #   d s_axial = (dn.s n)(3 n n - I) + 3/2 (n.s.n)(dn n + n dn)
+                    #   d s_trans = dn sn + n (s dn) + (s dn) n + sn dn - 4 (dn.s n) n n - 2 (n.s.n)(dn n + n dn)
+                    #   d s_inplane = -(d s_axial + d s_trans)
+                    _hill_split(ds, nv, dsk)
+                    aj = par[3 + j] / fan
+                    nsn = nv[0] * snv[0] + nv[1] * snv[1] + nv[2] * snv[2]
+                    for x in range(3):
+                        dnv[x] = ((1.0 if x == i else 0.0) - nv[x] * nv[i]) * aj
+                    if aj != 0.0:
+                        dns = dnv[0] * snv[0] + dnv[1] * snv[1] + dnv[2] * snv[2]
+                        for x in range(3):
+                            sdn[x] = s_tr[x, 0] * dnv[0] + s_tr[x, 1] * dnv[1] + s_tr[x, 2] * dnv[2]
+                        for x in range(3):
+                            for y in range(3):
+                                dnn = dnv[x] * nv[y] + nv[x] * dnv[y]
+                                da = dns * (3.0 * nv[x] * nv[y] - (1.0 if x == y else 0.0)) + 1.5 * nsn * dnn
+                                dt_ = (dnv[x] * snv[y] + nv[x] * sdn[y] + sdn[x] * nv[y] + snv[x] * dnv[y]
+                                       - 4.0 * dns * nv[x] * nv[y] - 2.0 * nsn * dnn)
+                                dsk[0, x, y] += da
+                                dsk[2, x, y] += dt_
+                                dsk[1, x, y] -= da + dt_
+                    ud = 0.0
+                    for x in range(3):
+                        for y in range(3):
+                            for a in range(3):
+                                dsk[a, x, y] *= rk[a]   # the modes' moduli
+                                ud += hk[a] / (Dk[a] * Dk[a]) * sk[a, x, y] * dsk[a, x, y]
+                    for x in range(3):
+                        for y in range(3):
+                            ds[x, y] = (dsk[0, x, y] / Dk[0] + dsk[1, x, y] / Dk[1] + dsk[2, x, y] / Dk[2]
+                                        - hill_c * ud * u[x, y])
+                else:
+                    dq = 1.5 * sd / q_tr
+                    ddp = dpq * dq
+                    dfac = -3.0 * mu * (ddp * q_tr - dp * dq) / (q_tr * q_tr)
+                    for x in range(3):
+                        for y in range(3):
+                            ds[x, y] = dfac * s_tr[x, y] + fac * ds[x, y]
                 for a in range(m):
                     x, y = act[a, 0], act[a, 1]
                     v = (ds[x, 0] * Fi[y, 0] + ds[x, 1] * Fi[y, 1] + ds[x, 2] * Fi[y, 2]
@@ -459,7 +633,7 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                     A_out[k, a, b] = v
         for i in range(3):   # the state for `commit_points`
             for j in range(3):
-                S_out[k, i, j] = s[i, j]
+                S_out[k, i, j] = se[i, j] if law == LAW_HILL else s[i, j]
                 Fbi_out[k, i, j] = Fi[i, j] / c
 
 
@@ -560,7 +734,10 @@ def set_kernel_threads(threads: int) -> int:
 class CreepPoints:
     """Work arrays of `creep_points` for N points with m active components of F."""
 
-    def __init__(self, N: int, act, threads: int = 1):
+    def __init__(self, N: int, act, threads: int = 1, axis=(0.0, 0.0, 1.0)):
+        """axis: the reference symmetry axis of a Hill law (the disc's thickness direction in the
+        components of F: fem/physics/kinematics.py thickness_axis)."""
+        self.axis = np.asarray(axis, dtype=float)
         self.threads = max(1, int(threads))   # requested; numba's pool is set at the first threaded call
         self._pool_threads = None
         self.ran_threaded = False             # whether a call used the threaded kernel
@@ -582,11 +759,15 @@ class CreepPoints:
         self._no_par = np.zeros(1)
 
     def run(self, mat, F, Cn, dp0, dt_A: float, mode: int, p=None, s_b=None) -> None:
-        """mat: LiCreep, dt_A = theta dt A_eff; or LiAnand (fem/physics/materials.py), dt_A = theta dt and
+        """mat: LiCreep, dt_A = theta dt A_eff (a PlyViscoplastic with Hill weights: the Hill-Norton
+        return, backward Euler only: dp0 is not used); or LiAnand (fem/physics/materials.py), dt_A = theta dt and
         s_b the resistance at t_n with its explicit part (N,)."""
         self.mu = float(mat.shear_modulus_MPa)
         if getattr(mat, "is_anand", False):
             law, par, n, sy, sb = LAW_ANAND, mat.kernel_array, 0.0, 0.0, s_b
+        elif getattr(mat, "is_hill", False):   # Hill-Norton: the weights, then the reference axis
+            par = np.concatenate([mat.hill_weights, self.axis, mat.hill_moduli])
+            law, n, sy, sb = LAW_HILL, float(mat.creep_n), 0.0, self.p_zero
         else:
             law, par, n, sy, sb = LAW_NORTON, self._no_par, float(mat.creep_n), float(mat.threshold_stress_MPa), self.p_zero
         args = (F, Cn, dp0, self.p_zero if p is None else p, self.mu, float(dt_A), n, sy, law, par, sb, self.s_out,

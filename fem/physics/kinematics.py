@@ -25,6 +25,7 @@ class Axisymmetric:
     u_components = 2
     # the components of F (and of grad v) that can be non-zero: the (r, z) block and the hoop entry
     active = ((0, 0), (0, 1), (1, 0), (1, 1), (2, 2))
+    thickness_axis = (0.0, 1.0, 0.0)   # z, the disc's axis, in the (r, z, theta) components
 
     @staticmethod
     def grad(v, x):
@@ -42,6 +43,7 @@ class Axisymmetric:
 class Solid3D:
     u_components = 3
     active = tuple((i, j) for i in range(3) for j in range(3))
+    thickness_axis = (0.0, 0.0, 1.0)
 
     @staticmethod
     def grad(v, x):

@@ -243,7 +243,7 @@ class PlyViscoplastic(LiCreep):
     """Homogenised ply with the creep of its Li (fem/rve/ply_fit.py; issue 18 item 1): an elastic
     skeleton, transversely isotropic about the thickness axis (C11 ... C44 as PlyElastic: the fitted
     tetragonal skeleton averaged over in-plane rotations), in parallel with an isotropic Li branch,
-    whose constants are the LiCreep fields: shear modulus and bulk modulus (from youngs_modulus_MPa,
+    whose constants are the LiCreep fields (with Hill weights on its creep: hill_inplane, hill_transverse): shear modulus and bulk modulus (from youngs_modulus_MPa,
     poisson_ratio), Norton creep_A (at temperature_K = reference_temperature_K: the fit is at the
     cell's temperature), creep_n. All FITTED to the periodic RVE creep tables of the cell
     (fem/rve/ply_tables.py), none measured; the summary's ply report gives the fit and its errors."""
@@ -256,6 +256,32 @@ class PlyViscoplastic(LiCreep):
     porosity: float = 0.0             # closable pore volume per volume (the cell's pores)
     closure_B: float = 0.0            # pore closure rate dc/dt = B <-p>^closure_m (porosity - c), MPa^-m s^-1 (fitted)
     closure_m: float = 1.0
+    # Hill weights of the Li branch's creep (fem/rve/ply_fit.py hill_return), relative to the axial mode
+    # (uniaxial stress through the thickness): q^2 = 3/2 (|s_axial|^2 + h_inplane |s_inplane|^2
+    # + h_transverse |s_transverse shear|^2); 1, 1: von Mises (the isotropic branch). FITTED, as above;
+    # h_inplane is the mean of the tetragonal fit's in-plane normal and in-plane shear weights.
+    hill_inplane: float = 1.0
+    hill_transverse: float = 1.0
+    # the branch's shear modulus per mode relative to the axial mode's (shear_modulus_MPa): the branch's
+    # elasticity K m m + sum_k 2 mu_k P_k has the Hill modes as eigen-projectors. FITTED, as above.
+    mu_ratio_inplane: float = 1.0
+    mu_ratio_transverse: float = 1.0
+
+    @property
+    def is_hill(self) -> bool:
+        """True: the creep kernel runs the Hill-Norton return (fem/physics/creep_point.py LAW_HILL)."""
+        return any(v != 1.0 for v in (self.hill_inplane, self.hill_transverse, self.mu_ratio_inplane,
+                                      self.mu_ratio_transverse))
+
+    @property
+    def hill_weights(self):
+        import numpy as np
+        return np.array([1.0, self.hill_inplane, self.hill_transverse])
+
+    @property
+    def hill_moduli(self):
+        import numpy as np
+        return np.array([1.0, self.mu_ratio_inplane, self.mu_ratio_transverse])
 
     @property
     def drains(self) -> bool:
@@ -275,11 +301,16 @@ class PlyViscoplastic(LiCreep):
         p, sk = fit["parameters"], fit["skeleton_isotropised_MPa"]
         mu, K = p["mu_b_MPa"], fit["K_b_MPa"]
         E, nu = 9.0 * K * mu / (3.0 * K + mu), (3.0 * K - 2.0 * mu) / (2.0 * (3.0 * K + mu))
-        closure = {"porosity": fit.get("porosity", 0.0), "closure_B": 10.0 ** p["log10_B"], "closure_m": p["n_b"]} \
+        closure = {"porosity": fit.get("porosity", 0.0), "closure_B": 10.0 ** p["log10_B"], "closure_m": p.get("closure_m", p["n_b"])} \
             if "log10_B" in p else {}
+        h = fit.get("hill_isotropised")
+        hill = {"hill_inplane": h["inplane_normal"], "hill_transverse": h["transverse_shear"]} if h else {}
+        r = fit.get("moduli_ratios_isotropised")
+        if r:
+            hill.update(mu_ratio_inplane=r["inplane_normal"], mu_ratio_transverse=r["transverse_shear"])
         return PlyViscoplastic(youngs_modulus_MPa=E, poisson_ratio=nu, creep_A=10.0 ** p["log10_A_b"],
                                creep_n=p["n_b"], temperature_K=temperature_K, reference_temperature_K=temperature_K,
-                               **sk, **closure)
+                               **sk, **closure, **hill)
 
 
 # --- Anand-type elastic-viscoplastic lithium (issue 16, item 2) --------------------------------

@@ -2,21 +2,27 @@
 (fem/rve/ply_tables.py). Units: mm, MPa, s.
 
 Law (a parallel, two-branch rheology; small strain here, its finite-strain form in the disc is
-fem/physics/laws.py PlyCreepLaw):
-    sigma = C_s : eps  +  K_b tr(eps) I + s_b,
+fem/physics/laws.py PlyCreepLaw with the kernel fem/physics/creep_point.py LAW_HILL):
+    sigma = C_s : eps  +  p I + s_b,
 * C_s: the SKELETON, elastic, tetragonal about z (C11 = C22, C12, C13 = C23, C33, C44 = C55, C66; Voigt,
   engineering shear): the tows and whatever the Li cannot relax (the Li confined between them);
-* the Li BRANCH: isotropic, shear modulus mu_b, isochoric Norton creep of its deviatoric stress s_b,
-  edot_b = A_b q_b^n_b (the Li law's form; fem/rve/creep.py norton_return), bulk K_b (elastic; fixed at
-  K_B_FRACTION of the Reuss bulk modulus of the instantaneous cell, the skeleton takes the rest).
-Nine fitted numbers: C11, C12, C13, C33, C44, C66, mu_b, log10 A_b, n_b.
+* the Li BRANCH: deviatoric stress s_b with one shear modulus per Hill mode (axial mu_b, in-plane
+  normal, in-plane shear, transverse shear: `hill_return`), Hill-Norton creep edot_c = A_b q^(n_b-1)
+  3/2 H s_b, q^2 = 3/2 sum h_k |P_k s_b|^2 (h_axial = 1); pressure p = K_b (tr eps + c) with the pore
+  closure c (`closure_step`, rate B <-p>^m (phi - c)); K_b fixed at K_B_FRACTION of the Reuss bulk
+  modulus of the instantaneous cell (the skeleton takes the rest).
+Seventeen fitted numbers (NAMES + MODAL_NAMES + log10 B, closure m); hill=False / modal_moduli=False
+give the earlier laws (FIT_VERSION 3: isotropic branch, m = n_b).
 
 Fit: least squares (scipy.optimize.least_squares, trust-region reflective; the seven moduli as
-logarithms, so they stay positive without bounds) of the mean stress of
-every table curve, the loaded component (and the lateral stress of the confined test), each point
-divided by the largest |stress| of its curve; the material point is driven by the same mixed
-control as the cell (prescribed strain rates, stress-free components solved by Newton). The
-criterion of issue 18: every curve within 5 % of its largest stress (`max_rel_error` per curve).
+logarithms, so they stay positive without bounds; the Hill weights within HILL_LOG_BOUND decades,
+the modal moduli within 2 decades) of the mean stress of every table curve, the loaded component
+(and the lateral stress of the confined test), each point divided by the largest |stress| of its
+curve; then MINIMAX_PASSES passes of Lawson's reweighting (each curve's weight times its worst error
+over the median) towards the minimax fit, keeping the best worst curve. The material point is
+driven by the same mixed control as the cell (prescribed strain rates, stress-free components
+solved by Newton). The criterion of issue 18: every curve within 5 % of its largest stress
+(`max_rel_error` per curve).
 
 For the axisymmetric disc the skeleton is averaged over in-plane rotations (fem/rve/ply.py
 isotropise); `isotropisation` reports what that changes: the in-plane shear response of the
@@ -37,8 +43,14 @@ from fem.rve.backus import mandel_to_voigt, voigt_to_mandel
 from fem.rve.creep import I_DEV, M, norton_return
 
 K_B_FRACTION = 0.25
-NAMES = ("C11_MPa", "C12_MPa", "C13_MPa", "C33_MPa", "C44_MPa", "C66_MPa", "mu_b_MPa", "log10_A_b", "n_b")
-FIT_VERSION = 3
+NAMES = ("C11_MPa", "C12_MPa", "C13_MPa", "C33_MPa", "C44_MPa", "C66_MPa", "mu_b_MPa", "log10_A_b", "n_b",
+         "log10_h_inplane_normal", "log10_h_inplane_shear", "log10_h_transverse_shear")
+HILL_LOG_BOUND = 3.0          # |log10 h| <= 3 in the fit
+# modal_moduli: the branch's shear modulus per mode, relative to mu_b (the axial mode's)
+MODAL_NAMES = ("log10_mu_ratio_inplane_normal", "log10_mu_ratio_inplane_shear", "log10_mu_ratio_transverse_shear")
+ISOTROPIC_NAMES = NAMES[:9]   # the isotropic (von Mises) branch: FIT_VERSION 3 and hill=False
+FIT_VERSION = 5   # 5 (2026-12-04): Hill-Norton branch with modal moduli, free closure exponent, minimax passes
+MINIMAX_PASSES = 3
 
 
 def tetragonal_voigt(c) -> np.ndarray:
@@ -84,23 +96,117 @@ def closure_step(tr, c_n, dt, K, phi, B, m):
     return c, p, K
 
 
+# --------------------------------------------------------------------------- Hill-type Norton branch
+# The deviatoric space of a material with a symmetry axis z splits into orthogonal modes (Mandel
+# projectors, summing to I_DEV): AXIAL (the deviator along z, e.g. unconfined compression through the
+# thickness), IN-PLANE NORMAL (xx - yy), IN-PLANE SHEAR (xy) and TRANSVERSE SHEAR (yz, xz). The Hill
+# (1948) equivalent stress weighs them:  q^2 = 3/2 sum_k h_k |P_k s|^2,  h_axial = 1 (so q = |sigma_zz|
+# in uniaxial stress along z and A_b, n_b are those of through-thickness creep); tetragonal symmetry
+# (the plain weave) keeps h_inplane_normal and h_inplane_shear apart, transverse isotropy (the
+# axisymmetric disc) makes them equal. Associated flow: epsdot_c = A q^n dq/ds = A q^(n-1) 3/2 H s.
+_NA = np.array([-1.0, -1.0, 2.0, 0.0, 0.0, 0.0]) / math.sqrt(6.0)
+_ND = np.array([1.0, -1.0, 0.0, 0.0, 0.0, 0.0]) / math.sqrt(2.0)
+HILL_PROJECTORS = np.array([np.outer(_NA, _NA), np.outer(_ND, _ND), np.diag([0.0, 0, 0, 0, 0, 1.0]),
+                            np.diag([0.0, 0, 0, 1.0, 1.0, 0])])
+HILL_MODES = ("axial", "inplane_normal", "inplane_shear", "transverse_shear")
+
+
+def hill_return(eps, epsc_n, mu, K, A_dt, n, h):
+    """Backward-Euler return of the Hill-Norton branch at one point: eps, epsc_n Mandel (6,), h the
+    four mode weights (HILL_MODES), mu the shear modulus, or four (one per mode: the branch's
+    elasticity then has the same eigen-projectors, C_b = K m m + sum 2 mu_k P_k). Elastic predictor
+    s_tr_k = 2 mu_k P_k (eps - epsc_n); in the mode basis the return is diagonal, s_k = s_tr_k / D_k,
+    D_k = 1 + 3 mu_k h_k x, x = dp / q = A_dt q^(n-1), and q solves
+    f(q) = q^2 - 3/2 sum h_k |s_tr_k|^2 / D_k(q)^2 = 0  (f increases from -q_tr^2 at 0 to >= 0 at q_tr:
+    Newton safeguarded by bisection). One mu and h = 1: the radial return of norton_return.
+    Consistent tangent: C = K m m + sum 2 mu_k P_k / D_k - 2 (n - 1) (x / q) / d  u u,
+    u = sum 3 mu_k h_k s_k / D_k,  d = 2 q + 9 (n - 1) (x / q) sum mu_k h_k^2 |s_k|^2 / D_k.
+    Returns sigma (6,), tangent (6, 6), creep strain (6,)."""
+    h = np.asarray(h, float)
+    mu_k = np.broadcast_to(np.asarray(mu, float), (4,))
+    tr = eps[:3].sum()
+    e_tr = I_DEV @ (eps - epsc_n)
+    s_tr_k = 2.0 * mu_k[:, None] * np.einsum("kij,j->ki", HILL_PROJECTORS, e_tr)     # (4, 6)
+    a = np.einsum("ki,ki->k", s_tr_k, s_tr_k)
+    q_tr = math.sqrt(1.5 * float(h @ a))
+    if q_tr <= 1e-14 or A_dt <= 0.0:
+        return (K * tr * M + s_tr_k.sum(axis=0), K * np.outer(M, M) + np.einsum("k,kij->ij", 2.0 * mu_k, HILL_PROJECTORS),
+                epsc_n.copy())
+    m3h = 3.0 * mu_k * h
+
+    def f(q):
+        x = A_dt * q ** (n - 1.0)
+        D = 1.0 + m3h * x
+        S = 1.5 * float(h @ (a / D ** 2))
+        dS = -1.5 * float(h @ (2.0 * a * m3h / D ** 3)) * (n - 1.0) * A_dt * q ** (n - 2.0)
+        return q * q - S, 2.0 * q - dS
+
+    lo, hi = 0.0, q_tr
+    # start: the isotropic root with the smallest weight (an upper bound-ish of q), inside the bracket
+    q = np.float64(min(q_tr, (q_tr / (m3h.min() * A_dt)) ** (1.0 / n)))   # numpy: overflow -> inf
+    for _ in range(200):
+        g, dg = f(q)
+        if g > 0.0:
+            hi = q
+        else:
+            lo = q
+        q_new = q - g / dg if dg > 0.0 else 0.5 * (lo + hi)
+        if not lo < q_new < hi:
+            q_new = 0.5 * (lo + hi)
+        if abs(q_new - q) <= 1e-14 * q_tr or hi - lo <= 1e-15 * q_tr:
+            q = q_new
+            break
+        q = q_new
+    x = A_dt * q ** (n - 1.0)
+    D = 1.0 + m3h * x
+    s_k = s_tr_k / D[:, None]
+    s = s_k.sum(axis=0)
+    u = (m3h / D) @ s_k
+    d = 2.0 * q + 9.0 * (n - 1.0) * (x / q) * float((mu_k * h * h / D) @ np.einsum("ki,ki->k", s_k, s_k))
+    C = (K * np.outer(M, M) + np.einsum("k,kij->ij", 2.0 * mu_k / D, HILL_PROJECTORS)
+         - 2.0 * (n - 1.0) * (x / q) / d * np.outer(u, u))
+    return K * tr * M + s, C, epsc_n + e_tr - (s_k / (2.0 * mu_k[:, None])).sum(axis=0)
+
+
+def isotropic_hill(h) -> np.ndarray:
+    """The weights averaged over rotations about z: the in-plane normal and shear modes rotate into
+    each other (by twice the angle), so both become their mean; axial and transverse shear stay."""
+    h = np.asarray(h, float)
+    m = 0.5 * (h[1] + h[2])
+    return np.array([h[0], m, m, h[3]])
+
+
 class PointLaw:
-    """The two-branch law at one material point (Mandel vectors inside, Voigt in and out), with the
-    optional pore closure of the Li branch's volume (theta[9] = log10 B; phi the cell's pore fraction)."""
+    """The two-branch law at one material point (Mandel vectors inside, Voigt in and out). theta: the
+    NAMES in order (9 numbers: an isotropic branch; 12: with the Hill weights theta[9:12]), then, with
+    pore closure, log10 B and optionally the closure exponent m (else n_b; phi the cell's pore fraction)."""
 
     def __init__(self, theta, K_b: float, phi: float = 0.0):
+        theta = np.asarray(theta, float)
         self.Cs = voigt_to_mandel(tetragonal_voigt(theta[:6]))
         self.mu_b, self.A_b, self.n_b, self.K_b = float(theta[6]), 10.0 ** float(theta[7]), float(theta[8]), K_b
-        self.B = 10.0 ** float(theta[9]) if len(theta) > 9 and phi > 0.0 else 0.0
+        # the law's constants: 9 (isotropic), 12 (+ Hill weights), 15 (+ modal moduli); then at most
+        # two closure constants, so the length tells the layout
+        n_law = 15 if len(theta) >= 15 else 12 if len(theta) >= 12 else 9
+        self.hill = n_law >= 12
+        self.h = np.concatenate([[1.0], 10.0 ** theta[9:12]]) if self.hill else np.ones(4)
+        self.mu_k = self.mu_b * np.concatenate([[1.0], 10.0 ** theta[12:15]]) if n_law == 15 else self.mu_b
+        self.B = 10.0 ** float(theta[n_law]) if len(theta) > n_law and phi > 0.0 else 0.0
+        # the closure exponent: its own constant after log10 B, else the branch's n_b
+        self.m_c = float(theta[n_law + 1]) if len(theta) > n_law + 1 else self.n_b
         self.phi = phi
 
     def stress(self, eps_M, epsc_n, dt, c_n=0.0):
-        s, C, e, _ = norton_return(eps_M[None], epsc_n[None], self.mu_b, self.K_b, self.A_b * dt, self.n_b, 0.0)
+        if self.hill:
+            s, C, e = hill_return(eps_M, epsc_n, self.mu_k, self.K_b, self.A_b * dt, self.n_b, self.h)
+        else:
+            s, C, e, _ = norton_return(eps_M[None], epsc_n[None], self.mu_b, self.K_b, self.A_b * dt, self.n_b, 0.0)
+            s, C, e = s[0], C[0], e[0]
         tr = float(eps_M[:3].sum())
-        c, p, dp = closure_step(tr, c_n, dt, self.K_b, self.phi, self.B, self.n_b)
+        c, p, dp = closure_step(tr, c_n, dt, self.K_b, self.phi, self.B, self.m_c)
         mm = np.outer(M, M)
-        sig = self.Cs @ eps_M + s[0] + (p - self.K_b * tr) * M
-        return sig, self.Cs + C[0] + (dp - self.K_b) * mm, e[0], c
+        sig = self.Cs @ eps_M + s + (p - self.K_b * tr) * M
+        return sig, self.Cs + C + (dp - self.K_b) * mm, e, c
 
     def run(self, control, rate_V, t_end: float, steps: int, closure: list | None = None) -> np.ndarray:
         """Mean-stress history (steps + 1, 6), Voigt, under the mixed control of the cell (the pore
@@ -134,20 +240,21 @@ def model_curve(law: PointLaw, c: dict) -> np.ndarray:
     return law.run(c["control"], rate, c["t_s"][-1], len(c["t_s"]) - 1)
 
 
-def residuals(theta, curves, K_b, phi=0.0) -> np.ndarray:
+def residuals(theta, curves, K_b, phi=0.0, weights=None) -> np.ndarray:
+    """Every curve's stress error divided by its largest stress (times sqrt(weight) per curve)."""
     law = PointLaw(theta, K_b, phi)
     res = []
-    for c in curves:
+    for ic, c in enumerate(curves):
         S = np.asarray(c["Sigma_MPa"])
         j = c["component"]
         try:
             model = model_curve(law, c)
             if not np.isfinite(model).all():
                 raise ValueError("not finite")
-        except (np.linalg.LinAlgError, ValueError):   # a parameter set the point cannot integrate
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError):   # a parameter set the point cannot integrate
             n = sum(len(cc["t_s"]) - 1 + (len(cc["t_s"]) - 1 if cc["mode"] == "confined" else 0) for cc in curves)
             return np.full(n, 1e3)
-        scale = np.abs(S[:, j]).max()
+        scale = np.abs(S[:, j]).max() / (1.0 if weights is None else math.sqrt(weights[ic]))
         res.append((model[1:, j] - S[1:, j]) / scale)
         if c["mode"] == "confined":
             res.append((model[1:, 0] - S[1:, 0]) / scale)
@@ -184,8 +291,12 @@ def initial_guess(C_inst: np.ndarray, li) -> np.ndarray:
     return np.array(c + [mu_b, math.log10(li.creep_A_eff), li.creep_n])
 
 
-def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True) -> dict:
-    """Fit the law to the table's curves; C_inst: the cell's elastic (instantaneous) Voigt stiffness."""
+def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True, hill: bool = True,
+        closure_exponent: bool = True, modal_moduli: bool = True, minimax_passes: int = 0) -> dict:
+    """Fit the law to the table's curves; C_inst: the cell's elastic (instantaneous) Voigt stiffness.
+    hill: the Li branch with the Hill weights (12 law constants), else isotropic (9); closure_exponent:
+    the pore closure's exponent m fitted (else m = n_b). The Hill weights are bounded to
+    HILL_LOG_BOUND decades about von Mises (a weight that runs to 0 switches its mode's creep off)."""
     from scipy.optimize import least_squares
 
     from fem.rve.ply import isotropise
@@ -194,36 +305,78 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     curves = table["curves"]
     K_b = K_B_FRACTION * reuss_bulk(C_inst)
     x0 = initial_guess(C_inst, li)
+    names = (NAMES + MODAL_NAMES if modal_moduli else NAMES) if hill else ISOTROPIC_NAMES
+    if hill:   # start isotropic: h = 1 (and one shear modulus)
+        x0 = np.append(x0, np.zeros(6 if modal_moduli else 3))
     phi = float(table.get("volume_fractions", {}).get("void", 0.0)) if closure else 0.0
     if phi > 0.0:   # the pore-closure rate of a dilute void in the Norton Li (Budiansky, Hutchinson & Slutsky
         # 1982, hydrostatic limit): dV/V dt = 3/2 A (3 |p| / (2 n))^n, i.e. B = 3/2 A (3 / (2 n))^n
         x0 = np.append(x0, math.log10(1.5 * li.creep_A_eff * (1.5 / li.creep_n) ** li.creep_n))
+        if closure_exponent:
+            x0 = np.append(x0, li.creep_n)
     # the seven moduli as logarithms (positive without bounds), the rest as they are
     z0 = np.concatenate([np.log(np.maximum(x0[:7], 1e-3)), x0[7:]])
 
     def unpack(z):
         return np.concatenate([np.exp(z[:7]), z[7:]])
 
-    sol = least_squares(lambda z: residuals(unpack(z), curves, K_b, phi), z0, method="trf", x_scale="jac",
-                        diff_step=1e-4, max_nfev=2000, xtol=1e-10, ftol=1e-12)
+    lo, hi = np.full(z0.size, -np.inf), np.full(z0.size, np.inf)
+    if hill:
+        lo[9:12], hi[9:12] = -HILL_LOG_BOUND, HILL_LOG_BOUND
+    if hill and modal_moduli:
+        lo[12:15], hi[12:15] = -2.0, 2.0
+    if phi > 0.0 and closure_exponent:
+        lo[-1], hi[-1] = 1.0, 20.0
+    def solve(z_start, weights):
+        return least_squares(lambda z: residuals(unpack(z), curves, K_b, phi, weights), z_start, method="trf",
+                             x_scale="jac", diff_step=1e-4, max_nfev=2000, xtol=1e-10, ftol=1e-12, bounds=(lo, hi))
+
+    sol = solve(z0, None)
     th = unpack(sol.x)
     errs = curve_errors(th, curves, K_b, phi)
     worst = max(e["max_rel_error"] for e in errs)
-    say(f"ply law fit: {sol.nfev} evaluations, worst curve {100 * worst:.2f} % of its largest stress "
+    # the criterion is the worst curve, least squares weighs all alike: reweight the curves by their
+    # errors (Lawson's iteration towards the minimax fit) and keep the best worst curve
+    w = np.ones(len(curves))
+    nfev = sol.nfev
+    for k in range(minimax_passes):
+        e = np.array([x["max_rel_error"] for x in errs])
+        w = w * np.maximum(e / np.median(e), 0.25)
+        w = w / w.mean()
+        sol_k = solve(np.clip(sol.x, lo + 1e-9, hi - 1e-9), w)
+        nfev += sol_k.nfev
+        th_k = unpack(sol_k.x)
+        errs_k = curve_errors(th_k, curves, K_b, phi)
+        worst_k = max(x["max_rel_error"] for x in errs_k)
+        say(f"ply law fit, minimax pass {k + 1}: worst curve {100 * worst_k:.2f} %")
+        if worst_k < worst:
+            sol, th, errs, worst = sol_k, th_k, errs_k, worst_k
+    say(f"ply law fit: {nfev} evaluations, worst curve {100 * worst:.2f} % of its largest stress "
         f"({time.perf_counter() - t0:.1f} s)")
     Cs = tetragonal_voigt(th[:6])
     Ci = isotropise(Cs)
     # isotropisation error: the in-plane shear curves of the isotropised law
     th_iso = np.array([Ci[0, 0], Ci[0, 1], Ci[0, 2], Ci[2, 2], Ci[4, 4], Ci[5, 5], *th[6:]])
+    hill_iso = None
+    if hill:   # the in-plane Hill weights averaged as the skeleton is
+        hill_iso = isotropic_hill(np.concatenate([[1.0], 10.0 ** th[9:12]]))
+        th_iso[9:12] = np.log10(hill_iso[1:])
+        if modal_moduli:   # the in-plane moduli: their mean, as the elastic average over rotations
+            th_iso[12:14] = math.log10(0.5 * (10.0 ** th[12] + 10.0 ** th[13]))
     errs_iso = [e for e in curve_errors(th_iso, curves, K_b, phi)]
-    return {"version": FIT_VERSION, "parameters": dict(zip(NAMES + (("log10_B",) if phi > 0.0 else ()), map(float, th))),
+    return {"version": FIT_VERSION, "branch": "hill" if hill else "isotropic",
+            "parameters": dict(zip(names + ((("log10_B", "closure_m") if closure_exponent else ("log10_B",))
+                                            if phi > 0.0 else ()), map(float, th))),
+            "hill_isotropised": None if hill_iso is None else dict(zip(HILL_MODES, map(float, hill_iso))),
+            "moduli_ratios_isotropised": (dict(zip(HILL_MODES, [1.0] + [float(10.0 ** v) for v in th_iso[12:15]]))
+                                          if hill and modal_moduli else None),
             "K_b_MPa": K_b, "porosity": phi,
             "curves": errs, "max_rel_error": worst, "criterion": 0.05, "meets_criterion": bool(worst <= 0.05),
             "skeleton_isotropised_MPa": {"C11_MPa": float(Ci[0, 0]), "C12_MPa": float(Ci[0, 1]),
                                          "C13_MPa": float(Ci[0, 2]), "C33_MPa": float(Ci[2, 2]),
                                          "C44_MPa": float(Ci[4, 4])},
             "isotropisation": {"curves": errs_iso, "max_rel_error": max(e["max_rel_error"] for e in errs_iso)},
-            "instantaneous_cell_stiffness_MPa": np.asarray(C_inst).tolist(), "nfev": int(sol.nfev),
+            "instantaneous_cell_stiffness_MPa": np.asarray(C_inst).tolist(), "nfev": int(nfev),
             "cost": float(sol.cost), "optimizer": str(sol.message), "wall_s": time.perf_counter() - t0}
 
 
@@ -245,13 +398,14 @@ def cell_elastic_stiffness(table: dict, materials: dict) -> np.ndarray:
     return np.asarray(r["stiffness"]["periodic"])
 
 
-def fitted_ply(table_path: Path, materials: dict, progress=None, cache_dir=None) -> dict:
-    """The fit of a table file, cached as JSON in the mesh cache directory (keyed by the table's bytes)."""
+def fitted_ply(table_path: Path, materials: dict, progress=None, data_dir: Path | None = None) -> dict:
+    """The fit of a table file, stored as versioned JSON beside the table (studies/data/plyfit_<key>.json,
+    keyed by the table's bytes and FIT_VERSION; `data_dir` to put it elsewhere): a fit costs 5-10 min
+    on one core, so the fits of the package's tables are committed with them."""
     from fem.stepping.outputs import atomic_write_text
-    from meshes.common import cache_dir_path
     raw = Path(table_path).read_bytes()
     key = hashlib.sha1(raw + json.dumps(FIT_VERSION).encode()).hexdigest()[:16]
-    path = cache_dir_path(cache_dir) / f"plyfit_{key}.json"
+    path = Path(data_dir or Path(table_path).parent) / f"plyfit_{key}.json"
     if path.exists():
         try:
             return json.loads(path.read_text())
@@ -259,7 +413,9 @@ def fitted_ply(table_path: Path, materials: dict, progress=None, cache_dir=None)
             pass
     table = json.loads(raw)
     C_inst = cell_elastic_stiffness(table, materials)
-    out = fit(table, C_inst, materials["li"], progress)
+    say = progress or (lambda s: print(s, flush=True))
+    say(f"fitting the ply law to {table_path} (once; 5-10 min on one core) ...")
+    out = fit(table, C_inst, materials["li"], say, minimax_passes=MINIMAX_PASSES)
     out["table"] = str(table_path)
-    atomic_write_text(path, json.dumps(out, indent=1))
+    atomic_write_text(path, json.dumps(out, indent=1) + "\n")
     return out

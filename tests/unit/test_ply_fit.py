@@ -25,7 +25,8 @@ def _table(theta, K_b, steps=30):
 
 def test_fit_recovers_the_parameters_of_its_own_law():
     # a skeleton and branch of the size the cloth cell gives (MPa, MPa^-n/s)
-    theta = np.array([30000.0, 6000.0, 4000.0, 9000.0, 20.0, 300.0, 2500.0, math.log10(3e-3), 6.0])
+    # with Hill weights (in-plane normal, in-plane shear, transverse shear) away from von Mises
+    theta = np.array([30000.0, 6000.0, 4000.0, 9000.0, 20.0, 300.0, 2500.0, math.log10(3e-3), 6.0, 0.4, 0.7, -0.3])
     C_s = tetragonal_voigt(theta[:6])
     # K_b is fixed by the fit from the instantaneous cell: build C_inst so that it reproduces K_b
     mu_b = theta[6]
@@ -39,6 +40,7 @@ def test_fit_recovers_the_parameters_of_its_own_law():
     got = np.array([out["parameters"][k] for k in NAMES])
     assert got[[0, 1, 2, 3, 6]] == pytest.approx(theta[[0, 1, 2, 3, 6]], rel=2e-2)
     assert got[7] == pytest.approx(theta[7], abs=0.05) and got[8] == pytest.approx(theta[8], rel=2e-2)
+    assert got[9:12] == pytest.approx(theta[9:12], abs=0.05)
 
 
 def test_point_law_mixed_control():
