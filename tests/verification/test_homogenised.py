@@ -124,3 +124,49 @@ def test_layered_disc_matches_the_exact_laminate(tmp_path):
                     "C13_MPa": c["C12_MPa"]})
     thin_w, e_w = laminate_uniaxial([(Cw, lay["ply"])] + layers[1:], sig)
     assert abs(thin_w / thin - 1.0) > 0.1 or abs(e_w / e - 1.0) > 0.1
+
+
+def test_rve_creep_ply_needs_backward_euler():
+    """ply_law = "rve_creep" (the Hill-Norton ply, backward Euler only) with the default trapezoidal
+    integrator is a one-line error naming [time] integrator; with backward_euler the study parses and
+    its fitted ply takes the kernel's Hill path."""
+    from fem.physics.materials import PlyViscoplastic
+    from fem.study import StudyError, read_study_toml
+    from fem.verification.cases import ROOT
+    d = read_study_toml(ROOT / "studies" / "composite_glicfc_homogenised_creep.toml")
+    d["load"] = [{**d["load"][0], "pressure_MPa": 5.19}]
+    bad = {**d, "time": {**d.get("time", {}), "integrator": "trapezoidal"}}
+    with pytest.raises(StudyError, match=r'^\[time\] integrator = "trapezoidal": ply_law = "rve_creep"') as e:
+        parse_study(bad)
+    assert "\n" not in str(e.value)
+    st = parse_study(d)
+    assert st.time.integrator == "backward_euler"
+
+
+@pytest.mark.parametrize("study", ["composite_glicfc_homogenised_creep.toml", "composite_glicfc_homogenised_verify.toml"])
+def test_stored_ply_fits_hold_their_reported_errors(study):
+    """The ply fits committed beside their creep tables (studies/data/plyfit_<key>.json, FIT_VERSION) are
+    found without refitting, give a Hill ply for the disc, and their parameters reproduce the per-curve
+    errors they report (recomputed here with the material point of fem/rve/ply_fit.py)."""
+    import json
+    import math
+
+    from fem.physics.materials import PlyViscoplastic
+    from fem.rve import ply_fit
+    from fem.rve.ply_tables import table_path
+    from fem.study import read_study_toml
+    from fem.verification.cases import ROOT
+    from fem.workflows.sweep import first_values
+    st = parse_study(first_values(read_study_toml(ROOT / "studies" / study)))
+    mats = {"li": st.li, **st.materials}
+    tp = ROOT / table_path(st.geometry.composite, mats)
+    fit = ply_fit.fitted_ply(tp, mats, progress=lambda s: pytest.fail(f"refitting: {s}"))
+    assert fit["version"] == ply_fit.FIT_VERSION and fit["branch"] == "hill"
+    mat = PlyViscoplastic.from_fit(fit, st.li.temperature_K)
+    assert mat.is_hill and mat.hill_inplane == pytest.approx(10.0 ** fit["parameters"]["log10_h_inplane_shear"])
+    theta = list(fit["parameters"].values())
+    errs = ply_fit.curve_errors(theta, json.loads(tp.read_text())["curves"], fit["K_b_MPa"], fit["porosity"])
+    for got, rep in zip(errs, fit["curves"]):
+        assert got["max_rel_error"] == pytest.approx(rep["max_rel_error"], rel=1e-6, abs=1e-9)
+    assert max(e["max_rel_error"] for e in errs) == pytest.approx(fit["max_rel_error"], rel=1e-6)
+    assert math.isfinite(fit["max_rel_error"])
