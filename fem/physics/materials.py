@@ -258,8 +258,8 @@ class PlyViscoplastic(LiCreep):
     closure_m: float = 1.0
     # Hill weights of the Li branch's creep (fem/rve/ply_fit.py hill_return), relative to the axial mode
     # (uniaxial stress through the thickness): q^2 = 3/2 (|s_axial|^2 + h_inplane |s_inplane|^2
-    # + h_transverse |s_transverse shear|^2); 1, 1: von Mises (the isotropic branch). FITTED, as above;
-    # h_inplane is the mean of the tetragonal fit's in-plane normal and in-plane shear weights.
+    # + h_transverse |s_transverse shear|^2); 1, 1: von Mises (the isotropic branch). FITTED, as above
+    # (a transversely isotropic branch: the in-plane normal and shear modes share h_inplane).
     hill_inplane: float = 1.0
     hill_transverse: float = 1.0
     # the branch's shear modulus per mode relative to the axial mode's (shear_modulus_MPa): the branch's

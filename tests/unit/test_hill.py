@@ -16,9 +16,9 @@ from fem.physics.materials import LiCreep, PlyViscoplastic
 from fem.rve.creep import I_DEV, norton_return
 from fem.rve.ply_fit import HILL_PROJECTORS, hill_return, isotropic_hill
 
+from .test_laws import AXI, FULL, _creep_state
+
 MU, K, N_EXP = 3000.0, 5000.0, 6.2
-AXI = ((0, 0), (0, 1), (1, 0), (1, 1), (2, 2))
-FULL = tuple((i, j) for i in range(3) for j in range(3))
 
 
 def _hill_mat(h_inplane, h_transverse, r_inplane=1.0, r_transverse=1.0):
@@ -72,15 +72,8 @@ def test_isotropic_hill_is_the_rotation_average_of_the_weights():
 
 
 def _state(active, N=30, seed=5):
-    rng = np.random.default_rng(seed)
-    F = np.eye(3) + 2e-3 * rng.standard_normal((N, 3, 3))
-    B = np.eye(3) + 1e-3 * rng.standard_normal((N, 3, 3))
-    B = 0.5 * (B + B.transpose(0, 2, 1))
-    if active == AXI:
-        for A in (F, B):
-            A[:, 0, 2] = A[:, 2, 0] = A[:, 1, 2] = A[:, 2, 1] = 0.0
-    B /= np.cbrt(np.linalg.det(B))[:, None, None]
-    return F, B, rng.uniform(-5.0, 5.0, N)
+    """Random deformation gradients, previous creep stretches and pressures (tests/unit/test_laws.py)."""
+    return _creep_state(active, N, seed)
 
 
 @pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
