@@ -355,11 +355,10 @@ def hill_equivalent(a, h, c3, dt_A, n, q_guess):
 
 
 @njit(cache=True, error_model="numpy")
-def _hill_split(s, nv, out):
+def _hill_split(s, nv, out, sn):
     """The modes of a symmetric traceless s about the unit axis nv (3,): out[0] axial
     (n.s.n)(3 n n - I)/2, out[2] transverse shear (n x sn + sn x n - 2 (n.s.n) n n), out[1] the rest
-    (the in-plane deviator). Orthogonal; their sum is s."""
-    sn = np.empty(3)
+    (the in-plane deviator). Orthogonal; their sum is s. sn (3,): work vector, left holding s.n."""
     for i in range(3):
         sn[i] = s[i, 0] * nv[0] + s[i, 1] * nv[1] + s[i, 2] * nv[2]
     nsn = nv[0] * sn[0] + nv[1] * sn[1] + nv[2] * sn[2]
@@ -479,9 +478,7 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
             fan = math.sqrt(nn)   # |F a|
             for i in range(3):
                 nv[i] /= fan
-            _hill_split(s_tr, nv, sk)
-            for i in range(3):
-                snv[i] = s_tr[i, 0] * nv[0] + s_tr[i, 1] * nv[1] + s_tr[i, 2] * nv[2]
+            _hill_split(s_tr, nv, sk, snv)   # snv = s_tr n, kept for the tangent's turn of n
             for a in range(3):
                 acc = 0.0
                 for i in range(3):
@@ -515,9 +512,7 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
             else:
                 hill_c = 0.0
             q_tr = qh + 3.0 * mu * dp
-            fac = 1.0
             vm = math.sqrt(1.5 * ss2) / J
-            dpq = 0.0
         else:
             if law == LAW_ANAND:
                 dp, s_new, dpq, ua = anand_increment(q_tr, 3.0 * mu, dt_A, par, s_b[k], dp0[k], y_last[k])
@@ -589,7 +584,7 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                     #   d s_axial = (dn.s n)(3 n n - I) + 3/2 (n.s.n)(dn n + n dn)
                     #   d s_trans = dn sn + n (s dn) + (s dn) n + sn dn - 4 (dn.s n) n n - 2 (n.s.n)(dn n + n dn)
                     #   d s_inplane = -(d s_axial + d s_trans)
-                    _hill_split(ds, nv, dsk)
+                    _hill_split(ds, nv, dsk, sdn)   # sdn: scratch here, set below
                     aj = par[3 + j] / fan
                     nsn = nv[0] * snv[0] + nv[1] * snv[1] + nv[2] * snv[2]
                     for x in range(3):

@@ -19,7 +19,7 @@ Fit: least squares (scipy.optimize.least_squares, trust-region reflective; the s
 logarithms, so they stay positive without bounds; the Hill weights within HILL_LOG_BOUND decades,
 the modal moduli within 2 decades) of the mean stress of every table curve, the loaded component
 (and the lateral stress of the confined test), each point divided by the largest |stress| of its
-curve; then (MINIMAX_PASSES > 0) least squares on sign(r)|r|^(p/2) for p in MINIMAX_POWERS (the
+curve; then (minimax, as `fitted_ply` fits) least squares on sign(r)|r|^(p/2) for p in MINIMAX_POWERS (the
 p-norm of the errors, towards the minimax fit), keeping the best worst curve. The branch is
 transversely isotropic by default (transverse_branch: the in-plane modes share weight and modulus). The material point is
 driven by the same mixed control as the cell (prescribed strain rates, stress-free components
@@ -52,7 +52,6 @@ HILL_LOG_BOUND = 3.0          # |log10 h| <= 3 in the fit
 MODAL_NAMES = ("log10_mu_ratio_inplane_normal", "log10_mu_ratio_inplane_shear", "log10_mu_ratio_transverse_shear")
 ISOTROPIC_NAMES = NAMES[:9]   # the isotropic (von Mises) branch: FIT_VERSION 3 and hill=False
 FIT_VERSION = 6   # 6 (2026-12-04): Hill-Norton branch (transversely isotropic) with modal moduli, closure m = n_b, p-norm passes
-MINIMAX_PASSES = 1              # > 0: the p-norm passes below after least squares
 MINIMAX_POWERS = (4.0, 8.0, 16.0, 32.0)
 MINIMAX_NFEV = 30               # evaluations per p-norm pass (each also costs a Jacobian per iteration)
 
@@ -244,14 +243,14 @@ def model_curve(law: PointLaw, c: dict) -> np.ndarray:
     return law.run(c["control"], rate, c["t_s"][-1], len(c["t_s"]) - 1)
 
 
-def residuals(theta, curves, K_b, phi=0.0, weights=None, power: float = 2.0, unit: float = 1.0) -> np.ndarray:
-    """Every curve's stress error divided by its largest stress (times sqrt(weight) per curve); with
+def residuals(theta, curves, K_b, phi=0.0, power: float = 2.0, unit: float = 1.0) -> np.ndarray:
+    """Every curve's stress error divided by its largest stress; with
     power p > 2 each residual r becomes sign(r) |r / unit|^(p/2), so that least squares minimises
     sum |r|^p (large p: towards the worst point, the criterion; `unit` ~ the worst error keeps the
     numbers of order one)."""
     law = PointLaw(theta, K_b, phi)
     res = []
-    for ic, c in enumerate(curves):
+    for c in curves:
         S = np.asarray(c["Sigma_MPa"])
         j = c["component"]
         try:
@@ -261,7 +260,7 @@ def residuals(theta, curves, K_b, phi=0.0, weights=None, power: float = 2.0, uni
         except (np.linalg.LinAlgError, ValueError, ArithmeticError):   # a parameter set the point cannot integrate
             n = sum(len(cc["t_s"]) - 1 + (len(cc["t_s"]) - 1 if cc["mode"] == "confined" else 0) for cc in curves)
             return np.full(n, 1e3)
-        scale = np.abs(S[:, j]).max() / (1.0 if weights is None else math.sqrt(weights[ic]))
+        scale = np.abs(S[:, j]).max()
         res.append((model[1:, j] - S[1:, j]) / scale)
         if c["mode"] == "confined":
             res.append((model[1:, 0] - S[1:, 0]) / scale)
@@ -301,7 +300,7 @@ def initial_guess(C_inst: np.ndarray, li) -> np.ndarray:
 
 
 def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True, hill: bool = True,
-        closure_exponent: bool = False, modal_moduli: bool = True, minimax_passes: int = 0,
+        closure_exponent: bool = False, modal_moduli: bool = True, minimax: bool = False,
         transverse_branch: bool = True) -> dict:
     """Fit the law to the table's curves; C_inst: the cell's elastic (instantaneous) Voigt stiffness.
     hill: the Li branch with the Hill weights (12 law constants), else isotropic (9); closure_exponent:
@@ -352,14 +351,15 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     def unpack(z):
         zf = z[expand]
         return np.concatenate([np.exp(zf[:7]), zf[7:]])
-    def solve(z_start, weights, power=2.0, unit=1.0):
+
+    def solve(z_start, power=2.0, unit=1.0):
         # the p-norm passes refine a converged start: MINIMAX_NFEV evaluations each (the p = 32 pass
         # of the calibrated table ran past 15 min without one)
-        return least_squares(lambda z: residuals(unpack(z), curves, K_b, phi, weights, power, unit), z_start,
+        return least_squares(lambda z: residuals(unpack(z), curves, K_b, phi, power, unit), z_start,
                              method="trf", x_scale="jac", diff_step=1e-4,
                              max_nfev=2000 if power == 2.0 else MINIMAX_NFEV, xtol=1e-10, ftol=1e-12, bounds=(lo, hi))
 
-    sol = solve(z0, None)
+    sol = solve(z0)
     th = unpack(sol.x)
     errs = curve_errors(th, curves, K_b, phi)
     worst = max(e["max_rel_error"] for e in errs)
@@ -368,8 +368,8 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     # p-norm of the errors for growing p (MINIMAX_POWERS, each from the last), keeping the best worst curve
     nfev = sol.nfev
     z = sol.x
-    for p_norm in (MINIMAX_POWERS if minimax_passes else ()):
-        sol_k = solve(np.clip(z, lo + 1e-9, hi - 1e-9), None, p_norm, worst)
+    for p_norm in (MINIMAX_POWERS if minimax else ()):
+        sol_k = solve(np.clip(z, lo + 1e-9, hi - 1e-9), p_norm, worst)
         nfev += sol_k.nfev
         z = sol_k.x
         th_k = unpack(sol_k.x)
@@ -442,7 +442,7 @@ def fitted_ply(table_path: Path, materials: dict, progress=None, data_dir: Path 
     C_inst = cell_elastic_stiffness(table, materials)
     say = progress or (lambda s: print(s, flush=True))
     say(f"fitting the ply law to {table_path} (once; 5-10 min on one core) ...")
-    out = fit(table, C_inst, materials["li"], say, minimax_passes=MINIMAX_PASSES)
+    out = fit(table, C_inst, materials["li"], say, minimax=True)
     out["table"] = str(table_path)
     atomic_write_text(path, json.dumps(out, indent=1) + "\n")
     return out
