@@ -1,5 +1,5 @@
 """`make paraview`: write a ParaView Python script for one run folder and, where ParaView exists,
-run it to save a PNG. The script loads the time series (fields.pvd), goes to the last time, warps
+run it to save a PNG (on a private Xvfb display when the machine has none). The script loads the time series (fields.pvd), goes to the last time, warps
 by displacement, exaggerates the thin z direction, colours by equivalent creep strain, reflects
 about the mid-plane and saves `view.png`. Open the same script interactively with
 `paraview --script=<dir>/view_paraview.py`.
@@ -7,9 +7,15 @@ about the mid-plane and saves `view.png`. Open the same script interactively wit
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SCRIPT = '''# ParaView view of {pvd} (written by python -m fem.workflows.paraview). Units: mm, MPa.
@@ -52,16 +58,91 @@ def write_script(run_dir: Path, zscale: float = 10.0) -> Path:
     return script
 
 
+def _accepts_clients(display: str) -> bool:
+    """True when an X client can open `display` (XOpenDisplay through libX11)."""
+    try:
+        x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    except OSError:
+        return True  # no libX11 to ask: let pvbatch try
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x11.XOpenDisplay(display.encode())
+    if not handle:
+        return False
+    x11.XCloseDisplay(handle)
+    return True
+
+
+def _start_xvfb(timeout_s: float):
+    """One private Xvfb server: (process, ":N") once it reports its display, else (process, None)."""
+    rfd, wfd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-noreset"],
+                            pass_fds=(wfd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(wfd)
+    number, deadline = b"", time.monotonic() + timeout_s
+    try:  # read up to the newline: closing the pipe before it arrives kills the server (EPIPE)
+        while not number.endswith(b"\n"):
+            ready, _, _ = select.select([rfd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(rfd, 32) if ready else b""
+            if not chunk:
+                break
+            number += chunk
+    finally:
+        os.close(rfd)
+    number = number.decode().strip()
+    return proc, (f":{number}" if number.isdigit() else None)
+
+
+def _stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def virtual_display(timeout_s: float = 30.0, attempts: int = 5):
+    """Start a private Xvfb server and yield its DISPLAY string (":N"); stop it on exit.
+
+    pvbatch first opens a display connection to probe OpenGL, closes it, then opens another for the
+    view. A default Xvfb resets when its last client leaves, and a connection made during the reset
+    is refused: pvbatch aborted with "bad X server connection" (exit 134), about 1 render in 4 with
+    4 at once on 2 cores, and once in CI under `xvfb-run -a`. So the server runs with -noreset. It
+    picks a free display itself and reports it on a pipe (-displayfd) once it listens (where
+    `xvfb-run -a` guesses from lock files), and a test client must connect before the display is
+    handed out; otherwise a new server is started."""
+    for _ in range(attempts):
+        proc, display = _start_xvfb(timeout_s)
+        if display is not None and _accepts_clients(display):
+            break
+        _stop(proc)
+    else:
+        raise RuntimeError(f"no working Xvfb display after {attempts} attempts")
+    try:
+        yield display
+    finally:
+        _stop(proc)
+
+
 def render(script: Path) -> int | None:
-    """Run the script with pvbatch (under xvfb-run when there is no display). None: no ParaView."""
+    """Run the script with pvbatch, on a private Xvfb display when there is no display.
+    None: no ParaView. Returns pvbatch's exit code (1 when no display could be had)."""
     pvbatch = shutil.which("pvbatch") or shutil.which("pvpython")
     if pvbatch is None:
         return None
     cmd = [pvbatch, str(script)]
-    import os
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        cmd = ["xvfb-run", "-a"] + cmd
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300).returncode
+    if os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300).returncode
+    try:
+        with virtual_display() as display:
+            env = dict(os.environ, DISPLAY=display)
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env).returncode
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 def main(argv=None) -> int:

@@ -30,8 +30,8 @@ def test_paraview_opens_fields(tmp_path):
     assert 0.0 <= lo < hi  # a real, non-uniform creep field arrived
 
 
-@pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("xvfb-run") is None,
-                    reason="ParaView pvbatch or xvfb-run not installed")
+@pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("Xvfb") is None,
+                    reason="ParaView pvbatch or Xvfb not installed")
 def test_paraview_view_script_renders_png(tmp_path):
     from fem.workflows.paraview import render, write_script
     s = make_study("pv", output={"fields": True}, load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}])
