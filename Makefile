@@ -9,6 +9,8 @@ OUT    ?= results/$(basename $(notdir $(STUDY)))
 .PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify design ply-tables
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
+# pytest-xdist workers for make test (TEST_JOBS=1: serial)
+TEST_JOBS ?= 2
 FORCE  ?=
 CASES  ?=
 # where sweep/calibrate/sensitivity cases run (docs/cluster.md): SCHEDULER=tcp://host:8786 (a running Dask
@@ -46,8 +48,8 @@ demo: $(KERNELS)   ## run the bare-Li demo study and print where the ParaView fi
 
 run: demo
 
-test: $(KERNELS)   ## the verification and unit test suite
-	$(PY) -m pytest -q -ra
+test: $(KERNELS)   ## the verification and unit test suite, on TEST_JOBS pytest workers (one test file per worker)
+	$(PY) -m pytest -q -ra $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile,)
 
 sweep: $(KERNELS)  ## run every case of a sweep study: make sweep STUDY=studies/fig4_bare_li.toml JOBS=2 [FORCE=1] [SCHEDULER=tcp://host:8786 | EXECUTOR=slurm]
 	$(PY) -m fem sweep $(if $(filter command line,$(origin STUDY)),$(STUDY),$(SWEEP_STUDY)) --jobs $(JOBS) $(if $(FORCE),--force,) $(EXEC_ARGS)
