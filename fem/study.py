@@ -155,7 +155,7 @@ class Study:
             if self.geometry.ply_law == "rve_creep":   # the fitted law: the table's content and the fit's version
                 from fem.rve.ply_fit import FIT_VERSION
                 from fem.rve.ply_tables import table_path
-                tp = table_path(self.geometry.composite, {"li": self.li, **self.materials})
+                tp = table_path(self.geometry.composite, {"li": self.li, **self.materials}, self.geometry.ply_rve_mesh_size_mm)
                 d["ply_fit"] = {"fit_version": FIT_VERSION,
                                 "table_sha1": hashlib.sha1(tp.read_bytes()).hexdigest() if tp.exists() else None}
             else:   # the elastic ply's cell (fem/rve/ply.py)
@@ -191,7 +191,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rows_factor": Key(1, int, lo=1, hi=16, doc="composite_homogenised only: element rows per layer x this "
                                                      "(4 / 2 / 3 rows in ply / overlayer / gel at 1)"),
         "ply_rve_mesh_size_mm": Key(_default(HomogenisedDiscGeometry, "ply_rve_mesh_size_mm"), float, hi=10.0, **POS,
-                                    doc="composite_homogenised only: element size of the cloth RVE that gives the ply"),
+                                    doc="composite_homogenised only: element size of the RVE cell that gives the ply (the elastic cloth cell, or the Li-region cell of the rve_creep tables)"),
     },
     "composite": {  # model = "composite": meshes/composite.py CompositeGeometry (sources: DEFAULT_SOURCES)
         "reference_diameter_mm": Key(_default(CompositeGeometry, "reference_diameter_mm"), float, hi=1000.0, **POS, doc="disc on which the masses were measured"),
@@ -625,7 +625,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
     li = _read_li(data)
     if model == "composite_homogenised" and geometry.ply_law == "rve_creep":
         from fem.rve.ply_tables import table_path
-        tp = table_path(geometry.composite, {"li": li, **materials})
+        tp = table_path(geometry.composite, {"li": li, **materials}, geometry.ply_rve_mesh_size_mm)
         if not tp.exists():
             raise StudyError(f"[geometry] ply_law = \"rve_creep\": no creep table for this ply ({tp}); build it with "
                              f"`make ply-tables STUDY=<this study>` (about 30 min), or use ply_law = \"elastic\"")

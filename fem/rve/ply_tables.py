@@ -15,7 +15,9 @@ at r = 1e-4, 1e-3, 1e-2 /s, 30 uniform steps each (a 1 s tightening of a 0.36 mm
 
 `make ply-tables` writes studies/data/ply_creep_<name>.json (versioned: the fit and the tests read
 it, and `make test` does not rebuild it): the cell, the materials, the mesh, and per curve the time,
-mean strain and mean stress histories. About 10 min on one core at the default 0.3 mm cell mesh.
+mean strain and mean stress histories. The cell's element size is the study's `[geometry]
+ply_rve_mesh_size_mm` (0.2 mm by default: 25-60 min on one core; 0.3 mm: 15-35 min, not converged in plane,
+docs/verification.md).
 """
 from __future__ import annotations
 
@@ -90,10 +92,7 @@ def compute(composite, materials: dict, mesh_size_mm: float = 0.3, modes=MODES, 
             "wall_s": time.perf_counter() - t0, "python": platform.python_version()}
 
 
-TABLE_MESH_MM = 0.3   # the element size of the cell the disc's tables are computed on (make ply-tables)
-
-
-def table_path(composite, materials: dict, mesh_size_mm: float = TABLE_MESH_MM) -> Path:
+def table_path(composite, materials: dict, mesh_size_mm: float) -> Path:
     """Where the table of this ply (composite masses and weave, phase materials) lives."""
     return DATA_DIR / f"ply_creep_{table_key(composite, materials, mesh_size_mm)}.json"
 
@@ -111,9 +110,11 @@ def main(argv=None) -> int:
     from fem.study import StudyError, parse_study, read_study_toml
     from fem.workflows.sweep import first_values
     from fem.workflows import strict_json
+    from meshes.homogenised import HomogenisedDiscGeometry
     ap = argparse.ArgumentParser(prog="python -m fem.rve.ply_tables", description=__doc__.splitlines()[0])
     ap.add_argument("study", help="a composite or composite_homogenised study: its [composite], [li], [carbon], [void]")
-    ap.add_argument("--mesh", type=float, default=TABLE_MESH_MM, help="element size of the cell (mm)")
+    ap.add_argument("--mesh", type=float, default=None,
+                    help="element size of the cell (mm); default: the study's [geometry] ply_rve_mesh_size_mm")
     ap.add_argument("--out", default=None, help="default: studies/data/ply_creep_<key>.json")
     a = ap.parse_args(argv)
     try:   # a sweep study gives its first case (the ply does not depend on the load); the table is
@@ -130,6 +131,8 @@ def main(argv=None) -> int:
         print(f"error: {a.study}: [geometry] model = {study.model!r}: must be composite or composite_homogenised",
               file=sys.stderr)
         return 2
+    if a.mesh is None:   # the cell the study's disc reads its table from
+        a.mesh = getattr(study.geometry, "ply_rve_mesh_size_mm", HomogenisedDiscGeometry.ply_rve_mesh_size_mm)
     if not 0.05 <= a.mesh <= 1.0:
         print(f"error: --mesh {a.mesh}: must be 0.05 <= mesh <= 1 mm", file=sys.stderr)
         return 2

@@ -168,7 +168,8 @@ def build_model(study: Study):
             from fem.physics.materials import PlyViscoplastic
             from fem.rve.ply_fit import fitted_ply
             from fem.rve.ply_tables import table_path
-            fit = fitted_ply(table_path(study.geometry.composite, {"li": study.li, **mats}), {"li": study.li, **mats})
+            fit = fitted_ply(table_path(study.geometry.composite, {"li": study.li, **mats},
+                                         study.geometry.ply_rve_mesh_size_mm), {"li": study.li, **mats})
             ply_mat = PlyViscoplastic.from_fit(fit, study.li.temperature_K)
             mesh_report = {"ply_fit": fit, "ply_law": "rve_creep"}
         else:
