@@ -60,7 +60,7 @@ def li_region_cell(composite, mesh_size_mm: float):
     return replace(composite, gpe_thickness_mm=0.0, mesh_size_mm=mesh_size_mm)
 
 
-def compute(composite, materials: dict, mesh_size_mm: float = 0.3, modes=MODES, rates=RATES, steps: int = STEPS,
+def compute(composite, materials: dict, mesh_size_mm: float, modes=MODES, rates=RATES, steps: int = STEPS,
             progress=None) -> dict:
     import dolfinx_solver  # noqa: F401
     from mpi4py import MPI
