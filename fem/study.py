@@ -628,7 +628,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
         tp = table_path(geometry.composite, {"li": li, **materials}, geometry.ply_rve_mesh_size_mm)
         if not tp.exists():
             raise StudyError(f"[geometry] ply_law = \"rve_creep\": no creep table for this ply ({tp}); build it with "
-                             f"`make ply-tables STUDY=<this study>` (about 30 min), or use ply_law = \"elastic\"")
+                             f"`make ply-tables STUDY=<this study>` (15-60 min on one core), or use ply_law = \"elastic\"")
     pl = _read_table("platen", data["platen"])
     if pl["friction"] == "coulomb" and "mu" not in data["platen"]:
         raise StudyError("[platen] mu: missing required key for friction = \"coulomb\" (a number, 0 <= mu <= 10)")
