@@ -154,8 +154,8 @@ class Study:
         if self.model == "composite_homogenised":
             if self.geometry.ply_law == "rve_creep":   # the fitted law: the table's content and the fit's version
                 from fem.rve.ply_fit import FIT_VERSION
-                from fem.rve.ply_tables import table_path
-                tp = table_path(self.geometry.composite, {"li": self.li, **self.materials}, self.geometry.ply_rve_mesh_size_mm)
+                from fem.rve.ply_tables import disc_table_path
+                tp = disc_table_path(self.geometry, {"li": self.li, **self.materials})
                 d["ply_fit"] = {"fit_version": FIT_VERSION,
                                 "table_sha1": hashlib.sha1(tp.read_bytes()).hexdigest() if tp.exists() else None}
             else:   # the elastic ply's cell (fem/rve/ply.py)
@@ -624,8 +624,8 @@ def parse_study(data: dict, name: str = "study") -> Study:
                          f"<= the modelled height {geometry.height_mm:g} mm (at least one element across)")
     li = _read_li(data)
     if model == "composite_homogenised" and geometry.ply_law == "rve_creep":
-        from fem.rve.ply_tables import table_path
-        tp = table_path(geometry.composite, {"li": li, **materials}, geometry.ply_rve_mesh_size_mm)
+        from fem.rve.ply_tables import disc_table_path
+        tp = disc_table_path(geometry, {"li": li, **materials})
         if not tp.exists():
             raise StudyError(f"[geometry] ply_law = \"rve_creep\": no creep table for this ply ({tp}); build it with "
                              f"`make ply-tables STUDY=<this study>` (15-60 min on one core), or use ply_law = \"elastic\"")

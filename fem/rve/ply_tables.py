@@ -97,6 +97,12 @@ def table_path(composite, materials: dict, mesh_size_mm: float) -> Path:
     return DATA_DIR / f"ply_creep_{table_key(composite, materials, mesh_size_mm)}.json"
 
 
+def disc_table_path(geometry, materials: dict) -> Path:
+    """The table a homogenised disc (meshes/homogenised.py HomogenisedDiscGeometry) reads: its composite
+    on the cell mesh of its `ply_rve_mesh_size_mm`."""
+    return table_path(geometry.composite, materials, geometry.ply_rve_mesh_size_mm)
+
+
 def table_key(composite, materials: dict, mesh_size_mm: float) -> str:
     """Hash of what the cell's responses depend on (not the disc's diameter or mesh)."""
     cell = replace(li_region_cell(composite, mesh_size_mm), diameter_mm=composite.reference_diameter_mm)

@@ -167,9 +167,8 @@ def build_model(study: Study):
         if study.geometry.ply_law == "rve_creep":   # the Li region's fitted viscoplastic law
             from fem.physics.materials import PlyViscoplastic
             from fem.rve.ply_fit import fitted_ply
-            from fem.rve.ply_tables import table_path
-            fit = fitted_ply(table_path(study.geometry.composite, {"li": study.li, **mats},
-                                         study.geometry.ply_rve_mesh_size_mm), {"li": study.li, **mats})
+            from fem.rve.ply_tables import disc_table_path
+            fit = fitted_ply(disc_table_path(study.geometry, {"li": study.li, **mats}), {"li": study.li, **mats})
             ply_mat = PlyViscoplastic.from_fit(fit, study.li.temperature_K)
             mesh_report = {"ply_fit": fit, "ply_law": "rve_creep"}
         else:

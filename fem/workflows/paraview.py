@@ -133,13 +133,11 @@ def render(script: Path) -> int | None:
     pvbatch = shutil.which("pvbatch") or shutil.which("pvpython")
     if pvbatch is None:
         return None
-    cmd = [pvbatch, str(script)]
-    if os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=300).returncode
+    private = not os.environ.get("DISPLAY") and shutil.which("Xvfb")
     try:
-        with virtual_display() as display:
-            env = dict(os.environ, DISPLAY=display)
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env).returncode
+        with virtual_display() if private else contextlib.nullcontext() as display:
+            env = dict(os.environ, DISPLAY=display) if display else None
+            return subprocess.run([pvbatch, str(script)], capture_output=True, text=True, timeout=300, env=env).returncode
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -10,6 +10,18 @@ from fem.stepping.run import run_case
 from fem.verification.cases import PV_SCRIPT, make_study
 
 
+needs_pvbatch = pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("Xvfb") is None,
+                                   reason="ParaView pvbatch or Xvfb not installed")
+
+
+def _view_script(tmp_path):
+    """A short run with fields and its ParaView view script (fem/workflows/paraview.py)."""
+    from fem.workflows.paraview import write_script
+    s = make_study("pv", output={"fields": True}, load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}])
+    run_case(s, tmp_path / "pv", progress=False)
+    return write_script(tmp_path / "pv")
+
+
 @pytest.mark.skipif(shutil.which("pvpython") is None, reason="ParaView (pvpython) not installed")
 def test_paraview_opens_fields(tmp_path):
     s = make_study("pv", output={"fields": True}, platen={"friction": "coulomb", "mu": 0.2},
@@ -30,14 +42,10 @@ def test_paraview_opens_fields(tmp_path):
     assert 0.0 <= lo < hi  # a real, non-uniform creep field arrived
 
 
-@pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("Xvfb") is None,
-                    reason="ParaView pvbatch or Xvfb not installed")
+@needs_pvbatch
 def test_paraview_view_script_renders_png(tmp_path):
-    from fem.workflows.paraview import render, write_script
-    s = make_study("pv", output={"fields": True}, load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}])
-    run_case(s, tmp_path / "pv", progress=False)
-    script = write_script(tmp_path / "pv")
-    assert render(script) == 0
+    from fem.workflows.paraview import render
+    assert render(_view_script(tmp_path)) == 0
     png = tmp_path / "pv" / "view.png"
     assert png.exists()
     import matplotlib.image as mpimg
@@ -47,18 +55,15 @@ def test_paraview_view_script_renders_png(tmp_path):
     assert img.shape[1] == 1600 and len(colours) > 50  # a coloured field, not an empty view
 
 
-@pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.which("Xvfb") is None,
-                    reason="ParaView pvbatch or Xvfb not installed")
+@needs_pvbatch
 def test_four_renders_at_once_all_succeed(tmp_path, monkeypatch):
     """Each render gets its own virtual display and keeps it through pvbatch's two connections.
     With xvfb-run -a (a resetting server on a guessed display) about 1 render in 4 aborted with
     'bad X server connection' when 4 ran at once on 2 cores."""
     from concurrent.futures import ThreadPoolExecutor
-    from fem.workflows.paraview import render, write_script
+    from fem.workflows.paraview import render
     monkeypatch.delenv("DISPLAY", raising=False)
-    s = make_study("pv", output={"fields": True}, load=[{"pressure_MPa": 5.19, "ramp_s": 0.0, "hold_s": 0.02}])
-    run_case(s, tmp_path / "pv", progress=False)
-    script = write_script(tmp_path / "pv")
+    script = _view_script(tmp_path)
     with ThreadPoolExecutor(4) as ex:
         codes = list(ex.map(lambda _: render(script), range(8)))
     assert codes == [0] * 8, codes

@@ -153,13 +153,13 @@ def test_stored_ply_fits_hold_their_reported_errors(study):
 
     from fem.physics.materials import PlyViscoplastic
     from fem.rve import ply_fit
-    from fem.rve.ply_tables import table_path
+    from fem.rve.ply_tables import disc_table_path
     from fem.study import read_study_toml
     from fem.verification.cases import ROOT
     from fem.workflows.sweep import first_values
     st = parse_study(first_values(read_study_toml(ROOT / "studies" / study)))
     mats = {"li": st.li, **st.materials}
-    tp = ROOT / table_path(st.geometry.composite, mats, st.geometry.ply_rve_mesh_size_mm)
+    tp = ROOT / disc_table_path(st.geometry, mats)
     fit = ply_fit.fitted_ply(tp, mats, progress=lambda s: pytest.fail(f"refitting: {s}"))
     assert fit["version"] == ply_fit.FIT_VERSION and fit["branch"] == "hill"
     mat = PlyViscoplastic.from_fit(fit, st.li.temperature_K)
