@@ -339,20 +339,32 @@ class TowLaw(Law):
     def outputs(self) -> dict:
         return {"fibre_stress": self.fibre_stress, "transverse_stress_min": self.transverse_stress_min}
 
+    axis_is_normal = False   # the tow's axis a is a material line (its fibre): n = F a
+
     def __init__(self, mesh, mat, F, a):
         from dolfinx import fem
         self.moduli = spencer_moduli(mat.stiffness())
         c = {k: fem.Constant(mesh, float(v)) for k, v in self.moduli.items()}
         I = ufl.Identity(3)
         A = ufl.outer(a, a)
-        E = 0.5 * (F.T * F - I)
-        trE, aEa = ufl.tr(E), ufl.inner(a, E * a)
-        S = (c["lambda"] * trE * I + 2.0 * c["mu_T"] * E + c["alpha"] * (aEa * I + trE * A)
-             + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * E + E * A) + c["beta"] * aEa * A)
+        C = F.T * F
+
+        def spencer(E):
+            trE, aEa = ufl.tr(E), ufl.inner(a, E * a)
+            return (c["lambda"] * trE * I + 2.0 * c["mu_T"] * E + c["alpha"] * (aEa * I + trE * A)
+                    + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * E + E * A) + c["beta"] * aEa * A)
+        if self.axis_is_normal:
+            # W = 1/2 Et : C : Et in the strain Et = (I - C^-1)/2, whose a.Et.a = (1 - |F^-T a|^2)/2
+            # follows the layer's THICKNESS (the normal F^-T a), not the material line F a:
+            # S = 2 dW/dC = C^-1 (C : Et) C^-1. The same small-strain stiffness as the Green-strain form.
+            Ci = ufl.inv(C)
+            S = Ci * spencer(0.5 * (I - Ci)) * Ci
+        else:
+            S = spencer(0.5 * (C - I))
         self.J = ufl.det(F)
         self.P = F * S
         self.sigma = F * S * F.T / self.J
-        n = F * a
+        n = ufl.inv(F).T * a if self.axis_is_normal else F * a
         # Cauchy stress along a (the fibre of a tow; the thickness direction of a ply)
         self.fibre_stress = ufl.inner(n, self.sigma * n) / ufl.inner(n, n)
         # the most compressive principal Cauchy stress across a (crushing of the tow; in-plane for a ply)
@@ -362,8 +374,16 @@ class TowLaw(Law):
 @law_for(PlyElastic)
 class PlyLaw(TowLaw):
     """The homogenised cloth ply (PlyElastic): TowLaw about the thickness axis a; its result is the
-    through-thickness Cauchy stress (no fibre along a)."""
+    through-thickness Cauchy stress (no fibre along a). The axis is the NORMAL of the layer
+    (axis_is_normal): a ply is a stack of cloth pressed face-on, its through-thickness stiffness
+    resists the change of its thickness, 1/|F^-T a|, not the stretch |F a| of a material line along a.
+    With the Green-strain form (a material line, right for a tow's fibre) a ply whose transverse shear
+    modulus C44 is below its through-thickness compression kinks like a fibre bundle (Rosen): the
+    compressed line along a shortens by tilting, the strain energy of a simple shear gamma of the
+    layers drops by |sigma_zz| gamma^2 / 2 while its shear costs C44 gamma^2 (docs/physics.md). With
+    the creeping Li relaxed, the fitted ply has C44 of 4-8 MPa against 30 MPa of compression."""
     kind = "ply"
+    axis_is_normal = True
 
     def outputs(self) -> dict:
         return {"through_thickness_stress": self.fibre_stress}

@@ -10,8 +10,8 @@ from mpi4py import MPI
 from scipy.optimize import brentq
 
 from fem.physics.creep_point import MODE_STRESS, MODE_TANGENT, CreepPoints, solve_creep_increment
-from fem.physics.laws import GelLaw, SoftVoidLaw, TowLaw
-from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
+from fem.physics.laws import GelLaw, PlyLaw, SoftVoidLaw, TowLaw
+from fem.physics.materials import GelNeoHookean, LiCreep, PlyElastic, SoftVoid, TowElastic
 
 
 # ---------------------------------------------------------------------- Li creep: return map
@@ -263,6 +263,49 @@ def test_tow_engineering_constants(one_cell):
     Rm = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
     law = TowLaw(one_cell, mat, ufl.as_matrix(Rm.tolist()), ufl.as_vector([1.0, 0.0, 0.0]))
     assert np.abs(_eval(one_cell, law.sigma)).max() < 1e-9
+
+
+# the skeleton of the literature-Li ply fit (studies/data/plyfit_5471526a358855b2.json, C12 raised from 0):
+# stiff in plane and through the thickness, soft in transverse shear once its Li has crept
+PLY = PlyElastic(C11_MPa=29224.0, C12_MPa=1000.0, C13_MPa=4404.0, C33_MPa=4714.0, C44_MPa=4.0)
+Z = ufl.as_vector([0.0, 0.0, 1.0])
+
+
+def test_ply_law_small_strain_and_rotation(one_cell):
+    """The ply's layer form (strain (I - C^-1)/2 about the normal) has the 6x6 stiffness of the
+    Green-strain form at small strain (1e-6 relative at strains of 1e-8; the forms differ at second order, by
+    about 20 eps relative for this anisotropy), and a rotation gives no stress."""
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        e = rng.normal(size=(3, 3)) * 1e-8
+        F = ufl.as_matrix((np.eye(3) + 0.5 * (e + e.T)).tolist())
+        ref = _eval(one_cell, TowLaw(one_cell, PLY, F, Z).sigma)
+        assert np.abs(_eval(one_cell, PlyLaw(one_cell, PLY, F, Z).sigma) - ref).max() <= 1e-6 * np.abs(ref).max()
+    c, s = np.cos(0.4), np.sin(0.4)
+    Rm = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    assert np.abs(_eval(one_cell, PlyLaw(one_cell, PLY, ufl.as_matrix(Rm.tolist()), Z).sigma)).max() < 1e-9
+
+
+def test_ply_layers_do_not_kink_under_through_thickness_compression(one_cell):
+    """A ply pressed face-on to sigma_zz ~ -37 MPa, far above its transverse shear modulus C44 = 4 MPa
+    (its Li relaxed): the incremental stiffness of a simple shear of its layers, dP_xz/dF_xz, stays
+    positive with the axis as the layer normal (PlyLaw), while the Green-strain form about a material
+    line (TowLaw, right for a fibre) gives C44 + S_zz < 0: it kinks like a fibre bundle (Rosen), the
+    element-row zigzag the 30 MPa homogenised disc showed (docs/verification.md)."""
+    lam = 1.0 - 0.008
+
+    def shear_stiffness(law_cls, h=1e-6):
+        P = []
+        for g in (h, -h):
+            F = ufl.as_matrix([[1.0, 0.0, g], [0.0, 1.0, 0.0], [0.0, 0.0, lam]])
+            P.append(_eval(one_cell, law_cls(one_cell, PLY, F, Z).P)[0, 2])
+        return (P[0] - P[1]) / (2 * h)
+    F0 = ufl.as_matrix([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, lam]])
+    szz = _eval(one_cell, PlyLaw(one_cell, PLY, F0, Z).sigma)[2, 2]
+    assert -40.0 < szz < -30.0
+    layer, line = shear_stiffness(PlyLaw), shear_stiffness(TowLaw)
+    assert layer > PLY.C44_MPa                          # stable: the prestress does not help the shear
+    assert line == pytest.approx(PLY.C44_MPa + szz * lam, rel=0.05) and line < 0.0
 
 
 def test_gel_and_void_laws(one_cell):
