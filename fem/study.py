@@ -152,6 +152,8 @@ class Study:
         if not gpe.get("drainage_time_s"):   # pores without drainage time: as before the key
             gpe.pop("drainage_time_s", None)
         if self.model == "composite_homogenised":
+            from fem.physics.laws import PLY_FORM_VERSION
+            d["ply_form"] = PLY_FORM_VERSION   # the finite-strain form of the ply's skeleton (fem/physics/laws.py PlyLaw)
             if self.geometry.ply_law == "rve_creep":   # the fitted law: the table's content and the fit's version
                 from fem.rve.ply_fit import FIT_VERSION
                 from fem.rve.ply_tables import disc_table_path

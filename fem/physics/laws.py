@@ -371,6 +371,9 @@ class TowLaw(Law):
         self.transverse_stress_min = transverse_min_principal(self.sigma, n)
 
 
+PLY_FORM_VERSION = 2   # 2 (2026-12-04, session 10): the layer form (strain about the normal); 1: Green strain
+
+
 @law_for(PlyElastic)
 class PlyLaw(TowLaw):
     """The homogenised cloth ply (PlyElastic): TowLaw about the thickness axis a; its result is the
