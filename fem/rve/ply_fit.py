@@ -211,10 +211,14 @@ class PointLaw:
         sig = self.Cs @ eps_M + s + (p - self.K_b * tr) * M
         return sig, self.Cs + C + (dp - self.K_b) * mm, e, c
 
-    def run(self, control, rate_V, t_end: float, steps: int, closure: list | None = None) -> np.ndarray:
-        """Mean-stress history (steps + 1, 6), Voigt, under the mixed control of the cell (the pore
-        closure history appended to `closure` when given)."""
+    def run(self, control, rate_V, t_end: float, steps: int, closure: list | None = None,
+            stress_V=None, strain: list | None = None) -> np.ndarray:
+        """Mean-stress history (steps + 1, 6), Voigt, under the mixed control of the cell: the 'strain'
+        components at rate_V (1/s), the 'stress' components held at stress_V (MPa, Voigt; default 0,
+        applied from the first step as the cell's RveCreep.run does). The pore closure and the strain
+        histories are appended to `closure` and `strain` when given."""
         free = [j for j in range(6) if control[j] == "stress"]
+        target = np.zeros(6) if stress_V is None else np.asarray(stress_V, float)
         eps_V = np.zeros(6)
         epsc = np.zeros(6)
         c = 0.0
@@ -225,15 +229,28 @@ class PointLaw:
             for _ in range(30):
                 sig_M, C_M, e_new, c_new = self.stress(eps_V / W, epsc, dt, c)
                 sig_V = sig_M / W
-                if not free or np.abs(sig_V[free]).max() <= 1e-10 * max(np.abs(sig_V).max(), 1e-6):
+                r = sig_V[free] - target[free]
+                if not free or np.abs(r).max() <= 1e-10 * max(np.abs(sig_V).max(), 1e-6):
                     break
                 CV = mandel_to_voigt(C_M)                   # d sigma_V / d eps_V
-                eps_V[free] -= np.linalg.solve(CV[np.ix_(free, free)], sig_V[free])
+                eps_V[free] -= np.linalg.solve(CV[np.ix_(free, free)], r)
             epsc, c = e_new, c_new
             out[k] = sig_V
             if closure is not None:
                 closure.append(c)
+            if strain is not None:
+                strain.append(eps_V.copy())
         return out
+
+
+def point_law(fit: dict) -> PointLaw:
+    """The fitted (tetragonal) law at one material point, from a `fit`/`fitted_ply` result."""
+    p = fit["parameters"]
+    names = NAMES + MODAL_NAMES if all(k in p for k in MODAL_NAMES) else NAMES if all(k in p for k in NAMES) \
+        else ISOTROPIC_NAMES
+    theta = [p[k] for k in names] + ([p["log10_B"]] if "log10_B" in p else []) \
+        + ([p["closure_m"]] if "closure_m" in p else [])
+    return PointLaw(theta, fit["K_b_MPa"], fit.get("porosity", 0.0))
 
 
 def model_curve(law: PointLaw, c: dict) -> np.ndarray:
