@@ -104,10 +104,11 @@ def disc_table_path(geometry, materials: dict) -> Path:
 
 
 def table_key(composite, materials: dict, mesh_size_mm: float) -> str:
-    """Hash of what the cell's responses depend on (not the disc's diameter or mesh)."""
+    """Hash of what the cell's responses depend on (not the disc's diameter or mesh, nor the gel: the
+    Li-region cell has no gel skins, li_region_cell, so a study's [gpe] keys do not change its table)."""
     cell = replace(li_region_cell(composite, mesh_size_mm), diameter_mm=composite.reference_diameter_mm)
     payload = {"v": TABLE_VERSION, "c": asdict(cell),
-               "m": {k: asdict(v) for k, v in sorted(materials.items())}}
+               "m": {k: asdict(v) for k, v in sorted(materials.items()) if k != "gpe"}}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -41,6 +41,8 @@ BLIND_STUDIES = {"g_licfc": [
 # the matched point is IDENTIFIED (a fit by construction), the others PREDICTED
 IDENTIFICATIONS = {"g_licfc": [
     ("studies/composite_glicfc_homogenised_identify_gel_porosity.toml", "15 mm HOMOGENISED, gel porosity from the 5.19 MPa thinning"),
+    ("studies/composite_glicfc_homogenised_creep_identify_gel_porosity.toml",
+     "15 mm HOMOGENISED (RVE-fitted creep ply), gel porosity from the 5.19 MPa thinning"),
     ("studies/composite_glicfc_15mm_identify_gel_porosity.toml", "15 mm, gel porosity from the 5.19 MPa thinning"),
     ("studies/composite_glicfc_6mm_identify_gel_porosity.toml", "6 mm, gel porosity from the 5.19 MPa thinning"),
 ]}

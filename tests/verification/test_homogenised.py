@@ -204,3 +204,23 @@ def test_creep_ply_compacts_uniformly_at_30_MPa(tmp_path):
     assert len(rows) >= 4 and rows.min() > 0.0
     assert rows.max() / rows.min() < 1.02, f"ply row strains {np.round(100 * rows, 3)} %"
     assert np.all(np.diff(ur) <= 1e-3 * np.abs(ur).max()), f"u_r through the ply {ur}"   # no zigzag
+
+
+def test_creep_table_does_not_depend_on_the_gel():
+    """The Li-region cell has no gel skins, so a study that changes its gel (the one-point
+    identification of the gel porosity) reads the same creep table; the Li law changes it."""
+    from fem.rve.ply_tables import disc_table_path
+    from fem.study import read_study_toml
+    from fem.verification.cases import ROOT
+    from fem.workflows.sweep import first_values
+    d = first_values(read_study_toml(ROOT / "studies" / "composite_glicfc_homogenised_creep.toml"))
+    d["geometry"]["ply_law"] = "elastic"   # parsed without its table (a changed Li law has none)
+
+    def path(**changes):
+        dd = {**d, **{k: {**d.get(k, {}), **v} for k, v in changes.items()}}
+        st = parse_study(dd)
+        return disc_table_path(st.geometry, {"li": st.li, **st.materials})
+    base = path()
+    assert (ROOT / base).exists()
+    assert path(gpe={"porosity": 0.1}) == base
+    assert path(li={"creep_A": 1e-3}) != base
