@@ -31,7 +31,7 @@ exp(s/mu) (|s/mu| < 0.05) by its Taylor series to the 7th power (error < 1e-12).
 
 LAW_HILL (the homogenised G-LiCFC ply's Li branch, fitted by fem/rve/ply_fit.py): the same trial
 state; s_tr split into its axial, in-plane and transverse-shear modes about the current axis
-n = F a / |F a|, each with its own weight in the Hill stress and its own shear modulus; the return is
+n = F^-T a / |F^-T a| (the normal of the ply's layers, as its skeleton's: fem/physics/laws.py PlyLaw), each with its own weight in the Hill stress and its own shear modulus; the return is
 diagonal in the modes (hill_equivalent solves one scalar equation); the tangent includes the turn of
 n with F. tests/unit/test_hill.py checks it against the Norton path, central differences, a rigid
 rotation and the fit's independent small-strain return.
@@ -471,16 +471,17 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                 ss += s_tr[i, j] * s_tr[i, j]
         q_tr = math.sqrt(1.5 * ss + (1e-14 * mu) ** 2)
         if law == LAW_HILL:
-            # Hill-Norton (transversely isotropic about the current axis n = F a / |F a|, a = par[3:6];
+            # Hill-Norton (transversely isotropic about the current axis n = F^-T a / |F^-T a|, the
+            # normal of the layers whose reference normal is a = par[3:6];
             # mode k has the shear modulus mu_k = mu par[6 + k], its trial stress mu_k P_k dev log be_tr):
             # the return is diagonal in the modes, s_k = s_tr_k / D_k, D_k = 1 + 3 mu_k h_k x,
             # x = dt_A q^(n-1), q the Hill stress (hill_equivalent); dp = x q. q_out holds q + 3 mu dp,
             # so that q_out - 3 mu dp is the end-of-step Hill stress, as for the isotropic returns.
             nn = 0.0
             for i in range(3):
-                nv[i] = f[i, 0] * par[3] + f[i, 1] * par[4] + f[i, 2] * par[5]
+                nv[i] = Fi[0, i] * par[3] + Fi[1, i] * par[4] + Fi[2, i] * par[5]
                 nn += nv[i] * nv[i]
-            fan = math.sqrt(nn)   # |F a|
+            fan = math.sqrt(nn)   # |F^-T a|
             for i in range(3):
                 nv[i] /= fan
             _hill_split(s_tr, nv, sk, snv)   # snv = s_tr n, kept for the tangent's turn of n
@@ -585,15 +586,17 @@ def _creep_range(k0, k1, F, Cn, dp0, p, mu, dt_A, n, sigma_y, law, par, s_b, s_o
                     sd += s_tr[x, y] * v * (1.0 if x == y else 2.0)
                 if law == LAW_HILL:
                     # the increments of the trial modes: the split of ds_tr, plus the turn of the axis
-                    # dn = (I - n n) dF a / |F a| (dF = e_i e_j: dF a = a_j e_i) acting on s_tr:
+                    # dn = (I - n n) dm / |m|, m = F^-T a, dm = -F^-T dF^T F^-T a (dF = e_i e_j:
+                    # dm_x = -m_i Fi[j, x]), acting on s_tr:
                     #   d s_axial = (dn.s n)(3 n n - I) + 3/2 (n.s.n)(dn n + n dn)
                     #   d s_trans = dn sn + n (s dn) + (s dn) n + sn dn - 4 (dn.s n) n n - 2 (n.s.n)(dn n + n dn)
                     #   d s_inplane = -(d s_axial + d s_trans)
                     _hill_split(ds, nv, dsk, sdn)   # sdn: scratch here, set below
-                    aj = par[3 + j] / fan
+                    aj = nv[i]   # m_i / |m|
                     nsn = nv[0] * snv[0] + nv[1] * snv[1] + nv[2] * snv[2]
+                    nfj = nv[0] * Fi[j, 0] + nv[1] * Fi[j, 1] + nv[2] * Fi[j, 2]
                     for x in range(3):
-                        dnv[x] = ((1.0 if x == i else 0.0) - nv[x] * nv[i]) * aj
+                        dnv[x] = -aj * (Fi[j, x] - nv[x] * nfj)
                     if aj != 0.0:
                         dns = dnv[0] * snv[0] + dnv[1] * snv[1] + dnv[2] * snv[2]
                         for x in range(3):

@@ -371,7 +371,7 @@ class TowLaw(Law):
         self.transverse_stress_min = transverse_min_principal(self.sigma, n)
 
 
-PLY_FORM_VERSION = 2   # 2 (2026-12-04, session 10): the layer form (strain about the normal); 1: Green strain
+PLY_FORM_VERSION = 3   # 3 (2026-12-04, session 10): the creep branch's Hill axis on the normal too; 2: the skeleton's; 1: Green strain
 
 
 @law_for(PlyElastic)

@@ -95,7 +95,7 @@ def test_kernel_hill_with_unit_weights_is_the_norton_kernel(active):
 @pytest.mark.parametrize("active", [AXI, FULL], ids=["axisymmetric", "3d"])
 def test_kernel_hill_tangent_matches_central_differences(active, ratios):
     """d(s F^-T + p cof F)/dF of the Hill path against central differences, to 1e-6 relative, the
-    turn of the current axis n = F a / |F a| with F included (without it the error is 4.5e-3 here)."""
+    turn of the current axis n = F^-T a / |F^-T a| (the layers' normal) with F included."""
     F, Cn, p = _state(active)
     N = len(F)
     axis = (0.0, 1.0, 0.0) if active == AXI else (0.0, 0.0, 1.0)
@@ -132,6 +132,34 @@ def test_kernel_hill_is_objective():
     k.run(mat, np.einsum("ij,njk->nik", R, F), Cn, np.zeros(N), 3e-9, MODE_STRESS)
     assert np.abs(k.S - np.einsum("ij,njk,lk->nil", R, s0, R)).max() < 1e-10 * np.abs(s0).max()
     assert np.abs(k.dp - dp0).max() < 1e-12 * dp0.max()
+
+
+def test_kernel_hill_axis_is_the_layers_normal():
+    """The branch's axis is the normal of the ply's layers, n = F^-T a / |F^-T a| (as the skeleton's,
+    fem/physics/laws.py PlyLaw): a simple shear of the layers, F = I + g e_x e_z (a = e_z), leaves it
+    e_z, while the material line F a tilts by g. Without creep and with modal moduli (0.3, 2.5) the
+    kernel's deviator is mu sum_k r_k P_k(e_z) dev log(b_bar) to 1e-10; about the tilted line it is
+    off by several percent."""
+    N, g = 2, 0.05
+    F = np.broadcast_to(np.eye(3), (N, 3, 3)).copy()
+    F[:, 0, 2] = g
+    F[1, 2, 2] = 0.99   # and compressed through the thickness
+    Cn = np.broadcast_to(np.eye(3), (N, 3, 3)).copy()
+    mat = _hill_mat(4.0, 0.3, 0.3, 2.5)
+    mu = mat.shear_modulus_MPa
+    k = CreepPoints(N, FULL, axis=(0.0, 0.0, 1.0))
+    k.run(mat, F, Cn, np.zeros(N), 0.0, MODE_STRESS)
+    s2 = math.sqrt(2.0)
+    mu4 = mu * np.array([1.0, 0.3, 0.3, 2.5])
+    for i in range(N):
+        J = np.linalg.det(F[i])
+        w, V = np.linalg.eigh(J ** (-2.0 / 3.0) * F[i] @ F[i].T)
+        L = V @ np.diag(np.log(w)) @ V.T
+        LM = I_DEV @ np.array([L[0, 0], L[1, 1], L[2, 2], s2 * L[1, 2], s2 * L[0, 2], s2 * L[0, 1]])
+        ref = np.einsum("k,kij,j->i", mu4, HILL_PROJECTORS, LM)
+        S = k.P[i].reshape(3, 3) @ F[i].T
+        SM = np.array([S[0, 0], S[1, 1], S[2, 2], s2 * S[1, 2], s2 * S[0, 2], s2 * S[0, 1]])
+        assert np.abs(SM - ref).max() < 1e-10 * np.abs(ref).max()
 
 
 @pytest.mark.parametrize("ratios", [(1.0, 1.0), (0.3, 2.5)], ids=["one_modulus", "modal_moduli"])
