@@ -67,9 +67,13 @@ def _descendants(pid: int) -> list[int]:
 
 def _kill9_after_checkpoint(study, out, marker: str, processes: int, rng, max_delay_s: float,
                             during=None) -> float | None:
-    """Start the run, wait until its first checkpoint exists, optionally call during(), wait a random
-    time, then SIGKILL the run's whole process group (and anything below it). Returns the delay, or
-    None if the run had finished before the kill (the caller retries with a shorter delay)."""
+    """Start the run, wait until its first checkpoint exists, optionally call during() with the run
+    frozen (SIGSTOP of its process group and everything below it, SIGCONT after: it still holds its
+    output directory, its pid alive and its lock's heartbeat far younger than the 60 s that make a lock
+    stale; without the freeze a loaded machine let the 6 s run finish while during() started a Python
+    process), wait a random time, then SIGKILL the run's whole process group (and anything below it).
+    Returns the delay, or None if the run had finished before the kill (the caller retries with a
+    shorter delay)."""
     p = subprocess.Popen(_cmd(study, out, processes), cwd=ROOT, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -79,7 +83,22 @@ def _kill9_after_checkpoint(study, out, marker: str, processes: int, rng, max_de
             assert time.monotonic() - t0 < 120, "no checkpoint after 120 s"
             time.sleep(0.005)
         if during is not None:
-            during()
+            frozen = [p.pid] + _descendants(p.pid)
+            os.killpg(p.pid, signal.SIGSTOP)
+            for q in frozen[1:]:
+                try:
+                    os.kill(q, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass
+            try:
+                during()
+            finally:
+                for q in frozen[1:]:
+                    try:
+                        os.kill(q, signal.SIGCONT)
+                    except ProcessLookupError:
+                        pass
+                os.killpg(p.pid, signal.SIGCONT)
         delay = rng.uniform(0.0, max_delay_s)
         time.sleep(delay)
         if p.poll() is not None:
