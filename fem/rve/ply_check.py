@@ -43,17 +43,8 @@ def law_creep(fit: dict, mode: str, stress_MPa: float, t_end: float, steps: int)
 def cell_creep(composite, materials: dict, mesh_size_mm: float, mode: str, stress_MPa: float, t_end: float,
                steps: int, progress=None) -> dict:
     """The RVE cell of the table under the same creep test."""
-    import dolfinx_solver  # noqa: F401
-    from mpi4py import MPI
-
-    from fem.rve.config import RveStudy
-    from fem.rve.creep import RveCreep
-    from fem.rve.ply_tables import li_region_cell
-    from meshes.rve import WeaveCell, load_mesh
-    cell = WeaveCell(li_region_cell(composite, mesh_size_mm))
-    mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
-    st = RveStudy("ply", cell, materials, bounds=False)
-    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    from fem.rve.ply_tables import cell_creep_solver
+    rc, _, _ = cell_creep_solver(composite, materials, mesh_size_mm)
     target = np.zeros(6)
     target[2] = -stress_MPa
     return rc.run(MODES[mode], np.zeros(6), target, t_end, steps, progress=progress, rtol=1e-8)
@@ -87,10 +78,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     mats = {"li": study.li, **study.materials}
-    tp = ply_tables.disc_table_path(study.geometry, mats)
-    if not tp.exists():
-        print(f"error: {tp}: no creep table for this study (make ply-tables STUDY={a.study})", file=sys.stderr)
-        return 2
+    tp = ply_tables.disc_table_path(study.geometry, mats)   # exists: parse_study refuses a rve_creep study without it
     fit = ply_fit.fitted_ply(tp, mats)
     law = law_creep(fit, a.mode, a.stress, a.hold, a.steps)
     print(f"law:  E_zz {law['E'][-1][2]:.6g} after {a.hold:g} s at -{a.stress:g} MPa ({a.mode}), "

@@ -244,13 +244,9 @@ class PointLaw:
 
 
 def point_law(fit: dict) -> PointLaw:
-    """The fitted (tetragonal) law at one material point, from a `fit`/`fitted_ply` result."""
-    p = fit["parameters"]
-    names = NAMES + MODAL_NAMES if all(k in p for k in MODAL_NAMES) else NAMES if all(k in p for k in NAMES) \
-        else ISOTROPIC_NAMES
-    theta = [p[k] for k in names] + ([p["log10_B"]] if "log10_B" in p else []) \
-        + ([p["closure_m"]] if "closure_m" in p else [])
-    return PointLaw(theta, fit["K_b_MPa"], fit.get("porosity", 0.0))
+    """The fitted (tetragonal) law at one material point, from a `fit`/`fitted_ply` result (its
+    "parameters" are theta, in order)."""
+    return PointLaw(list(fit["parameters"].values()), fit["K_b_MPa"], fit.get("porosity", 0.0))
 
 
 def model_curve(law: PointLaw, c: dict) -> np.ndarray:

@@ -60,20 +60,26 @@ def li_region_cell(composite, mesh_size_mm: float):
     return replace(composite, gpe_thickness_mm=0.0, mesh_size_mm=mesh_size_mm)
 
 
-def compute(composite, materials: dict, mesh_size_mm: float, modes=MODES, rates=RATES, steps: int = STEPS,
-            progress=None) -> dict:
+def cell_creep_solver(composite, materials: dict, mesh_size_mm: float):
+    """The RVE creep solver (fem/rve/creep.py RveCreep) of the Li-region cell of a composite, serial:
+    (solver, cell, mesh report). The tables below and the creep check (fem/rve/ply_check.py) load it."""
     import dolfinx_solver  # noqa: F401
     from mpi4py import MPI
 
     from fem.rve.config import RveStudy
     from fem.rve.creep import RveCreep
     from meshes.rve import WeaveCell, load_mesh
-    say = progress or (lambda s: None)
-    t0 = time.perf_counter()
     cell = WeaveCell(li_region_cell(composite, mesh_size_mm))
     mesh, ct, report = load_mesh(cell, MPI.COMM_SELF)
     st = RveStudy("ply", cell, materials, bounds=False)
-    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    return RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction()), cell, report
+
+
+def compute(composite, materials: dict, mesh_size_mm: float, modes=MODES, rates=RATES, steps: int = STEPS,
+            progress=None) -> dict:
+    say = progress or (lambda s: None)
+    t0 = time.perf_counter()
+    rc, cell, report = cell_creep_solver(composite, materials, mesh_size_mm)
     say(f"ply creep tables: cell {cell.box[3]:g} x {cell.box[4]:g} x {cell.box[5]:.4g} mm, {rc.dofs} dofs, "
         f"{len(modes) * len(rates)} curves")
     curves = []

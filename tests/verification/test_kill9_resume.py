@@ -65,6 +65,16 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _signal_run(p, sig, procs) -> None:
+    """Send sig to the run's process group and to procs (its descendants, some maybe outside the group)."""
+    os.killpg(p.pid, sig)
+    for q in procs:
+        try:
+            os.kill(q, sig)
+        except ProcessLookupError:
+            pass
+
+
 def _kill9_after_checkpoint(study, out, marker: str, processes: int, rng, max_delay_s: float,
                             during=None) -> float | None:
     """Start the run, wait until its first checkpoint exists, optionally call during() with the run
@@ -83,34 +93,18 @@ def _kill9_after_checkpoint(study, out, marker: str, processes: int, rng, max_de
             assert time.monotonic() - t0 < 120, "no checkpoint after 120 s"
             time.sleep(0.005)
         if during is not None:
-            frozen = [p.pid] + _descendants(p.pid)
-            os.killpg(p.pid, signal.SIGSTOP)
-            for q in frozen[1:]:
-                try:
-                    os.kill(q, signal.SIGSTOP)
-                except ProcessLookupError:
-                    pass
+            frozen = _descendants(p.pid)
+            _signal_run(p, signal.SIGSTOP, frozen)
             try:
                 during()
             finally:
-                for q in frozen[1:]:
-                    try:
-                        os.kill(q, signal.SIGCONT)
-                    except ProcessLookupError:
-                        pass
-                os.killpg(p.pid, signal.SIGCONT)
+                _signal_run(p, signal.SIGCONT, frozen)
         delay = rng.uniform(0.0, max_delay_s)
         time.sleep(delay)
         if p.poll() is not None:
             assert p.returncode == 0, p.stderr.read()[-2000:]
             return None
-        procs = _descendants(p.pid)
-        os.killpg(p.pid, signal.SIGKILL)
-        for q in procs:
-            try:
-                os.kill(q, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _signal_run(p, signal.SIGKILL, _descendants(p.pid))
         p.wait(timeout=30)
     finally:
         if p.poll() is None:
