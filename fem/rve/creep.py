@@ -122,7 +122,7 @@ class RveCreep:
     """The cell, its phases and the solver; `run(test)` integrates one loading history."""
 
     def __init__(self, mesh, cell_tags, box, materials: dict, fibre: dict | None = None, degree: int = 2,
-                 quadrature_degree: int = 2):
+                 quadrature_degree: int = 2, bbar: bool = True):
         if mesh.comm.size > 1:
             raise RuntimeError("the RVE creep solver is serial: run it without mpiexec")
         self.mesh, self.box = mesh, box
@@ -143,7 +143,14 @@ class RveCreep:
 
         dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd, "quadrature_scheme": "default"})
         self.R_form = fem.form(ufl.inner(self.sig_q, eps_m(v)) * dx, jit_options=JIT_OPTIONS)
-        self.J_form = fem.form(ufl.inner(ufl.dot(self.C_q, eps_m(du)), eps_m(v)) * dx, jit_options=JIT_OPTIONS)
+        # B-bar of the Li (P2-P0): its volumetric strain is the cell mean, so its volumetric tangent is
+        # K (mean div du)(mean div v) V_cell, which the one-point (centroid) rule integrates exactly
+        # (div of a P2 field is linear). K_li: K on the Li cells, 0 elsewhere (or everywhere without B-bar).
+        self.bbar = bool(bbar)
+        self.K_li = fem.Function(fem.functionspace(mesh, ("DG", 0)))
+        dx1 = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": 1, "quadrature_scheme": "default"})
+        self.J_form = fem.form(ufl.inner(ufl.dot(self.C_q, eps_m(du)), eps_m(v)) * dx
+                               + self.K_li * ufl.div(du) * ufl.div(v) * dx1, jit_options=JIT_OPTIONS)
         self.eps_expr = fem.Expression(eps_m(self.u), pts)
         n_cells = mesh.topology.index_map(3).size_local
         self.cells = np.arange(n_cells, dtype=np.int32)
@@ -173,6 +180,9 @@ class RveCreep:
                 self.C_el[np.repeat(np.isin(np.arange(n_cells), cells_t), nq)] = tow_mandel(tow_moduli(mat), np.repeat(a, nq, axis=0))
         self.li_pts = tag_pt == LI
         self.li = materials.get(LI)
+        self.nq = nq
+        if self.bbar and self.li is not None:
+            self.K_li.x.array[np.flatnonzero(tag_of_cell == LI)] = self.li.bulk_modulus_MPa
         jw = fem.Expression(abs(ufl.JacobianDeterminant(mesh)) + 0.0 * ufl.SpatialCoordinate(mesh)[0], pts)
         w = basix.make_quadrature(mesh.basix_cell(), qd)[1]
         self.qvol = (jw.eval(mesh, self.cells).reshape(n_cells, -1) * w).ravel()
@@ -206,8 +216,17 @@ class RveCreep:
         if li.any() and self.li is not None:
             m = self.li
             A_dt = dt * m.creep_A_eff if dt > 0 else 0.0
-            s, c, e, d = norton_return(eps[li], epsc_n[li], m.shear_modulus_MPa, m.bulk_modulus_MPa, A_dt,
+            e_li = eps[li]
+            if self.bbar:
+                # the volumetric strain of each Li point -> its cell's mean (equal-weight points of one cell)
+                w = self.qvol.reshape(-1, self.nq)
+                tr = eps[:, :3].sum(axis=1).reshape(-1, self.nq)
+                tr_bar = np.repeat((tr * w).sum(axis=1) / w.sum(axis=1), self.nq)[li]
+                e_li = e_li + np.outer((tr_bar - e_li[:, :3].sum(axis=1)) / 3.0, M)
+            s, c, e, d = norton_return(e_li, epsc_n[li], m.shear_modulus_MPa, m.bulk_modulus_MPa, A_dt,
                                        m.creep_n, m.threshold_stress_MPa)
+            if self.bbar:
+                c = c - m.bulk_modulus_MPa * np.outer(M, M)    # the volumetric tangent is in J_form's K_li term
             sig[li], C[li], epsc[li], dp[li] = s, c, e, d
         return sig, C, epsc, dp
 

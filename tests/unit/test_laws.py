@@ -265,7 +265,8 @@ def test_tow_engineering_constants(one_cell):
     assert np.abs(_eval(one_cell, law.sigma)).max() < 1e-9
 
 
-# the skeleton of the literature-Li ply fit (studies/data/plyfit_5471526a358855b2.json, C12 raised from 0):
+# the skeleton of the session-10 literature-Li ply fit (plyfit_5471526a358855b2.json, a locked-cell table,
+# removed in session 11; C12 raised from 0):
 # stiff in plane and through the thickness, soft in transverse shear once its Li has crept
 PLY = PlyElastic(C11_MPa=29224.0, C12_MPa=1000.0, C13_MPa=4404.0, C33_MPa=4714.0, C44_MPa=4.0)
 Z = ufl.as_vector([0.0, 0.0, 1.0])

@@ -172,12 +172,9 @@ def test_stored_ply_fits_hold_their_reported_errors(study):
     assert math.isfinite(fit["max_rel_error"])
 
 
-def test_creep_ply_compacts_uniformly_at_30_MPa(tmp_path):
-    """The literature-Li creep ply at 30 MPa (coarse disc, 1 s ramp + 6 s hold): every element row of
-    the ply thins by the same strain (within 2 %) half-way to the rim, and u_r does not zigzag through
-    it. With the skeleton in the Green strain about a material line (PlyLaw.axis_is_normal = False) the
-    ply kinked here: from 5 s its top row compacted to 2.2 % while the others stayed at 0.8-0.9 %
-    (docs/verification.md)."""
+def _ply_rows_at_30_MPa(tmp_path, rows_factor):
+    """(row strains of the ply at r = D/4, u_r through it) of the literature-Li creep ply at 30 MPa
+    (coarse disc, 1 s ramp + 6 s hold)."""
     import re
 
     import meshio
@@ -189,20 +186,37 @@ def test_creep_ply_compacts_uniformly_at_30_MPa(tmp_path):
     d = first_values(read_study_toml(ROOT / "studies" / "composite_glicfc_homogenised_creep.toml"))
     d["load"] = [{**d["load"][0], "pressure_MPa": 30.0, "hold_s": 6.0}]
     d["geometry"]["mesh_size_mm"] = 0.4
+    d["geometry"]["rows_factor"] = rows_factor
     st = parse_study(d)
-    run_case(st, tmp_path, progress=False)
-    last = re.findall(r'file="([^"]+)"', (tmp_path / "fields.pvd").read_text())[-1]
-    m = meshio.read(tmp_path / last)
+    out = tmp_path / f"rows{rows_factor}"
+    run_case(st, out, progress=False)
+    last = re.findall(r'file="([^"]+)"', (out / "fields.pvd").read_text())[-1]
+    m = meshio.read(out / last)
     X, u = m.points, m.point_data["displacement"]
     r0 = X[np.argmin(np.abs(X[:, 0] - 0.25 * st.geometry.diameter_mm)), 0]
     col = np.abs(X[:, 0] - r0) < 1e-9
-    ply_top = st.geometry.layered().ply_mm
-    sel = col & (X[:, 1] <= ply_top + 1e-9)
+    sel = col & (X[:, 1] <= st.geometry.layered().ply_mm + 1e-9)
     order = np.argsort(X[sel, 1])
     z, uz, ur = X[sel, 1][order], u[sel, 1][order], u[sel, 0][order]
-    rows = -np.diff(uz) / np.diff(z)
-    assert len(rows) >= 4 and rows.min() > 0.0
-    assert rows.max() / rows.min() < 1.02, f"ply row strains {np.round(100 * rows, 3)} %"
+    return -np.diff(uz) / np.diff(z), ur
+
+
+def test_creep_ply_compacts_smoothly_at_30_MPa(tmp_path):
+    """The literature-Li creep ply at 30 MPa: its element rows thin by a smooth, mesh-converged
+    profile half-way to the rim, and u_r does not zigzag through it. With the skeleton in the Green
+    strain about a material line (PlyLaw.axis_is_normal = False) the ply kinked here (session 10,
+    locked-cell table): from 5 s its top row compacted to 2.2 % while the others stayed at 0.8-0.9 %,
+    a jump of > 100 % between neighbours that depends on the mesh. With the unlocked table (session 11)
+    the profile is a real gradient (2.05-2.45 %: the gel skin and the platen hold the top of the ply),
+    the same with the element rows doubled (each coarse row within 3 % of the mean of its two fine
+    rows; measured 1.9 %) and at most 9 % between neighbours (docs/verification.md)."""
+    rows, ur = _ply_rows_at_30_MPa(tmp_path, 1)
+    fine, _ = _ply_rows_at_30_MPa(tmp_path, 2)
+    assert len(rows) >= 4 and rows.min() > 0.0 and len(fine) == 2 * len(rows)
+    mean = rows.mean()
+    assert np.abs(np.diff(rows)).max() <= 0.15 * mean, f"ply row strains {np.round(100 * rows, 3)} %"
+    pairs = 0.5 * (fine[0::2] + fine[1::2])
+    assert np.abs(rows - pairs).max() <= 0.03 * mean, f"rows {np.round(100 * rows, 3)}, x2 {np.round(100 * fine, 3)} %"
     assert np.all(np.diff(ur) <= 1e-3 * np.abs(ur).max()), f"u_r through the ply {ur}"   # no zigzag
 
 

@@ -1,0 +1,225 @@
+"""Li flowing THROUGH the cloth: the creeping-Darcy law of the ply, identified on the periodic cell.
+Units: mm, MPa, s.
+
+Why: the homogenised ply (fem/rve/ply_fit.py) is one continuum, so its Li moves with its tows. In the
+resolved discs the Li also flows between the tows towards the rim (docs/results.md, session 10: the
+6 mm resolved disc thins 7.80 % at 30 MPa against 1.60 % homogenised). A two-phase ply needs the
+flux of Li relative to the cloth under a gradient of Li pressure; this module measures it.
+
+The cell problem. The Li-region cell of the tables (fem/rve/ply_tables.py li_region_cell: tows, Li
+between and over them, pores), on the creep solver of fem/rve/creep.py (P2, small strain, the Li
+elastic + Norton creep), with
+* the tows HELD (every dof of a tow cell fixed: the cloth is the skeleton the Li flows through; its
+  own drag is carried by the woven net in tension at the disc scale),
+* the z faces no-slip (the fluctuation is zero there, as in the tables: the Li-region's faces are
+  bonded to the gel skins, which are elastic and so cannot follow a steady flow),
+* the mean strain zero, the fluctuation periodic in x and y,
+* a uniform body force G e_j on the Li (N/mm^3 = MPa/mm): the mean gradient of Li pressure,
+  -grad p = G e_j, which a periodic fluctuation of the pressure cannot carry.
+Backward-Euler steps of growing length drive the Li to its steady creeping flow (the stress stops
+changing, so the velocity is exactly steady, whatever the step). The Darcy flux is the Li's volume
+flow per unit cross-section of the CELL:
+    q_j = (1 / V_cell) int_Li  du_j/dt  dV    (mm/s).
+With a Norton law without threshold (pdot = A q^n) the problem is homogeneous: q = kappa A H^(n+1) G^n
+(H the cell's thickness), so one steady flow gives the dimensionless coefficient kappa of the cloth,
+for this n. The ply's law is then
+    q = -K |grad p|^(n-1) grad p,   K = kappa A H^(n+1)   (mm/s per (MPa/mm)^n),
+the same in x and y (the plain weave maps warp onto weft under x <-> y, z -> H - z; the run checks it).
+
+Reference: the open channel (no tows, a Li slab of thickness H between no-slip faces), the power-law
+plane Poiseuille flow of von Mises-Norton Li: the shear stress tau = G (H/2 - z) gives the
+engineering shear rate 3^((n+1)/2) A |tau|^n, so
+    kappa_channel = 2 3^((n+1)/2) / ((n + 2) 2^(n+2))
+(tests/unit/test_ply_flow.py checks the solver against it). The cloth's kappa / kappa_channel is
+the fraction of the open channel's flux that the tows let through.
+
+    python -m fem.rve.ply_flow STUDY [--mesh-size 0.3] [--out FILE]
+(a study with a [composite] table and the Li law; the cell costs minutes on one core at 0.3 mm).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from meshes.common import CARBON_WARP, CARBON_WEFT, LI
+
+DIRECTIONS = {"x": 0, "y": 1}
+
+
+def kappa_channel(n: float) -> float:
+    """kappa of an open Li channel between no-slip faces (power-law plane Poiseuille, von Mises-Norton)."""
+    return 2.0 * 3.0 ** ((n + 1.0) / 2.0) / ((n + 2.0) * 2.0 ** (n + 2.0))
+
+
+class CellFlow:
+    """Steady creeping flow of the Li of an RVE creep cell (fem/rve/creep.py RveCreep) past its held tows."""
+
+    def __init__(self, rc, cell_tags, held_tags=(CARBON_WARP, CARBON_WEFT)):
+        import dolfinx_solver  # noqa: F401
+        import scipy.sparse as sp
+        import ufl
+        from dolfinx import fem, la
+
+        from fem.models import JIT_OPTIONS
+        from fem.models.linear_solvers import ProlongedSystem
+        from fem.rve.solve import _petsc_aij
+        if rc.li is None or rc.li.threshold_stress_MPa != 0.0:
+            raise ValueError("li threshold_stress_MPa: must be 0 for the flow coefficient (a Norton law without "
+                             "threshold is scale-free; with one the flux is not a power of the gradient)")
+        self.rc = rc
+        bs = rc.V.dofmap.index_map_bs
+        held_cells = np.concatenate([cell_tags.find(t) for t in held_tags]) if held_tags else np.zeros(0, np.int32)
+        blocks = np.unique(rc.V.dofmap.list[held_cells].ravel()) if len(held_cells) else np.zeros(0, np.int64)
+        rows = (bs * blocks[:, None] + np.arange(bs)).ravel()
+        P = rc.P.tocsr()
+        drop = np.unique(P[rows].indices) if len(rows) else np.zeros(0, np.int64)
+        keep = np.setdiff1d(np.arange(P.shape[1]), drop)
+        self.T = P[:, keep].tocsr()
+        self.held_dofs = int(len(rows))
+        self.ps = ProlongedSystem(_petsc_aij(self.T), rc.mesh.comm)
+        mesh = rc.mesh
+        v = ufl.TestFunction(rc.V)
+        dx_li = ufl.Measure("dx", domain=mesh, subdomain_data=cell_tags, metadata={"quadrature_degree": 2})(LI)
+        self.b = np.zeros((3, rc.N))
+        for j in range(3):
+            e = [0.0, 0.0, 0.0]
+            e[j] = 1.0
+            vec = fem.assemble_vector(fem.form(ufl.inner(ufl.as_vector(e), v) * dx_li, jit_options=JIT_OPTIONS))
+            vec.scatter_reverse(la.InsertMode.add)
+            self.b[j] = vec.array[:rc.N]
+        # int_Li u_j dV = b_j . u (the same P2 integral)
+        self.li_volume = float(fem.assemble_scalar(fem.form(1.0 * dx_li, jit_options=JIT_OPTIONS)))
+        self.sp = sp
+
+    def steady(self, direction: str, G: float, max_steps: int = 60, tol: float = 1e-5, progress=None) -> dict:
+        """Steady flux (mm/s) of the Li under the body force G (MPa/mm) along `direction` ('x' or 'y')."""
+        from fem.rve.solve import _vec
+        from dolfinx import fem
+        from dolfinx.fem import petsc as fem_petsc
+        say = progress or (lambda s: None)
+        rc, T = self.rc, self.T
+        j = DIRECTIONS[direction]
+        li = rc.li
+        n, A, E = li.creep_n, li.creep_A_eff, li.youngs_modulus_MPa
+        H = rc.box[5] - rc.box[2]
+        s = max(G * H / 2.0, 1e-12)                      # the stress scale (the channel's wall shear), MPa
+        tau = s / (E * A * s ** n)                       # the elastic-creep transient, s
+        load = G * self.b[j]
+        u, v = np.zeros(rc.N), np.zeros(rc.N)
+        epsc = np.zeros((len(rc.qvol), 6))
+        dt, t = 0.05 * tau, 0.0
+        hist, q_last, t0 = [], None, time.perf_counter()
+        for k in range(1, max_steps + 1):
+            uu = u + v * dt                              # the last step's velocity: the steady flow's predictor
+            for it in range(1, 40):
+                f_int, eps, sig, epsc_new, dp = rc._eval(uu, dt, epsc)
+                r = load - f_int
+                nr = np.linalg.norm(T.T @ r)
+                if it > 1 and nr <= 1e-8 * max(np.linalg.norm(T.T @ load), 1e-30):
+                    break
+                K = fem_petsc.assemble_matrix(rc.J_form)
+                K.assemble()
+                self.ps.factor(K)
+                corr = self.ps.solve(_vec(r)).array
+                uu = uu + corr
+                # converged also when the correction is at round-off of the step's motion (the residual's
+                # floor grows with the accumulated displacement: eps and the creep strain nearly cancel)
+                if np.linalg.norm(corr) <= 1e-10 * np.linalg.norm(uu - u):
+                    break
+            else:
+                raise RuntimeError(f"cell flow: Newton did not converge in step {k} (dt {dt:g} s)")
+            q = float(self.b[j] @ (uu - u)) / dt / rc.vol
+            q_cross = float(self.b[1 - j] @ (uu - u)) / dt / rc.vol
+            v = (uu - u) / dt
+            u, epsc, t = uu, epsc_new, t + dt
+            hist.append({"t_s": t, "dt_s": dt, "q_mm_per_s": q, "newton": it})
+            say(f"    step {k}: t {t:.4g} s, dt {dt:.3g} s, q_{direction} {q:.6g} mm/s ({it} Newton its)")
+            if q_last is not None and abs(q - q_last) <= tol * abs(q) and dt >= 20.0 * tau:
+                break
+            q_last = q
+            dt *= 2.0
+        else:
+            raise RuntimeError(f"cell flow: not steady after {max_steps} steps (q {q:g}, last {q_last:g} mm/s)")
+        kappa = q / (A * H ** (n + 1.0) * G ** n)
+        return {"direction": direction, "G_MPa_per_mm": G, "q_mm_per_s": q, "q_cross_mm_per_s": q_cross,
+                "kappa": kappa, "kappa_channel": kappa_channel(n), "ratio_to_channel": kappa / kappa_channel(n),
+                "H_mm": H, "n": n, "A_eff": A, "transient_s": tau, "steps": len(hist), "history": hist,
+                "wall_s": time.perf_counter() - t0}
+
+
+def cell_flow(composite, materials: dict, mesh_size_mm: float):
+    """(CellFlow, cell, mesh report) of the Li-region cell of a composite (the tables' cell)."""
+    import dolfinx_solver  # noqa: F401
+    from mpi4py import MPI
+
+    from fem.rve.config import RveStudy
+    from fem.rve.creep import RveCreep
+    from fem.rve.ply_tables import li_region_cell
+    from meshes.rve import WeaveCell, load_mesh
+    cell = WeaveCell(li_region_cell(composite, mesh_size_mm))
+    mesh, ct, report = load_mesh(cell, MPI.COMM_SELF)
+    st = RveStudy("ply", cell, materials, bounds=False)
+    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    return CellFlow(rc, ct), cell, report
+
+
+def main(argv=None) -> int:
+    from fem.stepping.outputs import atomic_write_text
+    from fem.study import StudyError, parse_study, read_study_toml
+    from fem.workflows.sweep import first_values
+    ap = argparse.ArgumentParser(prog="python -m fem.rve.ply_flow", description=__doc__.splitlines()[0])
+    ap.add_argument("study", help="a study with a [composite] table (a composite or composite_homogenised model)")
+    ap.add_argument("--mesh-size", type=float, default=0.3, help="the cell's element size, mm (0.05-1)")
+    ap.add_argument("--gradient", type=float, default=10.0, help="the Li pressure gradient, MPa/mm (0.01-1000); "
+                    "kappa does not depend on it")
+    ap.add_argument("--out", help="write the result as JSON here")
+    a = ap.parse_args(argv)
+    for name, val, lo, hi in (("--mesh-size", a.mesh_size, 0.05, 1.0), ("--gradient", a.gradient, 0.01, 1000.0)):
+        if not (math.isfinite(val) and lo <= val <= hi):
+            print(f"error: {name} = {val!r}: must be in [{lo:g}, {hi:g}]", file=sys.stderr)
+            return 2
+    try:
+        study = parse_study(first_values(read_study_toml(a.study)), name=Path(a.study).stem)
+    except StudyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    composite = getattr(study.geometry, "composite", None)
+    if composite is None:
+        print(f"error: {a.study}: [geometry] model must be composite or composite_homogenised (a [composite] cell)",
+              file=sys.stderr)
+        return 2
+    mats = {"li": study.li, **study.materials}
+    try:
+        flow, cell, _ = cell_flow(composite, mats, a.mesh_size)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"ply flow: cell {cell.box[3]:g} x {cell.box[4]:g} x {cell.box[5]:.4g} mm, {flow.rc.dofs} dofs, "
+          f"{flow.held_dofs} held (tows), Li {flow.li_volume:.4g} mm3 of {flow.rc.vol:.4g}")
+    out = {"study": a.study, "mesh_size_mm": a.mesh_size, "dofs": flow.rc.dofs, "li_volume_mm3": flow.li_volume,
+           "cell_volume_mm3": flow.rc.vol, "runs": []}
+    for d in DIRECTIONS:
+        r = flow.steady(d, a.gradient, progress=print)
+        out["runs"].append(r)
+        print(f"  {d}: q {r['q_mm_per_s']:.5g} mm/s at G {a.gradient:g} MPa/mm, kappa {r['kappa']:.5g} "
+              f"({r['ratio_to_channel']:.4g} x the open channel), cross flux {r['q_cross_mm_per_s']:.2g} mm/s, "
+              f"{r['steps']} steps, {r['wall_s']:.1f} s")
+    kx, ky = (r["kappa"] for r in out["runs"])
+    out["kappa"] = 0.5 * (kx + ky)
+    out["xy_asymmetry"] = abs(kx - ky) / out["kappa"]
+    print(f"  kappa {out['kappa']:.5g} (x/y differ by {100 * out['xy_asymmetry']:.2f} %); "
+          f"K = kappa A H^(n+1) = {out['kappa'] * flow.rc.li.creep_A_eff * cell.box[5] ** (flow.rc.li.creep_n + 1):.4g} "
+          f"mm/s per (MPa/mm)^n")
+    if a.out:
+        atomic_write_text(Path(a.out), json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
