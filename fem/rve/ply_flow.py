@@ -1,10 +1,10 @@
 """Li flowing THROUGH the cloth: the creeping-Darcy law of the ply, identified on the periodic cell.
 Units: mm, MPa, s.
 
-Why: the homogenised ply (fem/rve/ply_fit.py) is one continuum, so its Li moves with its tows. In the
-resolved discs the Li also flows between the tows towards the rim (docs/results.md, session 10: the
-6 mm resolved disc thins 7.80 % at 30 MPa against 1.60 % homogenised). A two-phase ply needs the
-flux of Li relative to the cloth under a gradient of Li pressure; this module measures it.
+Why: the homogenised ply (fem/rve/ply_fit.py) is one continuum, so its Li moves with its tows. Whether
+the Li also flows between the tows (relative to the cloth) towards the rim decides whether a ply needs
+a second phase. This module measures that flux: for the paper's cloth it is 2e-5 of an open Li
+channel's, negligible in a 15 mm disc (docs/results.md, session 11).
 
 The cell problem. The Li-region cell of the tables (fem/rve/ply_tables.py li_region_cell: tows, Li
 between and over them, pores), on the creep solver of fem/rve/creep.py (P2, small strain, the Li
