@@ -125,7 +125,7 @@ class RveCreep:
                  quadrature_degree: int = 2, bbar: bool = True):
         if mesh.comm.size > 1:
             raise RuntimeError("the RVE creep solver is serial: run it without mpiexec")
-        self.mesh, self.box = mesh, box
+        self.mesh, self.box, self.cell_tags = mesh, box, cell_tags
         V = fem.functionspace(mesh, ("Lagrange", degree, (3,)))
         self.V = V
         cell = mesh.basix_cell().name
@@ -186,6 +186,8 @@ class RveCreep:
         jw = fem.Expression(abs(ufl.JacobianDeterminant(mesh)) + 0.0 * ufl.SpatialCoordinate(mesh)[0], pts)
         w = basix.make_quadrature(mesh.basix_cell(), qd)[1]
         self.qvol = (jw.eval(mesh, self.cells).reshape(n_cells, -1) * w).ravel()
+        qv = self.qvol.reshape(n_cells, nq)
+        self.w_cell = qv / qv.sum(axis=1, keepdims=True)   # each point's share of its cell (the B-bar mean)
         # constraints, affine modes and uniform-stress load vectors
         bs = V.dofmap.index_map_bs
         n_nodes = V.dofmap.index_map.size_local
@@ -219,9 +221,8 @@ class RveCreep:
             e_li = eps[li]
             if self.bbar:
                 # the volumetric strain of each Li point -> its cell's mean (equal-weight points of one cell)
-                w = self.qvol.reshape(-1, self.nq)
                 tr = eps[:, :3].sum(axis=1).reshape(-1, self.nq)
-                tr_bar = np.repeat((tr * w).sum(axis=1) / w.sum(axis=1), self.nq)[li]
+                tr_bar = np.repeat((tr * self.w_cell).sum(axis=1), self.nq)[li]
                 e_li = e_li + np.outer((tr_bar - e_li[:, :3].sum(axis=1)) / 3.0, M)
             s, c, e, d = norton_return(e_li, epsc_n[li], m.shear_modulus_MPa, m.bulk_modulus_MPa, A_dt,
                                        m.creep_n, m.threshold_stress_MPa)

@@ -34,7 +34,7 @@ engineering shear rate 3^((n+1)/2) A |tau|^n, so
 the fraction of the open channel's flux that the tows let through.
 
     python -m fem.rve.ply_flow STUDY [--mesh-size 0.3] [--out FILE]
-(a study with a [composite] table and the Li law; the cell costs minutes on one core at 0.3 mm).
+(a study with a [composite] table and the Li law; 17-25 s per direction on one core at 0.3 mm).
 """
 from __future__ import annotations
 
@@ -60,9 +60,8 @@ def kappa_channel(n: float) -> float:
 class CellFlow:
     """Steady creeping flow of the Li of an RVE creep cell (fem/rve/creep.py RveCreep) past its held tows."""
 
-    def __init__(self, rc, cell_tags, held_tags=(CARBON_WARP, CARBON_WEFT)):
+    def __init__(self, rc, held_tags=(CARBON_WARP, CARBON_WEFT)):
         import dolfinx_solver  # noqa: F401
-        import scipy.sparse as sp
         import ufl
         from dolfinx import fem, la
 
@@ -73,6 +72,7 @@ class CellFlow:
             raise ValueError("li threshold_stress_MPa: must be 0 for the flow coefficient (a Norton law without "
                              "threshold is scale-free; with one the flux is not a power of the gradient)")
         self.rc = rc
+        cell_tags = rc.cell_tags
         bs = rc.V.dofmap.index_map_bs
         held_cells = np.concatenate([cell_tags.find(t) for t in held_tags]) if held_tags else np.zeros(0, np.int32)
         blocks = np.unique(rc.V.dofmap.list[held_cells].ravel()) if len(held_cells) else np.zeros(0, np.int64)
@@ -95,13 +95,12 @@ class CellFlow:
             self.b[j] = vec.array[:rc.N]
         # int_Li u_j dV = b_j . u (the same P2 integral)
         self.li_volume = float(fem.assemble_scalar(fem.form(1.0 * dx_li, jit_options=JIT_OPTIONS)))
-        self.sp = sp
 
     def steady(self, direction: str, G: float, max_steps: int = 60, tol: float = 1e-5, progress=None) -> dict:
         """Steady flux (mm/s) of the Li under the body force G (MPa/mm) along `direction` ('x' or 'y')."""
-        from fem.rve.solve import _vec
-        from dolfinx import fem
         from dolfinx.fem import petsc as fem_petsc
+
+        from fem.rve.solve import _vec
         say = progress or (lambda s: None)
         rc, T = self.rc, self.T
         j = DIRECTIONS[direction]
@@ -134,9 +133,8 @@ class CellFlow:
                     break
             else:
                 raise RuntimeError(f"cell flow: Newton did not converge in step {k} (dt {dt:g} s)")
-            q = float(self.b[j] @ (uu - u)) / dt / rc.vol
-            q_cross = float(self.b[1 - j] @ (uu - u)) / dt / rc.vol
             v = (uu - u) / dt
+            q, q_cross = float(self.b[j] @ v) / rc.vol, float(self.b[1 - j] @ v) / rc.vol
             u, epsc, t = uu, epsc_new, t + dt
             hist.append({"t_s": t, "dt_s": dt, "q_mm_per_s": q, "newton": it})
             say(f"    step {k}: t {t:.4g} s, dt {dt:.3g} s, q_{direction} {q:.6g} mm/s ({it} Newton its)")
@@ -154,19 +152,10 @@ class CellFlow:
 
 
 def cell_flow(composite, materials: dict, mesh_size_mm: float):
-    """(CellFlow, cell, mesh report) of the Li-region cell of a composite (the tables' cell)."""
-    import dolfinx_solver  # noqa: F401
-    from mpi4py import MPI
-
-    from fem.rve.config import RveStudy
-    from fem.rve.creep import RveCreep
-    from fem.rve.ply_tables import li_region_cell
-    from meshes.rve import WeaveCell, load_mesh
-    cell = WeaveCell(li_region_cell(composite, mesh_size_mm))
-    mesh, ct, report = load_mesh(cell, MPI.COMM_SELF)
-    st = RveStudy("ply", cell, materials, bounds=False)
-    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
-    return CellFlow(rc, ct), cell, report
+    """(CellFlow, cell, mesh report) of the Li-region cell of a composite (the tables' cell and solver)."""
+    from fem.rve.ply_tables import cell_creep_solver
+    rc, cell, report = cell_creep_solver(composite, materials, mesh_size_mm)
+    return CellFlow(rc), cell, report
 
 
 def main(argv=None) -> int:

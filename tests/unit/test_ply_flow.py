@@ -21,7 +21,7 @@ def _slab_flow(h, bbar=True, n=6.56):
     st = RveStudy("li", cell, {"li": LiCreep(creep_A=7.7e-3, creep_n=n), "gpe": GelNeoHookean(),
                                "carbon": TowElastic(), "void": SoftVoid()})
     rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction(), bbar=bbar)
-    return CellFlow(rc, ct).steady("x", 10.0)
+    return CellFlow(rc).steady("x", 10.0)
 
 
 def test_kappa_channel_closed_form():
