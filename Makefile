@@ -75,7 +75,7 @@ identify: $(KERNELS) ## one-point identification of one unknown, then prediction
 design: $(KERNELS) ## G-LiCFC design study (Li loading, cloth, gel at 10 and 30 MPa, homogenised disc): results/<study>/design.md, .png [STUDY=...]
 	$(PY) -m fem.workflows.design $(if $(filter command line,$(origin STUDY)),$(STUDY),) --jobs $(JOBS)
 
-ply-tables: $(KERNELS) ## creep response tables of the G-LiCFC ply (periodic RVE, 4 modes x 3 rates, ~30 min): studies/data/ply_creep_<key>.json [STUDY=...]
+ply-tables: $(KERNELS) ## creep response tables of the G-LiCFC ply (periodic RVE, 5 modes x 3 rates + 2 held stresses, ~30-50 min): studies/data/ply_creep_<key>.json [STUDY=...]
 	$(PY) -m fem.rve.ply_tables $(if $(filter command line,$(origin STUDY)),$(STUDY),studies/composite_glicfc_homogenised.toml)
 
 sensitivity: $(KERNELS) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot

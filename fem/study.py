@@ -192,6 +192,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                            "rve_creep (the Li region's law fitted to its RVE creep tables, make ply-tables)"),
         "rows_factor": Key(1, int, lo=1, hi=16, doc="composite_homogenised only: element rows per layer x this "
                                                      "(4 / 2 / 3 rows in ply / overlayer / gel at 1)"),
+        "ply_rve_pores": Key("neo-hookean", str, choices=("neo-hookean", "linear"),
+                             doc="composite_homogenised, rve_creep only: the pores of the creep tables' RVE cell: "
+                                 "neo-hookean (a pore cannot lose more than its volume) or linear (the small-strain "
+                                 "soft solid of the tables before 2026-12-04 session 12, which lost 3.6x its volume "
+                                 "at 30 MPa: kept only for the tables not yet rebuilt)"),
         "ply_rve_mesh_size_mm": Key(_default(HomogenisedDiscGeometry, "ply_rve_mesh_size_mm"), float, hi=10.0, **POS,
                                     doc="composite_homogenised only: element size of the RVE cell that gives the ply (the elastic cloth cell, or the Li-region cell of the rve_creep tables)"),
     },
@@ -564,17 +569,18 @@ def parse_study(data: dict, name: str = "study") -> Study:
     meta = _read_table("study", data.get("study", {}))
     g = _read_table("geometry", data["geometry"])
     model = g.pop("model")
-    for k in ("ply_rve_mesh_size_mm", "ply_law", "rows_factor"):
+    for k in ("ply_rve_mesh_size_mm", "ply_law", "rows_factor", "ply_rve_pores"):
         if k in data["geometry"] and model != "composite_homogenised":
             raise StudyError(f"[geometry] {k}: only allowed for model = \"composite_homogenised\"")
     ply_rve_h, ply_law, rows_factor = g.pop("ply_rve_mesh_size_mm"), g.pop("ply_law"), g.pop("rows_factor")
+    ply_rve_pores = g.pop("ply_rve_pores")
     materials = {}
     for t in ("composite", "carbon", "gpe", "void"):
         if t in data and model not in ("composite", "composite_homogenised"):
             raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\" or \"composite_homogenised\"")
     if model == "composite_homogenised":
         allowed = ("diameter_mm", "mesh_size_mm", "rim_refinement", "rim_zone_mm", "ply_rve_mesh_size_mm", "ply_law",
-                   "rows_factor")
+                   "rows_factor", "ply_rve_pores")
         for k in data["geometry"]:
             if k not in allowed + ("model",):
                 raise StudyError(f"[geometry] {k}: not allowed for model = \"composite_homogenised\" (allowed: "
@@ -590,7 +596,8 @@ def parse_study(data: dict, name: str = "study") -> Study:
             geometry = HomogenisedDiscGeometry(
                 comp, mesh_size_mm=g["mesh_size_mm"],
                 rim_refinement=given.get("rim_refinement", _default(HomogenisedDiscGeometry, "rim_refinement")),
-                rim_zone_mm=rim_zone, ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law, rows_factor=rows_factor)
+                rim_zone_mm=rim_zone, ply_rve_mesh_size_mm=ply_rve_h, ply_law=ply_law, rows_factor=rows_factor,
+                ply_rve_pores=ply_rve_pores)
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
         materials = _composite_materials(data)

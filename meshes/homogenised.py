@@ -120,6 +120,7 @@ class HomogenisedDiscGeometry:
     rim_zone_mm: float = 0.5
     ply_rve_mesh_size_mm: float = 0.2  # element size of the cloth RVE (fem/rve/ply.py)
     ply_law: str = "elastic"          # elastic: cloth ply + creeping Li overlayer; rve_creep: fitted Li-region ply
+    ply_rve_pores: str = "neo-hookean"  # the pores of the rve_creep tables' cell (fem/rve/creep.py void_law)
     rows_factor: int = 1              # element rows per layer x this (mesh convergence through the thickness)
     use_symmetry: bool = True
 

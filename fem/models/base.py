@@ -176,6 +176,17 @@ class DiscModel:
         act = self.kinematics.active
         self.creep_points = CreepPoints(self.qs_dofs.size, act, kernel_threads(self.mesh.comm.size),
                                         self.kinematics.thickness_axis)
+        # a ply with a second Li branch (PlyViscoplastic.branch2): its own kernel work arrays and state
+        # Cc^-1 (Cc2_inv_n); the weak form reads the sum of the two branches' stresses and tangents
+        self.mat2 = self.mat.branch2() if getattr(self.mat, "has_branch2", False) else None
+        self.dt_A2 = 0.0
+        if self.mat2 is not None:
+            self.creep_points2 = CreepPoints(self.qs_dofs.size, act, kernel_threads(self.mesh.comm.size),
+                                             self.kinematics.thickness_axis)
+            self.Cc2_inv_n = fem.Function(self.Qt, name="Cc2_inv")
+            self.Cc2_inv_n.x.array[:] = self.Cc_inv_n.x.array
+        else:
+            self.creep_points2 = self.Cc2_inv_n = None
         if getattr(self.mat, "is_hill", False) and theta != 1.0:
             raise ValueError(f"theta = {theta}: the Hill-Norton ply is integrated by backward Euler only (theta = 1)")
         na = len(act)
@@ -456,6 +467,8 @@ class DiscModel:
         else:
             self.dt_A = self.theta * dt * self.mat.creep_A_eff
             self.dp_explicit[:] = (1.0 - self.theta) * dt * self.rate_n
+            if self.mat2 is not None:   # Hill-Norton: backward Euler (theta = 1)
+                self.dt_A2 = dt * self.mat2.creep_A_eff
 
     def _run_creep_points(self, mode: int) -> None:
         """The pointwise creep law (fem/physics/creep_point.py) at the current displacement and pressure."""
@@ -465,6 +478,14 @@ class DiscModel:
         # the serial assembler takes the whole tangent, p d(cof F)/dF included; the UFL form adds that
         p = np.ascontiguousarray(Fp[:, 9]) if self.assembler is not None else None
         self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p, self.s_b)
+        if self.mat2 is not None:   # the second branch (no pressure term: the first carries p cof F)
+            cp, cp2 = self.creep_points, self.creep_points2
+            cp2.run(self.mat2, F, self.Cc2_inv_n.x.array[self._qt_ix].reshape(-1, 3, 3), self.dp_explicit,
+                    self.dt_A2, mode, None, self.s_b)
+            cp.P += cp2.P
+            if mode == MODE_TANGENT:
+                cp.A += cp2.A
+            np.maximum(cp.dist, cp2.dist, out=cp.dist)
 
     def update_creep_increment(self, dt: float):
         """Pointwise return map and stress at the current displacement, with the consistent tangent
@@ -598,6 +619,11 @@ class DiscModel:
         else:
             over = np.maximum(q - self.mat.threshold_stress_MPa, 0.0)
             rate = self.mat.creep_A_eff * over ** self.mat.creep_n
+        if self.mat2 is not None:   # the step control sees the faster of the two branches at each point
+            cp2 = self.creep_points2
+            q2 = np.maximum(cp2.q_tr - 3.0 * cp2.mu * cp2.dp, 0.0)
+            rate = np.maximum(rate, self.mat2.creep_A_eff * q2 ** self.mat2.creep_n)
+            dp = np.maximum(dp, cp2.dp)
         return StepResult(nsolve, force, self._max(dp.max(initial=0.0)), self.rms(dp),
                           self._max(rate.max(initial=0.0)), self.rms(rate), rate, dp.copy(),
                           self.rms(q / (3.0 * mubar)), self.trial_distance,
@@ -612,6 +638,8 @@ class DiscModel:
             assert self._state_valid, "commit_state needs update_creep_increment at the converged state"
             cp = self.creep_points
             self.Cc_inv_n.x.array[self._qt_ix] = cp.commit().ravel()
+            if self.mat2 is not None:
+                self.Cc2_inv_n.x.array[self._qt_ix] = self.creep_points2.commit().ravel()
             self.p_eq.x.array[:] += cp.dp
             if self.anand:   # the state of its explicit rates (Norton's come from rate_n)
                 self.q_n[:] = cp.q_tr - 3.0 * cp.mu * cp.dp

@@ -266,6 +266,30 @@ class PlyViscoplastic(LiCreep):
     # elasticity K m m + sum_k 2 mu_k P_k has the Hill modes as eigen-projectors. FITTED, as above.
     mu_ratio_inplane: float = 1.0
     mu_ratio_transverse: float = 1.0
+    # a second Li branch in parallel (fem/rve/ply_fit.py fit(branches=2)): the same Hill weights, modal
+    # ratios and exponent creep_n, its own shear modulus (branch2_shear_ratio x shear_modulus_MPa) and
+    # Norton prefactor branch2_creep_A (MPa^-n s^-1, at the cell's temperature). FITTED, as above; 0: none.
+    branch2_shear_ratio: float = 0.0
+    branch2_creep_A: float = 0.0
+    # ... with its own exponent and Hill weights when fitted so (fit branch2_free); 0: those of the first branch
+    branch2_creep_n: float = 0.0
+    branch2_hill_inplane: float = 0.0
+    branch2_hill_transverse: float = 0.0
+
+    @property
+    def has_branch2(self) -> bool:
+        return self.branch2_shear_ratio > 0.0 and self.branch2_creep_A > 0.0
+
+    def branch2(self) -> "PlyViscoplastic":
+        """The second branch as a material of its own (the creep kernel's view: its shear modulus,
+        creep_A and Hill constants; no skeleton, no pores, no further branch)."""
+        from dataclasses import replace
+        return replace(self, youngs_modulus_MPa=self.youngs_modulus_MPa * self.branch2_shear_ratio,
+                       creep_A=self.branch2_creep_A, porosity=0.0, closure_B=0.0, branch2_shear_ratio=0.0,
+                       branch2_creep_A=0.0, creep_n=self.branch2_creep_n or self.creep_n,
+                       hill_inplane=self.branch2_hill_inplane or self.hill_inplane,
+                       hill_transverse=self.branch2_hill_transverse or self.hill_transverse,
+                       branch2_creep_n=0.0, branch2_hill_inplane=0.0, branch2_hill_transverse=0.0)
 
     @property
     def is_hill(self) -> bool:
@@ -308,6 +332,11 @@ class PlyViscoplastic(LiCreep):
         r = fit.get("moduli_ratios_isotropised")
         if r:
             hill.update(mu_ratio_inplane=r["inplane_normal"], mu_ratio_transverse=r["transverse_shear"])
+        if "mu_b2_MPa" in p:   # the second branch (fit(branches=2))
+            hill.update(branch2_shear_ratio=p["mu_b2_MPa"] / mu, branch2_creep_A=10.0 ** p["log10_A_b2"])
+            if "n_b2" in p:   # its own exponent and (in-plane averaged, as the first's) Hill weights
+                hill.update(branch2_creep_n=p["n_b2"], branch2_hill_inplane=10.0 ** p["log10_h2_inplane"],
+                            branch2_hill_transverse=10.0 ** p["log10_h2_transverse_shear"])
         return PlyViscoplastic(youngs_modulus_MPa=E, poisson_ratio=nu, creep_A=10.0 ** p["log10_A_b"],
                                creep_n=p["n_b"], temperature_K=temperature_K, reference_temperature_K=temperature_K,
                                **sk, **closure, **hill)

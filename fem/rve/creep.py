@@ -49,7 +49,7 @@ from fem.models.linear_solvers import ProlongedSystem
 from fem.rve.backus import isotropic_stiffness, lame, tensor_to_voigt, voigt_to_mandel
 from fem.rve.periodic import affine_dofs, prolongation, unit_strain, unit_stress
 from fem.rve.solve import _petsc_aij, _vec, tow_moduli
-from meshes.common import LI
+from meshes.common import LI, VOID
 
 SQ2 = math.sqrt(2.0)
 M = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])          # Mandel identity
@@ -80,6 +80,25 @@ def tow_mandel(moduli: dict, a: np.ndarray) -> np.ndarray:
                                               + np.einsum("njl,ik->nijkl", A, d) + np.einsum("njk,il->nijkl", A, d))
     T += moduli["beta"] * np.einsum("nij,nkl->nijkl", A, A)
     return mandel_of_tensor4(T)
+
+
+VOID_J_MIN = 0.05   # below this volume ratio the pore's pressure is extended linearly (Newton iterates only:
+# it is reached at about -400 MPa with the default pore, far beyond any load here)
+
+
+def void_pressure(tr, mu, lam):
+    """Mean stress of a pore (the resolved disc's neo-Hookean SoftVoidLaw, P = mu (F - F^-T) + lam ln J
+    F^-T, under hydrostatic deformation: p = (mu (J^2/3 - 1) + lam ln J) / J) at the volume ratio
+    J = 1 + tr of the small-strain cell, and dp/dtr. Small tr: p = (lam + 2 mu / 3) tr, the linear
+    pore; J -> 0: p -> -inf, so a pore cannot lose more than its volume. (A linear pore at small strain
+    can: K = 8.3 MPa under 30 MPa is tr = -3.6, and the cells' pores then 'closed' 3.6 times their
+    volume: docs/verification.md.) Below VOID_J_MIN linear in J (C1)."""
+    J = 1.0 + np.asarray(tr, float)
+    Jc = np.maximum(J, VOID_J_MIN)
+    p = (mu * (Jc ** (2.0 / 3.0) - 1.0) + lam * np.log(Jc)) / Jc
+    dp = ((2.0 / 3.0) * mu * Jc ** (-1.0 / 3.0) + lam / Jc) / Jc - p / Jc
+    p = np.where(J < VOID_J_MIN, p + dp * (J - VOID_J_MIN), p)
+    return p, dp
 
 
 def norton_return(eps, epsc_n, mu, K, A_dt, n, sy):
@@ -122,7 +141,7 @@ class RveCreep:
     """The cell, its phases and the solver; `run(test)` integrates one loading history."""
 
     def __init__(self, mesh, cell_tags, box, materials: dict, fibre: dict | None = None, degree: int = 2,
-                 quadrature_degree: int = 2, bbar: bool = True):
+                 quadrature_degree: int = 2, bbar: bool = True, void_law: str = "neo-hookean"):
         if mesh.comm.size > 1:
             raise RuntimeError("the RVE creep solver is serial: run it without mpiexec")
         self.mesh, self.box, self.cell_tags = mesh, box, cell_tags
@@ -180,6 +199,11 @@ class RveCreep:
                 self.C_el[np.repeat(np.isin(np.arange(n_cells), cells_t), nq)] = tow_mandel(tow_moduli(mat), np.repeat(a, nq, axis=0))
         self.li_pts = tag_pt == LI
         self.li = materials.get(LI)
+        # the pores' volumetric response (`void_pressure`), or "linear" (the small-strain pore of TABLE_VERSION <= 3)
+        if void_law not in ("neo-hookean", "linear"):
+            raise ValueError(f"void_law = {void_law!r}: must be 'neo-hookean' or 'linear'")
+        self.void_pts = (tag_pt == VOID) if (void_law == "neo-hookean" and VOID in materials) else np.zeros(0, bool)
+        self.void_lame = lame(materials[VOID]) if self.void_pts.any() else None
         self.nq = nq
         if self.bbar and self.li is not None:
             self.K_li.x.array[np.flatnonzero(tag_of_cell == LI)] = self.li.bulk_modulus_MPa
@@ -214,6 +238,14 @@ class RveCreep:
         sig = np.einsum("nij,nj->ni", self.C_el, eps)
         C = self.C_el.copy()
         epsc, dp = epsc_n.copy(), np.zeros(len(eps))
+        if self.void_lame is not None:   # the pores' volumetric part: p(J) instead of K tr
+            lam, mu = self.void_lame
+            vp = self.void_pts
+            tr = eps[vp, :3].sum(axis=1)
+            p, dpdtr = void_pressure(tr, mu, lam)
+            K = lam + 2.0 * mu / 3.0
+            sig[vp] += np.outer(p - K * tr, M)
+            C[vp] += (dpdtr - K)[:, None, None] * np.outer(M, M)
         li = self.li_pts
         if li.any() and self.li is not None:
             m = self.li

@@ -2,9 +2,10 @@
 hold, on the periodic RVE cell (fem/rve/creep.py) and on the law at one point (fem/rve/ply_fit.py),
 side by side. Units: mm, MPa, s.
 
-The tables (fem/rve/ply_tables.py) load the cell at constant strain RATES (1e-4 to 1e-2 /s); a disc
-between platens holds a STRESS for a minute, and its ply creeps at 1e-5 to 1e-3 /s. The fit's 5 %
-criterion says nothing about that path, so this check loads both the cell and the law with the
+The tables (fem/rve/ply_tables.py) load the cell at constant strain RATES (1e-4 to 1e-2 /s) and, since
+session 12, hold 10 and 30 MPa confined for 61 s (CREEP_TESTS, fitted too); a disc between platens holds
+a STRESS for a minute, and its ply creeps at 1e-5 to 1e-3 /s. For any other stress, mode or hold the
+fit says nothing about that path, so this check loads both the cell and the law with the
 through-thickness mean stress -S held from the first step (the cell's mixed control: applied in one
 step of t_end / steps, then held) for t_end s, in two modes:
     confined     E_xx = E_yy = 0 and no shear (the ply in a wide disc: its tows hold the plane)
@@ -24,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODES = {"confined": ["strain", "strain", "stress", "strain", "strain", "strain"],
-         "unconfined": ["stress"] * 6}
+from fem.rve.ply_tables import CREEP_MODES as MODES  # the confined / unconfined controls
 
 
 def law_creep(fit: dict, mode: str, stress_MPa: float, t_end: float, steps: int) -> dict:
@@ -41,10 +41,10 @@ def law_creep(fit: dict, mode: str, stress_MPa: float, t_end: float, steps: int)
 
 
 def cell_creep(composite, materials: dict, mesh_size_mm: float, mode: str, stress_MPa: float, t_end: float,
-               steps: int, progress=None) -> dict:
-    """The RVE cell of the table under the same creep test."""
+               steps: int, progress=None, pores: str = "neo-hookean") -> dict:
+    """The RVE cell of the table (its pores) under the same creep test."""
     from fem.rve.ply_tables import cell_creep_solver
-    rc, _, _ = cell_creep_solver(composite, materials, mesh_size_mm)
+    rc, _, _ = cell_creep_solver(composite, materials, mesh_size_mm, pores)
     target = np.zeros(6)
     target[2] = -stress_MPa
     return rc.run(MODES[mode], np.zeros(6), target, t_end, steps, progress=progress, rtol=1e-8)
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
           f"pore closure {100 * law['pore_closure'][-1]:.1f} %", flush=True)
     t0 = time.perf_counter()
     cell = cell_creep(study.geometry.composite, mats, study.geometry.ply_rve_mesh_size_mm, a.mode, a.stress, a.hold,
-                      a.steps, progress=lambda s: print(s, flush=True))
+                      a.steps, progress=lambda s: print(s, flush=True), pores=study.geometry.ply_rve_pores)
     ez_law, ez_cell = law["E"][-1][2], cell["E"][-1][2]
     out = {"study": str(a.study), "table": str(tp), "mode": a.mode, "stress_MPa": a.stress, "hold_s": a.hold,
            "steps": a.steps, "law": law, "cell": cell, "E_zz_law": ez_law, "E_zz_cell": ez_cell,

@@ -37,12 +37,14 @@ import numpy as np
 from fem.stepping.lock import _pid_alive
 from fem.stepping.outputs import atomic_write, atomic_write_text, fsync_dir
 
-FORMAT = 4   # 3: + rim_active, s_n, q_n (2026-12-03); 4: + gel_closure (a draining gel; empty otherwise)
-READS = (3, 4)   # a format-3 checkpoint has no gel_closure: read as empty (fine unless the gel drains)
-OPTIONAL = {"gel_closure": 4}   # array -> the format that added it
+FORMAT = 5   # 3: + rim_active, s_n, q_n (2026-12-03); 4: + gel_closure (a draining gel; empty otherwise);
+#            5: + Cc2_inv (the second Li branch of a homogenised ply; empty otherwise) (2026-12-04)
+READS = (3, 4, 5)   # an older checkpoint lacks the later arrays: read as empty (fine unless the run needs them)
+OPTIONAL = {"gel_closure": 4, "Cc2_inv": 5}   # array -> the format that added it
 SERIAL_NAME = "checkpoint.npz"
 MANIFEST_NAME = "checkpoint.json"
-ARRAYS = ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev", "rim_active", "s_n", "q_n", "gel_closure")
+ARRAYS = ("x", "x_prev", "Cc_inv", "p_eq", "rate_n", "rate_prev", "rim_active", "s_n", "q_n", "gel_closure",
+          "Cc2_inv")
 SNAP_KEYS = ("u", "von_mises", "p_eq")
 
 

@@ -272,12 +272,15 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
         expect = {"x": x.size, "x_prev": x.size, "Cc_inv": model.Cc_inv_n.x.array.size,
                   "p_eq": model.p_eq.x.array.size, "rate_n": model.rate_n.size, "rate_prev": model.rate_n.size,
                   "rim_active": model.rim_active.size, "s_n": model.s_n.size, "q_n": model.q_n.size,
-                  "gel_closure": 0 if model.gel_closure is None else model.gel_closure.size}
+                  "gel_closure": 0 if model.gel_closure is None else model.gel_closure.size,
+                  "Cc2_inv": 0 if model.Cc2_inv_n is None else model.Cc2_inv_n.x.array.size}
         outcome, meta, arrays, snaps = ckpt.load(out_dir, comm, fp, expect)
         if outcome == "ok":
             st = _state_from_meta(meta, snaps)
             x[:] = arrays["x"]; x_n[:] = arrays["x"]; x_prev[:] = arrays["x_prev"]
             model.Cc_inv_n.x.array[:] = arrays["Cc_inv"]
+            if model.Cc2_inv_n is not None:   # the ply's second Li branch
+                model.Cc2_inv_n.x.array[:] = arrays["Cc2_inv"]
             model.p_eq.x.array[:] = arrays["p_eq"]
             model.rate_n[:] = arrays["rate_n"]
             rate_prev[:] = arrays["rate_prev"]
@@ -642,7 +645,8 @@ def _save_checkpoint(out_dir: Path, comm, fp: str, st: RunState, model, x_prev, 
     arrays = {"x": model.w.x.array, "x_prev": x_prev, "Cc_inv": model.Cc_inv_n.x.array, "p_eq": model.p_eq.x.array,
               "rate_n": model.rate_n, "rate_prev": rate_prev, "rim_active": model.rim_committed.astype(float),
               "s_n": model.s_n, "q_n": model.q_n,
-              "gel_closure": np.zeros(0) if model.gel_closure is None else model.gel_closure}
+              "gel_closure": np.zeros(0) if model.gel_closure is None else model.gel_closure,
+              "Cc2_inv": np.zeros(0) if model.Cc2_inv_n is None else model.Cc2_inv_n.x.array}
     ckpt.save(out_dir, comm, meta, arrays, st.snapshots)
 
 

@@ -79,3 +79,49 @@ def test_pore_closure_step():
     num = (closure_step(tr + h, c_n, dt, K, phi, B, m)[1] - closure_step(tr - h, c_n, dt, K, phi, B, m)[1]) / (2 * h)
     assert dp == pytest.approx(num, rel=1e-5)
     assert dp < K   # closing pores soften the volumetric response
+
+
+def _hill_theta(mu_b=2500.0, log10_A=math.log10(3e-3), n=6.0):
+    """The 15 constants of the Hill branch with modal moduli (skeleton, branch, weights, modulus ratios)."""
+    return [30000.0, 6000.0, 4000.0, 9000.0, 20.0, 300.0, mu_b, log10_A, n, 0.6, 0.6, -0.3, 0.1, 0.1, -0.2]
+
+
+def test_two_identical_branches_are_one_branch_of_twice_the_modulus():
+    """fit(branches=2): two identical Hill-Norton branches (mu, A) stay equal, and as q is homogeneous
+    of degree 1 in s their sum is one branch of modulus 2 mu and prefactor A / 2^n (exact, here to 1e-9
+    along a confined and an in-plane shear curve at 1e-3 /s)."""
+    n, A, mu = 6.0, 3e-3, 1200.0
+    twin = PointLaw(_hill_theta(mu, math.log10(A), n) + [mu, math.log10(A)], 3000.0, branches=2)
+    one = PointLaw(_hill_theta(2 * mu, math.log10(A / 2 ** n), n), 3000.0)
+    for head, rate, t_end in loadings(rates=(1e-3,)):
+        a = twin.run(head["control"], rate, t_end, 20)
+        b = one.run(head["control"], rate, t_end, 20)
+        assert np.abs(a - b).max() <= 1e-9 * np.abs(b).max(), head["mode"]
+    # a second branch that differs changes the response
+    other = PointLaw(_hill_theta(mu, math.log10(A), n) + [mu, math.log10(A) + 2.0], 3000.0, branches=2)
+    head, rate, t_end = next(loadings(rates=(1e-3,)))
+    assert np.abs(other.run(head["control"], rate, t_end, 20) - one.run(head["control"], rate, t_end, 20)).max() > 1e-2
+
+
+def test_creep_curves_enter_the_fit_in_strain():
+    """A creep curve of the table (kind "creep", fem/rve/ply_tables.py creep_curves) is compared in the
+    through-thickness strain: the law's own curve has no error; with a 10x faster branch it creeps
+    more (law - cell < 0: more compression), by 0.9 % (confined, the skeleton carries most of the
+    load once the branch relaxes); with half the skeleton's C33 by 60 %."""
+    from fem.rve.ply_fit import creep_model, curve_errors
+    from fem.rve.ply_tables import CREEP_MODES
+    theta = _hill_theta()
+    law = PointLaw(theta, 3000.0)
+    head = {"mode": "confined_creep", "stress_MPa": 20.0, "control": CREEP_MODES["confined"], "component": 2,
+            "kind": "creep", "t_s": np.linspace(0.0, 30.0, 31).tolist()}
+    E = creep_model(law, head)
+    assert E[-1, 2] < E[1, 2] < 0.0 and np.abs(E[-1, [0, 1, 3, 4, 5]]).max() == 0.0   # it creeps; confined
+    curve = {**head, "E": E.tolist()}
+    assert curve_errors(theta, [curve], 3000.0)[0]["max_rel_error"] < 1e-12
+    fast = list(theta)
+    fast[7] += 1.0
+    err = curve_errors(fast, [curve], 3000.0)[0]
+    assert 0.005 < err["max_rel_error"] < 0.02 and err["final_strain_law"] < err["final_strain_rve"]
+    soft = list(theta)
+    soft[3] *= 0.5
+    assert curve_errors(soft, [curve], 3000.0)[0]["max_rel_error"] > 0.5
