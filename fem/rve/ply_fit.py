@@ -306,23 +306,16 @@ def _curve_error(law: PointLaw, c: dict):
     strain-rate curve in stress (the loaded component, and the lateral stress of the confined test),
     divided by its largest |stress|; a creep curve in the through-thickness strain, divided by its largest."""
     j = c["component"]
-    if c.get("kind") == "creep":
-        E = np.asarray(c["E"])
-        model = creep_model(law, c)
-        if not np.isfinite(model).all():
-            raise ValueError("not finite")
-        scale = np.abs(E[:, j]).max()
-        r = (model[1:, j] - E[1:, j]) / scale
-        return r, float(np.abs(r).max()), float(E[-1, j]), float(model[-1, j])
-    S = np.asarray(c["Sigma_MPa"])
-    model = model_curve(law, c)
+    creep = c.get("kind") == "creep"
+    ref = np.asarray(c["E"] if creep else c["Sigma_MPa"])
+    model = creep_model(law, c) if creep else model_curve(law, c)
     if not np.isfinite(model).all():
         raise ValueError("not finite")
-    scale = np.abs(S[:, j]).max()
-    r = (model[1:, j] - S[1:, j]) / scale
-    if c["mode"] == "confined":
-        r = np.concatenate([r, (model[1:, 0] - S[1:, 0]) / scale])
-    return r, float(np.abs(r).max()), float(S[-1, j]), float(model[-1, j])
+    scale = np.abs(ref[:, j]).max()
+    r = (model[1:, j] - ref[1:, j]) / scale
+    if not creep and c["mode"] == "confined":
+        r = np.concatenate([r, (model[1:, 0] - ref[1:, 0]) / scale])
+    return r, float(np.abs(r).max()), float(ref[-1, j]), float(model[-1, j])
 
 
 def residuals(theta, curves, K_b, phi=0.0, power: float = 2.0, unit: float = 1.0, branches: int = 1,
