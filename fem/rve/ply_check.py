@@ -30,13 +30,10 @@ from fem.rve.ply_tables import CREEP_MODES as MODES  # the confined / unconfined
 
 def law_creep(fit: dict, mode: str, stress_MPa: float, t_end: float, steps: int) -> dict:
     """The fitted law's strain history under the creep test (Voigt, engineering shear)."""
-    from fem.rve.ply_fit import point_law
-    law = point_law(fit)
-    target = np.zeros(6)
-    target[2] = -stress_MPa
-    strain, closure = [np.zeros(6)], [0.0]
-    law.run(MODES[mode], np.zeros(6), t_end, steps, closure=closure, stress_V=target, strain=strain)
-    return {"t_s": np.linspace(0.0, t_end, steps + 1).tolist(), "E": np.asarray(strain).tolist(),
+    from fem.rve.ply_fit import held_stress_strain, point_law
+    closure = [0.0]
+    strain = held_stress_strain(point_law(fit), MODES[mode], 2, stress_MPa, t_end, steps, closure=closure)
+    return {"t_s": np.linspace(0.0, t_end, steps + 1).tolist(), "E": strain.tolist(),
             "pore_closure": (np.asarray(closure) / max(fit.get("porosity", 0.0), 1e-300)).tolist()}
 
 

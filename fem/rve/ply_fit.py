@@ -291,14 +291,22 @@ def fit_curves(table: dict, creep: bool = True) -> list[dict]:
     return list(table["curves"]) + (list(table.get("creep_curves", [])) if creep else [])
 
 
-def creep_model(law: PointLaw, c: dict) -> np.ndarray:
-    """The law's mean-strain history (steps + 1, 6; Voigt) under a creep curve of the table (kind
-    "creep": the through-thickness stress -stress_MPa held from the first step, fem/rve/ply_tables.py)."""
+def held_stress_strain(law: PointLaw, control, component: int, stress_MPa: float, t_end: float, steps: int,
+                       closure: list | None = None) -> np.ndarray:
+    """The law's mean-strain history (steps + 1, 6; Voigt) with the mean stress -stress_MPa on
+    `component` held from the first step (the other 'stress' components 0, the 'strain' ones fixed at
+    0); the pore closure after each step is appended to `closure` when given."""
     target = np.zeros(6)
-    target[c["component"]] = -c["stress_MPa"]
+    target[component] = -stress_MPa
     strain = [np.zeros(6)]
-    law.run(c["control"], np.zeros(6), c["t_s"][-1], len(c["t_s"]) - 1, stress_V=target, strain=strain)
+    law.run(control, np.zeros(6), t_end, steps, closure=closure, stress_V=target, strain=strain)
     return np.asarray(strain)
+
+
+def creep_model(law: PointLaw, c: dict) -> np.ndarray:
+    """The law's mean-strain history under a creep curve of the table (kind "creep": the
+    through-thickness stress -stress_MPa held from the first step, fem/rve/ply_tables.py)."""
+    return held_stress_strain(law, c["control"], c["component"], c["stress_MPa"], c["t_s"][-1], len(c["t_s"]) - 1)
 
 
 def _curve_error(law: PointLaw, c: dict):
