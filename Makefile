@@ -76,7 +76,7 @@ design: $(KERNELS) ## G-LiCFC design study (Li loading, cloth, gel at 10 and 30 
 	$(PY) -m fem.workflows.design $(if $(filter command line,$(origin STUDY)),$(STUDY),) --jobs $(JOBS)
 
 ply-tables: $(KERNELS) ## creep response tables of the G-LiCFC ply (periodic RVE, 5 modes x 3 rates + 2 held stresses, ~30-50 min): studies/data/ply_creep_<key>.json [STUDY=...]
-	$(PY) -m fem.rve.ply_tables $(if $(filter command line,$(origin STUDY)),$(STUDY),studies/composite_glicfc_homogenised.toml)
+	$(PY) -m fem.rve.ply_tables $(if $(filter command line,$(origin STUDY)),$(STUDY),studies/composite_glicfc_homogenised.toml) --jobs $(JOBS)
 
 sensitivity: $(KERNELS) ## one-at-a-time sensitivity (mu, thickness, A, n, T, hold) at 5.19 and 17.79 MPa, tornado plot
 	$(PY) -m fem.workflows.sensitivity --jobs $(JOBS) $(EXEC_ARGS)

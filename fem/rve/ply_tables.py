@@ -20,12 +20,18 @@ it, and `make test` does not rebuild it): the cell, the materials, the mesh, and
 mean strain and mean stress histories. The cell's element size is the study's `[geometry]
 ply_rve_mesh_size_mm` (0.2 mm by default: 25-60 min on one core; 0.3 mm: 15-35 min, not converged in plane,
 docs/verification.md).
+
+Each curve is written to studies/data/ply_creep_<name>.parts/ as it finishes (since session 13): an
+interrupted build, or one whose curve failed (named in a one-line error, exit 1), resumes with the same
+command and computes only the missing curves; the folder is removed once the table is written.
+`--jobs N` (`make ply-tables JOBS=N`, default 2) computes the curves in N processes.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -105,28 +111,143 @@ def cell_creep_solver(composite, materials: dict, mesh_size_mm: float, pores: st
     return RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction(), void_law=pores), cell, report
 
 
+class PlyTableError(RuntimeError):
+    """Some curves of a table failed: the finished ones are kept in the parts folder (a rerun resumes)."""
+
+
+def curve_tasks(modes=MODES, rates=RATES, tests=CREEP_TESTS) -> list[tuple[str, tuple]]:
+    """The table's curves as named tasks, in the table's order: (name, ("rate", head, rate, t_end))
+    for the strain-rate curves (`loadings`), then (name, ("creep", (mode, S))) for the creep tests."""
+    out = [(f"{h['mode']}_rate_{h['rate_per_s']:g}", ("rate", h, r, t)) for h, r, t in loadings(modes, rates)]
+    return out + [(f"{m}_creep_{S:g}", ("creep", (m, S))) for m, S in tests]
+
+
+def part_key(base: str, task: tuple, steps: int, creep_hold_s: float, creep_steps: int) -> str:
+    """What a finished curve in the parts folder was computed for (the cell, materials and pores: `base`,
+    a table_key; and the curve's steps): a part with another key is recomputed."""
+    return base + (f"-steps{steps}" if task[0] == "rate" else f"-hold{creep_hold_s:g}x{creep_steps}")
+
+
+def _work(spec: dict, progress=None, runner=None) -> None:
+    """Compute the unfinished curves of spec["tasks"] one by one, each written to the parts folder as it
+    finishes (atomically, `<name>.json`). A curve is claimed with an exclusive `<name>.claim` file, so
+    several workers share one folder; a curve that fails leaves `<name>.failed` (its message) and the
+    worker goes on with the next. The cell is built only when there is a curve to compute."""
+    from fem.stepping.outputs import atomic_write_text
+    say = progress or (lambda s: None)
+    parts = Path(spec["parts_dir"])
+    rc = meta = None
+    for name, task in curve_tasks(spec["modes"], spec["rates"], spec["tests"]):
+        if name not in spec["todo"] or (parts / f"{name}.json").exists():
+            continue
+        try:
+            fd = os.open(parts / f"{name}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            continue   # another worker has it
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        try:
+            if rc is None:
+                rc, cell, report = cell_creep_solver(spec["composite"], spec["materials"], spec["mesh_size_mm"],
+                                                     spec["pores"])
+                meta = {"dofs": rc.dofs, "cell_box_mm": list(cell.box),
+                        "mesh_volumes_mm3": report.get("mesh_volumes_mm3") or {}}
+            t1 = time.perf_counter()
+            curve = runner(rc, name, task) if runner is not None else None   # tests: inject a failure
+            if curve is not None:
+                pass
+            elif task[0] == "rate":
+                _, head, rate, t_end = task
+                h = rc.run(head["control"], rate, np.zeros(6), t_end, spec["steps"], rtol=1e-8)
+                curve = {**head, **h}
+                j = head["component"]
+                say(f"  {head['mode']:10s} rate {head['rate_per_s']:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} "
+                    f"MPa, Li creep strain {h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
+            else:
+                curve = creep_curves(rc, tests=(task[1],), hold_s=spec["creep_hold_s"], steps=spec["creep_steps"],
+                                     progress=say)[0]
+            key = part_key(spec["key"], task, spec["steps"], spec["creep_hold_s"], spec["creep_steps"])
+            atomic_write_text(parts / f"{name}.json", json.dumps(
+                {"key": key, "curve": curve, "meta": meta, "wall_s": time.perf_counter() - t1}) + "\n")
+        except Exception as e:   # noqa: BLE001 -- the curve is reported, the others go on
+            atomic_write_text(parts / f"{name}.failed", f"{type(e).__name__}: {e}".splitlines()[0] + "\n")
+            say(f"  {name}: FAILED: {type(e).__name__}: {e}")
+        finally:
+            (parts / f"{name}.claim").unlink(missing_ok=True)
+
+
+def _read_part(path: Path, key: str):
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return d if d.get("key") == key else None
+
+
 def compute(composite, materials: dict, mesh_size_mm: float, modes=MODES, rates=RATES, steps: int = STEPS,
-            progress=None, pores: str = "neo-hookean") -> dict:
+            progress=None, pores: str = "neo-hookean", parts_dir=None, jobs: int = 1, tests=CREEP_TESTS,
+            creep_hold_s: float = CREEP_HOLD_S, creep_steps: int = CREEP_STEPS, _runner=None) -> dict:
+    """The table (dict) of the Li-region cell: the strain-rate curves of `modes` x `rates` and the creep
+    `tests`. Each curve is written to `parts_dir` as it finishes (default: a temporary folder); the
+    curves already there for the same cell, materials and steps are reused, so an interrupted or failed
+    build resumes where it stopped. `jobs` > 1 computes the curves in that many processes (each builds
+    its own cell; about 1 GB each at 0.2 mm). Raises PlyTableError naming the failed curves."""
+    import tempfile
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
-    rc, cell, report = cell_creep_solver(composite, materials, mesh_size_mm, pores)
-    say(f"ply creep tables: cell {cell.box[3]:g} x {cell.box[4]:g} x {cell.box[5]:.4g} mm, {rc.dofs} dofs, "
-        f"{len(modes) * len(rates)} curves")
-    curves = []
-    for head, rate, t_end in loadings(modes, rates):
-        t1 = time.perf_counter()
-        h = rc.run(head["control"], rate, np.zeros(6), t_end, steps, rtol=1e-8)
-        curves.append({**head, **h})
-        j = head["component"]
-        say(f"  {head['mode']:10s} rate {head['rate_per_s']:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} MPa, "
-            f"Li creep strain {h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
-    creep = creep_curves(rc, progress=say)
-    vols = report.get("mesh_volumes_mm3") or {}
+    tmp = None
+    if parts_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ply_parts_")
+        parts_dir = tmp.name
+    parts = Path(parts_dir)
+    parts.mkdir(parents=True, exist_ok=True)
+    for stale in (*parts.glob("*.claim"), *parts.glob("*.failed")):
+        stale.unlink(missing_ok=True)   # from an interrupted run: nobody else builds this table now
+    key = table_key(composite, materials, mesh_size_mm, pores)
+    tasks = curve_tasks(modes, rates, tests)
+    keys = {n: part_key(key, t, steps, creep_hold_s, creep_steps) for n, t in tasks}
+    todo = [n for n, _ in tasks if _read_part(parts / f"{n}.json", keys[n]) is None]
+    for n in todo:
+        (parts / f"{n}.json").unlink(missing_ok=True)   # another cell's or unreadable: recompute
+    say(f"ply creep tables: {len(tasks)} curves, {len(tasks) - len(todo)} already in {parts}, "
+        f"{len(todo)} to compute" + (f" in {min(jobs, len(todo))} processes" if jobs > 1 and len(todo) > 1 else ""))
+    spec = {"composite": composite, "materials": materials, "mesh_size_mm": mesh_size_mm, "pores": pores,
+            "steps": steps, "modes": modes, "rates": rates, "tests": tuple(tests), "creep_hold_s": creep_hold_s,
+            "creep_steps": creep_steps, "parts_dir": str(parts), "key": key, "todo": todo}
+    if jobs > 1 and len(todo) > 1 and _runner is None:
+        import pickle
+        import subprocess
+        (parts / "spec.pkl").write_bytes(pickle.dumps(spec))
+        procs = [subprocess.Popen([sys.executable, "-m", "fem.rve.ply_tables", "--worker", str(parts / "spec.pkl")])
+                 for _ in range(min(jobs, len(todo)))]
+        try:
+            for p in procs:
+                p.wait()
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+    elif todo:
+        _work(spec, say, _runner)
+    failed = {n: (parts / f"{n}.failed").read_text().strip() if (parts / f"{n}.failed").exists() else "no result"
+              for n, _ in tasks if _read_part(parts / f"{n}.json", keys[n]) is None}
+    if failed:
+        raise PlyTableError(f"{len(failed)} of {len(tasks)} curves failed ("
+                            + "; ".join(f"{n}: {m}" for n, m in failed.items())
+                            + f"); the {len(tasks) - len(failed)} finished curves are kept in {parts}: rerun to compute the rest")
+    got = {n: _read_part(parts / f"{n}.json", keys[n]) for n, _ in tasks}
+    meta = next(iter(got.values()))["meta"]
+    vols = meta["mesh_volumes_mm3"]
     vt = sum(vols.values()) or 1.0
-    return {"version": TABLE_VERSION, "pores": pores, "composite": asdict(composite), "cell_box_mm": list(cell.box),
-            "mesh_size_mm": mesh_size_mm, "dofs": rc.dofs, "volume_fractions": {k: v / vt for k, v in vols.items()},
+    curves = [got[n]["curve"] for n, t in tasks if t[0] == "rate"]
+    creep = [got[n]["curve"] for n, t in tasks if t[0] == "creep"]
+    if tmp is not None:
+        tmp.cleanup()
+    return {"version": TABLE_VERSION, "pores": pores, "composite": asdict(composite), "cell_box_mm": meta["cell_box_mm"],
+            "mesh_size_mm": mesh_size_mm, "dofs": meta["dofs"], "volume_fractions": {k: v / vt for k, v in vols.items()},
             "materials": {k: asdict(v) for k, v in materials.items()}, "steps": steps, "curves": curves, "creep_curves": creep,
-            "wall_s": time.perf_counter() - t0, "python": platform.python_version()}
+            "wall_s": time.perf_counter() - t0, "curve_wall_s": sum(g["wall_s"] for g in got.values()),
+            "reused_curves": len(tasks) - len(todo), "python": platform.python_version()}
 
 
 def table_path(composite, materials: dict, mesh_size_mm: float, pores: str = "neo-hookean") -> Path:
@@ -159,13 +280,27 @@ def main(argv=None) -> int:
     from fem.workflows import strict_json
     from meshes.homogenised import HomogenisedDiscGeometry
     ap = argparse.ArgumentParser(prog="python -m fem.rve.ply_tables", description=__doc__.splitlines()[0])
-    ap.add_argument("study", help="a composite or composite_homogenised study: its [composite], [li], [carbon], [void]")
+    ap.add_argument("study", nargs="?",
+                    help="a composite or composite_homogenised study: its [composite], [li], [carbon], [void]")
     ap.add_argument("--mesh", type=float, default=None,
                     help="element size of the cell (mm); default: the study's [geometry] ply_rve_mesh_size_mm")
     ap.add_argument("--out", default=None, help="default: studies/data/ply_creep_<key>.json")
     ap.add_argument("--add-creep", action="store_true",
                     help="add the creep curves (CREEP_TESTS) to the existing table instead of rebuilding it")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="compute the curves in this many processes (default 1; about 1 GB each at 0.2 mm)")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)   # internal: one process of --jobs
     a = ap.parse_args(argv)
+    if a.worker:
+        import pickle
+        _work(pickle.loads(Path(a.worker).read_bytes()), lambda s: print(s, flush=True))
+        return 0
+    if a.study is None:
+        print("error: study: a study file is required (e.g. studies/composite_glicfc_homogenised.toml)", file=sys.stderr)
+        return 2
+    if not 1 <= a.jobs <= 64:
+        print(f"error: --jobs {a.jobs}: must be 1 <= jobs <= 64", file=sys.stderr)
+        return 2
     try:   # a sweep study gives its first case (the ply does not depend on the load); the table is
         # what a ply_law = "rve_creep" study needs, so it is read as the elastic variant
         data = first_values(read_study_toml(a.study))
@@ -200,10 +335,18 @@ def main(argv=None) -> int:
         atomic_write_text(out, strict_json.dumps(data) + "\n")
         print(f"written: {out} (creep curves added, {data['creep_wall_s']:.0f} s)")
         return 0
-    data = compute(geo, mats, a.mesh, progress=lambda s: print(s, flush=True), pores=pores)
+    parts = out.with_name(out.stem + ".parts")
+    try:
+        data = compute(geo, mats, a.mesh, progress=lambda s: print(s, flush=True), pores=pores, parts_dir=parts,
+                       jobs=a.jobs)
+    except PlyTableError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     data["study"] = str(a.study)
     atomic_write_text(out, strict_json.dumps(data) + "\n")
-    print(f"written: {out} ({data['wall_s']:.0f} s)")
+    import shutil
+    shutil.rmtree(parts, ignore_errors=True)
+    print(f"written: {out} ({data['wall_s']:.0f} s; {data['reused_curves']} curves reused)")
     return 0
 
 
