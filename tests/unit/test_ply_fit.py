@@ -103,6 +103,35 @@ def test_two_identical_branches_are_one_branch_of_twice_the_modulus():
     assert np.abs(other.run(head["control"], rate, t_end, 20) - one.run(head["control"], rate, t_end, 20)).max() > 1e-2
 
 
+def test_a_free_second_branch_with_the_first_branchs_exponent_and_weights_is_the_tied_one():
+    """branch2_free: the second branch's own exponent n_b2 and Hill weights (one in-plane, one transverse
+    shear). Set to those of the first branch (its two in-plane weights equal) it is the tied branch
+    (exact: the same arithmetic, 1e-12); another n_b2 changes the response; and the disc's material
+    (PlyViscoplastic.from_fit) carries them into its second branch."""
+    from fem.physics.materials import PlyViscoplastic
+    from fem.rve.ply_fit import BRANCH2_FREE_NAMES, MODAL_NAMES
+    n, A, mu = 6.0, 3e-3, 1200.0
+    th = _hill_theta(mu, math.log10(A), n)   # in-plane weights 10^0.6 (normal and shear), transverse 10^-0.3
+    tied = PointLaw(th + [800.0, math.log10(A) + 1.0], 3000.0, branches=2)
+    free = PointLaw(th + [800.0, math.log10(A) + 1.0, n, 0.6, -0.3], 3000.0, branches=2, branch2_free=True)
+    other = PointLaw(th + [800.0, math.log10(A) + 1.0, n - 2.0, 0.6, -0.3], 3000.0, branches=2, branch2_free=True)
+    for head, rate, t_end in loadings(rates=(1e-3,)):
+        a = free.run(head["control"], rate, t_end, 20)
+        b = tied.run(head["control"], rate, t_end, 20)
+        assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max(), head["mode"]
+    head, rate, t_end = next(loadings(rates=(1e-3,)))
+    assert np.abs(other.run(head["control"], rate, t_end, 20) - tied.run(head["control"], rate, t_end, 20)).max() > 1e-2
+    names = list(NAMES) + list(MODAL_NAMES)
+    p = dict(zip(names + list(BRANCH2_FREE_NAMES), th + [800.0, math.log10(A) + 1.0, 4.5, 0.2, -0.1], strict=True))
+    fit = {"parameters": p, "K_b_MPa": 3000.0, "skeleton_isotropised_MPa": {"C11_MPa": 3e4, "C12_MPa": 6e3, "C13_MPa": 4e3,
+                                                                          "C33_MPa": 9e3, "C44_MPa": 20.0},
+           "hill_isotropised": {"inplane_normal": 10 ** 0.6, "transverse_shear": 10 ** -0.3}}
+    b2 = PlyViscoplastic.from_fit(fit, 299.0).branch2()
+    assert b2.creep_n == 4.5 and b2.creep_A == pytest.approx(10 * A)
+    assert b2.hill_inplane == pytest.approx(10 ** 0.2) and b2.hill_transverse == pytest.approx(10 ** -0.1)
+    assert b2.shear_modulus_MPa == pytest.approx(800.0, rel=1e-12)
+
+
 def test_creep_curves_enter_the_fit_in_strain():
     """A creep curve of the table (kind "creep", fem/rve/ply_tables.py creep_curves) is compared in the
     through-thickness strain: the law's own curve has no error; with a 10x faster branch it creeps
