@@ -181,9 +181,14 @@ def test_two_identical_branches_are_one_branch_of_twice_the_modulus(tmp_path, mo
     homogeneous of degree 1 in s, their sum is ONE branch of modulus 2 mu and prefactor A / 2^n.
     The stored literature-Li fit's ply, coarse disc, 30 MPa with a 6 s hold: the two runs agree to
     1e-6 relative (the same steps, to round-off). And the second branch's state (Cc2_inv) is
-    checkpointed: the twin run interrupted after 12 steps and resumed gives its answer to 1e-7 (measured
-    7e-9: the return maps' warm starts are not checkpointed; without Cc2_inv restored the resumed run
-    fails to converge)."""
+    checkpointed: the twin run interrupted after 12 steps and resumed gives its answer to 1e-5. The
+    resumed state equals the checkpoint bitwise, but the first step after it takes another Newton path
+    (83 against 84 iterations in all, session 13) and the two paths stop at different points within the
+    Newton tolerance (nodal forces 1e-7 of the platen force; x differs by 1e-7 after that step), which
+    the hold carries on: measured 1.2e-7 (thickness) and 1.1e-6 (diameter change) with the session-13
+    literature fit, 7e-9 with the session-12 one, 2e-10 / 2e-9 for the one-branch ply. And the check
+    can fail: with the second branch's state NOT restored (set to its initial identity) the resumed run
+    fails or misses by more than 1e-3."""
     from dataclasses import replace
 
     from fem.physics.materials import PlyViscoplastic
@@ -219,9 +224,25 @@ def test_two_identical_branches_are_one_branch_of_twice_the_modulus(tmp_path, mo
     with pytest.raises(Interrupted):
         run_case(st, tmp_path / "resumed", progress=False, stop_after_steps=12)
     c = run_case(st, tmp_path / "resumed", progress=False)
-    assert c["time_steps"] == a["time_steps"]
-    for k in ("thickness_change_pct", "diameter_change_pct"):   # the Newton tolerance: measured 7e-9 (one branch 5e-10)
-        assert c[k] == pytest.approx(a[k], rel=1e-7), k
+    for k in ("thickness_change_pct", "diameter_change_pct"):   # Newton paths (measured 1.2e-7, 1.1e-6)
+        assert c[k] == pytest.approx(a[k], rel=1e-5), k
+    import fem.stepping.checkpoint as ckpt
+    real_load = ckpt.load
+
+    def forget_branch2(*args, **kw):   # the checkpoint without the second branch's state
+        outcome, meta, arrays, snaps = real_load(*args, **kw)
+        arrays = dict(arrays)
+        arrays["Cc2_inv"] = np.tile(np.eye(3).ravel(), arrays["Cc2_inv"].size // 9)
+        return outcome, meta, arrays, snaps
+    with pytest.raises(Interrupted):
+        run_case(st, tmp_path / "forgot", progress=False, stop_after_steps=12)
+    monkeypatch.setattr(ckpt, "load", forget_branch2)
+    try:
+        f = run_case(st, tmp_path / "forgot", progress=False)
+    except RuntimeError:   # the step collapses (measured: "time step fell below dt_min_s at t = 0.177 s")
+        f = None
+    if f is not None:
+        assert abs(f["thickness_change_pct"] / a["thickness_change_pct"] - 1.0) > 1e-3
 
 
 def _fit_args(st):
@@ -271,7 +292,8 @@ def test_creep_ply_compacts_smoothly_at_30_MPa(tmp_path):
     a jump of > 100 % between neighbours that depends on the mesh. With the unlocked table (session 11)
     the profile is a real gradient (2.05-2.45 %: the gel skin and the platen hold the top of the ply),
     the same with the element rows doubled (each coarse row within 3 % of the mean of its two fine
-    rows; measured 1.9 %) and at most 9 % between neighbours (docs/verification.md)."""
+    rows; measured 1.9 %) and at most 9 % between neighbours (docs/verification.md). With the session-13
+    table (neo-Hookean pores) the rows thin by 1.003-1.004 % (neighbours within 0.04 %, x2 within 0.07 %)."""
     rows, ur = _ply_rows_at_30_MPa(tmp_path, 1)
     fine, _ = _ply_rows_at_30_MPa(tmp_path, 2)
     assert len(rows) >= 4 and rows.min() > 0.0 and len(fine) == 2 * len(rows)
@@ -303,23 +325,24 @@ def test_creep_table_does_not_depend_on_the_gel():
 
 
 def test_the_cells_pores_are_in_the_table_key():
-    """[geometry] ply_rve_pores: the neo-Hookean pores (the default) and the linear pores of the tables
-    before session 12 are different tables; the linear ones keep their names (the committed literature
-    table is found); a wrong value is a one-line error naming the key."""
+    """[geometry] ply_rve_pores: the neo-Hookean pores (the default; the committed literature table since
+    session 13) and the linear pores of the tables before session 12 are different tables; the linear
+    ones keep their names (the session-11 literature table was ply_creep_0d2a28df3ff0.json); a wrong
+    value is a one-line error naming the key."""
     from fem.rve.ply_tables import disc_table_path
     from fem.study import StudyError, read_study_toml
     from fem.verification.cases import ROOT
     from fem.workflows.sweep import first_values
     d = first_values(read_study_toml(ROOT / "studies" / "composite_glicfc_homogenised_creep.toml"))
-    assert d["geometry"]["ply_rve_pores"] == "linear"
+    assert d["geometry"]["ply_rve_pores"] == "neo-hookean"
     st = parse_study(d)
     mats = {"li": st.li, **st.materials}
-    lin = disc_table_path(st.geometry, mats)
-    assert (ROOT / lin).exists()
+    nh = disc_table_path(st.geometry, mats)
+    assert (ROOT / nh).exists()
     d["geometry"]["ply_law"] = "elastic"   # parsed without its table
-    d["geometry"]["ply_rve_pores"] = "neo-hookean"
-    st2 = parse_study(d)
-    assert disc_table_path(st2.geometry, mats) != lin
+    d["geometry"]["ply_rve_pores"] = "linear"
+    lin = disc_table_path(parse_study(d).geometry, mats)
+    assert lin != nh and lin.name == "ply_creep_0d2a28df3ff0.json"
     d["geometry"]["ply_rve_pores"] = "rubber"
     with pytest.raises(StudyError) as e:
         parse_study(d)
