@@ -196,7 +196,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                              doc="composite_homogenised, rve_creep only: the pores of the creep tables' RVE cell: "
                                  "neo-hookean (a pore cannot lose more than its volume) or linear (the small-strain "
                                  "soft solid of the tables before 2026-12-04 session 12, which lost 3.6x its volume "
-                                 "at 30 MPa: kept only for the tables not yet rebuilt)"),
+                                 "at 30 MPa: kept for comparison; every committed table has neo-hookean pores since session 13)"),
         "ply_rve_mesh_size_mm": Key(_default(HomogenisedDiscGeometry, "ply_rve_mesh_size_mm"), float, hi=10.0, **POS,
                                     doc="composite_homogenised only: element size of the RVE cell that gives the ply (the elastic cloth cell, or the Li-region cell of the rve_creep tables)"),
     },

@@ -128,11 +128,26 @@ def part_key(base: str, task: tuple, steps: int, creep_hold_s: float, creep_step
     return base + (f"-steps{steps}" if task[0] == "rate" else f"-hold{creep_hold_s:g}x{creep_steps}")
 
 
+def _run_curve(rc, task: tuple, spec: dict, say) -> dict:
+    """One curve of the table on the cell `rc`: a strain-rate curve or a creep test (curve_tasks)."""
+    if task[0] == "creep":
+        return creep_curves(rc, tests=(task[1],), hold_s=spec["creep_hold_s"], steps=spec["creep_steps"],
+                            progress=say)[0]
+    t1 = time.perf_counter()
+    _, head, rate, t_end = task
+    h = rc.run(head["control"], rate, np.zeros(6), t_end, spec["steps"], rtol=1e-8)
+    j = head["component"]
+    say(f"  {head['mode']:10s} rate {head['rate_per_s']:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} "
+        f"MPa, Li creep strain {h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
+    return {**head, **h}
+
+
 def _work(spec: dict, progress=None, runner=None) -> None:
-    """Compute the unfinished curves of spec["tasks"] one by one, each written to the parts folder as it
+    """Compute the curves named in spec["todo"] one by one, each written to the parts folder as it
     finishes (atomically, `<name>.json`). A curve is claimed with an exclusive `<name>.claim` file, so
     several workers share one folder; a curve that fails leaves `<name>.failed` (its message) and the
-    worker goes on with the next. The cell is built only when there is a curve to compute."""
+    worker goes on with the next. The cell is built only when there is a curve to compute. `runner`
+    (tests): called first as runner(rc, name, task); a curve it returns replaces the cell's run."""
     from fem.stepping.outputs import atomic_write_text
     say = progress or (lambda s: None)
     parts = Path(spec["parts_dir"])
@@ -153,19 +168,9 @@ def _work(spec: dict, progress=None, runner=None) -> None:
                 meta = {"dofs": rc.dofs, "cell_box_mm": list(cell.box),
                         "mesh_volumes_mm3": report.get("mesh_volumes_mm3") or {}}
             t1 = time.perf_counter()
-            curve = runner(rc, name, task) if runner is not None else None   # tests: inject a failure
-            if curve is not None:
-                pass
-            elif task[0] == "rate":
-                _, head, rate, t_end = task
-                h = rc.run(head["control"], rate, np.zeros(6), t_end, spec["steps"], rtol=1e-8)
-                curve = {**head, **h}
-                j = head["component"]
-                say(f"  {head['mode']:10s} rate {head['rate_per_s']:g}/s: final Sigma_{j} {h['Sigma_MPa'][-1][j]:.4g} "
-                    f"MPa, Li creep strain {h['li_creep_strain_mean'][-1]:.3g}, {time.perf_counter() - t1:.1f} s")
-            else:
-                curve = creep_curves(rc, tests=(task[1],), hold_s=spec["creep_hold_s"], steps=spec["creep_steps"],
-                                     progress=say)[0]
+            curve = runner(rc, name, task) if runner is not None else None
+            if curve is None:
+                curve = _run_curve(rc, task, spec, say)
             key = part_key(spec["key"], task, spec["steps"], spec["creep_hold_s"], spec["creep_steps"])
             atomic_write_text(parts / f"{name}.json", json.dumps(
                 {"key": key, "curve": curve, "meta": meta, "wall_s": time.perf_counter() - t1}) + "\n")
@@ -229,13 +234,13 @@ def compute(composite, materials: dict, mesh_size_mm: float, modes=MODES, rates=
                     p.terminate()
     elif todo:
         _work(spec, say, _runner)
+    got = {n: _read_part(parts / f"{n}.json", keys[n]) for n, _ in tasks}
     failed = {n: (parts / f"{n}.failed").read_text().strip() if (parts / f"{n}.failed").exists() else "no result"
-              for n, _ in tasks if _read_part(parts / f"{n}.json", keys[n]) is None}
+              for n, g in got.items() if g is None}
     if failed:
         raise PlyTableError(f"{len(failed)} of {len(tasks)} curves failed ("
                             + "; ".join(f"{n}: {m}" for n, m in failed.items())
                             + f"); the {len(tasks) - len(failed)} finished curves are kept in {parts}: rerun to compute the rest")
-    got = {n: _read_part(parts / f"{n}.json", keys[n]) for n, _ in tasks}
     meta = next(iter(got.values()))["meta"]
     vols = meta["mesh_volumes_mm3"]
     vt = sum(vols.values()) or 1.0
