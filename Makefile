@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= studies/demo_bare_li.toml
 OUT    ?= results/$(basename $(notdir $(STUDY)))
 
-.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview identify design ply-tables
+.PHONY: kernels demo test bench run venv clean clean-cache sweep report check calibrate bounded-fit external gold sensitivity paraview phase-map identify design ply-tables
 SWEEP_STUDY ?= studies/fig4_bare_li.toml
 JOBS   ?= 2
 # pytest-xdist workers for make test (TEST_JOBS=1: serial)
@@ -83,6 +83,9 @@ sensitivity: $(KERNELS) ## one-at-a-time sensitivity (mu, thickness, A, n, T, ho
 
 paraview: $(KERNELS) ## ParaView script + PNG for a run: make paraview STUDY=studies/x.toml CASE=name, or RUN=results/demo_bare_li
 	$(PY) -m fem.workflows.paraview $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))
+
+phase-map: $(KERNELS) ## where a resolved 3D composite run deforms, phase by phase (Li creep by height and radius, tow sliding): make phase-map RUN=results/<study>/<case>
+	$(PY) -m fem.workflows.phase_map $(if $(RUN),$(RUN),$(if $(CASE),results/$(basename $(notdir $(STUDY)))/$(CASE),$(OUT)))
 
 gold: $(KERNELS)   ## rewrite tests/gold/*.csv (only when results are meant to change; see fem/verification/gold.py); CASES=a,b for some
 	$(PY) tools/update_gold.py $(subst $(comma), ,$(CASES))
