@@ -13,6 +13,7 @@ import pytest
 from fem.stepping.run import run_case
 from fem.verification.cases import COMPOSITE_LI, PV_SCRIPT, ROOT, composite_study
 from fem.workflows.report import write_report
+from fem.workflows import phase_map
 from fem.workflows.sweep import run_sweep, to_toml
 
 
@@ -83,6 +84,13 @@ def test_composite_creep_run_with_phase_results(tmp_path):
     ids = np.unique(m.cell_data["material_id"][0])
     assert set(ids) == {1, 2, 3, 4, 5}
     assert m.point_data["displacement"].shape[1] == 3
+    # the phase map (make phase-map) reads the same series: every phase, Li creep, tows stiffer than Li
+    pmap = phase_map.map_run(tmp_path / "cmp" / "base")
+    assert set(pmap["phases"]) == {"Li", "warp tows", "weft tows", "gel", "pores"}
+    assert pmap["time_s"] == pytest.approx(1.0) and pmap["phases"]["Li"]["mean_creep_strain"] > 0.0
+    for fam in pmap["tow_families"].values():
+        assert 0.0 < fam["along_pct"] < pmap["phases"]["gel"]["radial_strain_pct"]
+    assert (tmp_path / "cmp" / "base" / "phase_map.md").exists()
     # ParaView (where installed, as in CI) opens the 3D series and finds the material id for Threshold
     if shutil.which("pvpython"):
         script = tmp_path / "check.py"
