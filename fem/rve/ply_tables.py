@@ -238,9 +238,13 @@ def compute(composite, materials: dict, mesh_size_mm: float, modes=MODES, rates=
     failed = {n: (parts / f"{n}.failed").read_text().strip() if (parts / f"{n}.failed").exists() else "no result"
               for n, g in got.items() if g is None}
     if failed:
+        kept = (f"the {len(tasks) - len(failed)} finished curves are kept in {parts}: rerun to compute the rest"
+                if tmp is None else f"the {len(tasks) - len(failed)} finished curves were in a temporary folder, "
+                "now removed (give parts_dir to keep them)")
+        if tmp is not None:
+            tmp.cleanup()
         raise PlyTableError(f"{len(failed)} of {len(tasks)} curves failed ("
-                            + "; ".join(f"{n}: {m}" for n, m in failed.items())
-                            + f"); the {len(tasks) - len(failed)} finished curves are kept in {parts}: rerun to compute the rest")
+                            + "; ".join(f"{n}: {m}" for n, m in failed.items()) + f"); {kept}")
     meta = next(iter(got.values()))["meta"]
     vols = meta["mesh_volumes_mm3"]
     vt = sum(vols.values()) or 1.0

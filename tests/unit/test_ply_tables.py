@@ -42,6 +42,22 @@ def test_a_failed_curve_is_named_and_the_rerun_computes_only_the_rest(tmp_path):
     assert again["reused_curves"] == 1 and len(again["curves"][0]["t_s"]) == 4
 
 
+def test_without_a_parts_folder_a_failure_does_not_claim_kept_curves(tmp_path, monkeypatch):
+    """With no parts_dir the curves live in a temporary folder that is removed: the error says so
+    instead of pointing at a folder that no longer exists."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def fail_creep(rc, name, task):
+        if task[0] == "creep":
+            raise RuntimeError("injected")
+        return {"mode": "confined", "t_s": [0.0]}
+    with pytest.raises(PlyTableError, match=r"1 of 2 curves failed .*; the 1 finished curves were in a temporary "
+                                            r"folder, now removed \(give parts_dir to keep them\)$"):
+        compute(COMPOSITE, MATS, 0.6, _runner=fail_creep, **SMALL)
+    assert not list(tmp_path.glob("ply_parts_*"))
+
+
 def test_two_processes_give_the_curves_of_one(tmp_path):
     small = {**SMALL, "rates": (1e-3, 1e-2), "tests": ()}
     one = compute(COMPOSITE, MATS, 0.6, parts_dir=tmp_path / "one", **small)
