@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         from fem.rve.run import run_rve_cli
         return run_rve_cli(study, out, quiet=args.quiet)
     from fem.stepping.run import Interrupted, LockHeld, MeshQualityLimit, OutputError, run_case
+    from meshes.common import GeometryError
     from mpi4py import MPI
     try:
         s = run_case(study, out, progress=not args.quiet, restart=args.restart)
@@ -115,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         if MPI.COMM_WORLD.rank == 0:
             print(f"error: {e}", file=sys.stderr, flush=True)
         return 1
+    except GeometryError as e:   # the mesher's exact layout can refuse what the study's check let pass
+        if MPI.COMM_WORLD.rank == 0:
+            print(f"error: {args.study}: [{_geometry_table(study)}] {e}", file=sys.stderr, flush=True)
+        return 2
     except RuntimeError as e:
         print(f"error: solve failed: {e}", file=sys.stderr)
         return 1
@@ -134,3 +139,9 @@ def main(argv: list[str] | None = None) -> int:
           (f"\nParaView: paraview {out}/fields.pvd  (Warp By Vector: displacement; "
            f"colour: equivalent_creep_strain)" if "fields" in s else ""))
     return 0
+
+
+def _geometry_table(study) -> str:
+    """The study table whose keys a mesh builder's GeometryError names: [composite] for the composite
+    discs (masses, weave), else [geometry]."""
+    return "composite" if study.model in ("composite", "composite_homogenised") else "geometry"
