@@ -12,6 +12,9 @@ Boundary conditions (the fluctuation w = u - E x):
   the dofs of one: the chain is resolved in one lookup, (x, y) -> (x - Lx [x = x1], y - Ly [y = y1])).
   Nodes on the z faces (edges and corners included) are fixed. Then <eps(u)> = E exactly (the
   integral of grad w over the box is a boundary integral: periodic faces cancel, z faces vanish).
+* "periodic_slip": as "periodic", but on the z faces only the z component of w is fixed; its x and
+  y components are free and periodic (the faces slide over what lies on them: the bound where the
+  gel skins carry no shear). Used by the cell flow (fem/rve/ply_flow.py faces = "slip").
 * "kubc": w = 0 on the whole boundary (u = E x on every face).
 * "free": no constraint but three-two-one supports against the six rigid-body modes (the three
   components of the node at corner (x0, y0, z0), y and z at (x1, y0, z0), z at (x0, y1, z0)); for
@@ -27,7 +30,7 @@ from scipy.spatial import cKDTree
 
 from fem.rve.backus import VOIGT_PAIRS
 
-BCS = ("periodic", "kubc", "free")
+BCS = ("periodic", "periodic_slip", "kubc", "free")
 
 
 def faces(X: np.ndarray, box, tol: float) -> dict:
@@ -38,7 +41,8 @@ def faces(X: np.ndarray, box, tol: float) -> dict:
 
 
 def node_master(X: np.ndarray, box, tol: float, bc: str) -> np.ndarray:
-    """master[i] = the node whose dofs node i takes (i itself when independent), -1 when fixed."""
+    """master[i] = the node whose dofs node i takes (i itself when independent), -1 when fixed
+    ("periodic_slip": of the x and y components; its z component is that of "periodic")."""
     if bc not in BCS:
         raise ValueError(f"bc = {bc!r}: must be one of {BCS}")
     n = len(X)
@@ -58,8 +62,15 @@ def node_master(X: np.ndarray, box, tol: float, bc: str) -> np.ndarray:
             if d > tol:
                 raise ValueError(f"no mesh node at the cell corner {c} (distance {d:.3g})")
         return master   # the 3-2-1 supports are dof-level: free_prolongation
+    return _periodic_master(X, box, tol, f, z_faces_fixed=(bc == "periodic"))
+
+
+def _periodic_master(X: np.ndarray, box, tol: float, f: dict, z_faces_fixed: bool) -> np.ndarray:
+    """Node masters of the periodic cell; the z-face nodes fixed (-1) or tied to their images too."""
+    n = len(X)
+    master = np.arange(n)
     x0, y0, z0, x1, y1, z1 = box
-    slave = (f["x1"] | f["y1"]) & ~(f["z0"] | f["z1"])
+    slave = (f["x1"] | f["y1"]) & ~(f["z0"] | f["z1"]) if z_faces_fixed else (f["x1"] | f["y1"])
     idx = np.flatnonzero(slave)
     img = X[idx].copy()
     img[f["x1"][idx], 0] -= x1 - x0
@@ -74,26 +85,37 @@ def node_master(X: np.ndarray, box, tol: float, bc: str) -> np.ndarray:
     if (slave[j]).any():
         raise ValueError("periodic image is itself an image node (cell box and mesh disagree)")
     master[idx] = j
-    master[f["z0"] | f["z1"]] = -1
+    if z_faces_fixed:
+        master[f["z0"] | f["z1"]] = -1
     return master
 
 
 def prolongation(X: np.ndarray, box, tol: float, bc: str, bs: int = 3) -> tuple[sp.csr_matrix, dict]:
     """P (bs n x bs m, CSR of ones) for the boundary condition `bc` and a summary of the dof classes."""
     n = len(X)
-    master = node_master(X, box, tol, bc)
-    indep_nodes = np.flatnonzero(master == np.arange(n))
+    if bc == "periodic_slip":   # x, y tied periodically on the z faces too; z fixed there as in "periodic"
+        slip = _periodic_master(X, box, tol, faces(X, box, tol), z_faces_fixed=False)
+        masters = [slip, slip, node_master(X, box, tol, "periodic")][:bs]
+    else:
+        masters = [node_master(X, box, tol, bc)] * bs
+    indep_nodes = np.flatnonzero(masters[0] == np.arange(n))   # every component's independent nodes
     col_of_node = -np.ones(n, dtype=np.int64)
     col_of_node[indep_nodes] = np.arange(len(indep_nodes))
     rows, cols = [], []
-    has = master >= 0
     for c in range(bs):
+        master = masters[c]
+        has = master >= 0
         r = bs * np.flatnonzero(has) + c
         cc = bs * col_of_node[master[has]] + c
         rows.append(r)
         cols.append(cc)
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     m = bs * len(indep_nodes)
+    if bc == "periodic_slip":   # the z component of the z-face nodes is fixed: drop its (empty) columns
+        used = np.unique(cols)
+        remap = -np.ones(m, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        cols, m = remap[cols], len(used)
     if bc == "free":
         # three-two-one supports: drop the columns of the supported dofs
         x0, y0, z0, x1, y1, z1 = box

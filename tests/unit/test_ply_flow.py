@@ -48,13 +48,59 @@ def test_without_bbar_the_cell_locks_in_creep_flow():
 
 
 def test_cli_refuses_bad_input_in_one_line():
-    """A study without a cloth, a mesh size out of range: one line on stderr, exit 2, no traceback."""
+    """A study without a cloth, a mesh size, mode, faces or pressure out of range: one line on stderr,
+    exit 2, no traceback."""
     import subprocess
     import sys
     for args, field in ((["studies/fig4_bare_li.toml"], "[geometry] model"),
-                        (["studies/composite_glicfc_homogenised_creep.toml", "--mesh-size", "5"], "--mesh-size")):
+                        (["studies/composite_glicfc_homogenised_creep.toml", "--mesh-size", "5"], "--mesh-size"),
+                        (["studies/composite_glicfc_homogenised_creep.toml", "--mode", "drift"], "--mode"),
+                        (["studies/composite_glicfc_homogenised_creep.toml", "--faces", "sticky"], "--faces"),
+                        (["studies/composite_glicfc_homogenised_creep.toml", "--pressure", "0"], "--pressure")):
         p = subprocess.run([sys.executable, "-m", "fem.rve.ply_flow", *args], capture_output=True, text=True,
                            cwd=Path(__file__).resolve().parents[2], timeout=120)
         assert p.returncode == 2
         assert field in p.stderr and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_slipping_faces_give_the_half_channel_flux():
+    """faces = "slip" (fem/rve/periodic.py "periodic_slip"): a laminate Li 0.1 / held carbon 0.05 /
+    Li 0.1 mm whose outer faces slide is two half channels, each half of a no-slip channel 0.2 mm
+    thick, so kappa = kappa_channel (2 h / H)^(n + 2) exactly (H = 0.25 mm the cell). 4 P2 elements
+    across each Li layer (8 across the equivalent channel: -3 % in the slab test above). The same
+    laminate with no-slip faces is two full 0.1 mm channels: 2^(n+1) = 190x less flux."""
+    from fem.rve.ply_flow import held_tags_for
+    n = 6.56
+    cell = LaminateCell(("li", "carbon", "li"), (0.1, 0.05, 0.1), mesh_size_mm=0.025)
+    mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
+    st = RveStudy("li", cell, {"li": LiCreep(creep_A=7.7e-3, creep_n=n), "gpe": GelNeoHookean(),
+                               "carbon": TowElastic(), "void": SoftVoid()})
+    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction(), bbar=True)
+    slip = CellFlow(rc, held_tags_for("through", "x"), faces="slip").steady("x", 10.0)
+    exact = kappa_channel(n) * (0.2 / 0.25) ** (n + 2.0)
+    assert slip["kappa"] == pytest.approx(exact, rel=0.05)
+    noslip = CellFlow(rc, held_tags_for("through", "x"), faces="noslip").steady("x", 10.0)
+    assert slip["kappa"] > 100.0 * noslip["kappa"]
+    with pytest.raises(ValueError, match="faces"):
+        CellFlow(rc, faces="sticky")
+
+
+def test_sliding_mode_carries_the_free_tows_with_the_li():
+    """mode "sliding" holds only the tows along the flow: the others move with the Li (their mean
+    displacement within 20 % of the Li's) and the Li moves farther than through the held cloth
+    ("through": free tows none). Coarse 0.6 mm weave cell, calibrated Li, G 20 MPa/mm held 61 s."""
+    from fem.rve.ply_flow import held_tags_for
+    from fem.rve.ply_tables import cell_creep_solver
+    from meshes.common import CARBON_WARP, CARBON_WEFT
+    from meshes.composite import CompositeGeometry
+    assert held_tags_for("sliding", "x") == (CARBON_WARP,) and held_tags_for("sliding", "y") == (CARBON_WEFT,)
+    mats = {"li": LiCreep(creep_A=1.18565e-7), "gpe": GelNeoHookean(), "carbon": TowElastic(), "void": SoftVoid()}
+    rc, _, _ = cell_creep_solver(CompositeGeometry(diameter_mm=15.0, mesh_size_mm=0.3, void_fraction=0.01), mats, 0.6)
+    through = CellFlow(rc, held_tags_for("through", "x")).transient("x", 20.0, 61.0, steps=12)["history"][-1]
+    sliding = CellFlow(rc, held_tags_for("sliding", "x")).transient("x", 20.0, 61.0, steps=12)["history"][-1]
+    assert through["free_tow_displacement_mm"] == 0.0
+    assert sliding["free_tow_displacement_mm"] == pytest.approx(sliding["li_displacement_mm"], rel=0.2)
+    assert sliding["li_displacement_mm"] > 2.0 * through["li_displacement_mm"] > 0.0
+    with pytest.raises(ValueError, match="mode"):
+        held_tags_for("drift", "x")

@@ -170,7 +170,8 @@ def test_rve_command_line_writes_the_stiffness_and_refuses_bad_input(tmp_path, c
 def test_periodic_prolongation_ties_faces_edges_and_corners():
     """fem/rve/periodic.py on a 3 x 3 x 3 grid of the unit box: x = 1 nodes take the dofs of x = 0,
     y = 1 those of y = 0, the four vertical edges share the dofs of the edge x = y = 0, z faces are
-    fixed; KUBC keeps the interior node only; a mesh whose faces do not match is refused."""
+    fixed ("periodic_slip": only their z dofs); KUBC keeps the interior node only; a mesh whose faces
+    do not match is refused."""
     from fem.rve.periodic import node_master, prolongation
     g = np.linspace(0.0, 1.0, 3)
     X = np.array([(x, y, z) for z in g for y in g for x in g])
@@ -188,6 +189,18 @@ def test_periodic_prolongation_ties_faces_edges_and_corners():
     assert ik["independent_dofs"] == 3
     Pf, iff = prolongation(X, box, 1e-9, "free")
     assert iff["independent_dofs"] == 81 - 6
+    # slipping z faces: their x and y dofs tied periodically like the interior's, their z dofs fixed; a
+    # uniform in-plane translation is then a displacement of the cell (it is not with "periodic")
+    Ps, isl = prolongation(X, box, 1e-9, "periodic_slip")
+    assert isl["independent_dofs"] == 2 * 4 * 3 + 4 and isl["fixed_dofs"] == 18
+    for c, row_sums in ((0, [1] * 27), (1, [1] * 27), (2, [0 if p[2] in (0.0, 1.0) else 1 for p in X])):
+        assert np.allclose(Ps.sum(axis=1).A.ravel()[c::3], row_sums)
+    assert (np.asarray(Ps.sum(axis=0)).ravel() > 0).all()              # no empty column
+    shift = np.zeros(81)
+    shift[0::3] = 1.0
+    for PP, representable in ((Ps, True), (P, False)):
+        y = np.linalg.lstsq(PP.toarray(), shift, rcond=None)[0]
+        assert (np.linalg.norm(PP @ y - shift) < 1e-12) == representable
     Y = X.copy()
     Y[idx[(1.0, 0.5, 0.5)], 1] += 1e-3      # a face node without an image
     with pytest.raises(ValueError, match="not periodic"):
