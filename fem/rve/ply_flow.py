@@ -89,6 +89,25 @@ def squeeze_thinning_rate(K: float, n: float, pressure_MPa: float, radius_mm: fl
     return 2.0 * K * ((3.0 + 1.0 / n) * pressure_MPa / radius_mm ** (1.0 + 1.0 / n)) ** n
 
 
+def _unit_loads(rc, dx_part):
+    """(b, V): b[j] the nodal vector of int_part e_j . v dV (so b[j] . u = int_part u_j dV) for the cell's
+    P2 space, and the part's volume V (mm^3)."""
+    import dolfinx_solver  # noqa: F401
+    import ufl
+    from dolfinx import fem, la
+
+    from fem.models import JIT_OPTIONS
+    v = ufl.TestFunction(rc.V)
+    b = np.zeros((3, rc.N))
+    for j in range(3):
+        e = [0.0, 0.0, 0.0]
+        e[j] = 1.0
+        vec = fem.assemble_vector(fem.form(ufl.inner(ufl.as_vector(e), v) * dx_part, jit_options=JIT_OPTIONS))
+        vec.scatter_reverse(la.InsertMode.add)
+        b[j] = vec.array[:rc.N]
+    return b, float(fem.assemble_scalar(fem.form(1.0 * dx_part, jit_options=JIT_OPTIONS)))
+
+
 class CellFlow:
     """Steady creeping flow of the Li of an RVE creep cell (fem/rve/creep.py RveCreep) past its held tows.
     faces: "noslip" (the fluctuation zero on the z faces, as in the tables) or "slip" (the z faces free
@@ -97,9 +116,7 @@ class CellFlow:
     def __init__(self, rc, held_tags=(CARBON_WARP, CARBON_WEFT), faces: str = "noslip"):
         import dolfinx_solver  # noqa: F401
         import ufl
-        from dolfinx import fem, la
 
-        from fem.models import JIT_OPTIONS
         from fem.models.linear_solvers import ProlongedSystem
         from fem.rve.solve import _petsc_aij
         if rc.li is None or rc.li.threshold_stress_MPa != 0.0:
@@ -125,32 +142,12 @@ class CellFlow:
         self.T = P[:, keep].tocsr()
         self.held_dofs = int(len(rows))
         self.ps = ProlongedSystem(_petsc_aij(self.T), rc.mesh.comm)
-        mesh = rc.mesh
-        v = ufl.TestFunction(rc.V)
-        dx_li = ufl.Measure("dx", domain=mesh, subdomain_data=cell_tags, metadata={"quadrature_degree": 2})(LI)
-        self.b = np.zeros((3, rc.N))
-        for j in range(3):
-            e = [0.0, 0.0, 0.0]
-            e[j] = 1.0
-            vec = fem.assemble_vector(fem.form(ufl.inner(ufl.as_vector(e), v) * dx_li, jit_options=JIT_OPTIONS))
-            vec.scatter_reverse(la.InsertMode.add)
-            self.b[j] = vec.array[:rc.N]
+        dx = ufl.Measure("dx", domain=rc.mesh, subdomain_data=cell_tags, metadata={"quadrature_degree": 2})
         # int_Li u_j dV = b_j . u (the same P2 integral)
-        self.li_volume = float(fem.assemble_scalar(fem.form(1.0 * dx_li, jit_options=JIT_OPTIONS)))
+        self.b, self.li_volume = _unit_loads(rc, dx(LI))
         # the free tows (not held): their mean velocity, int_tows v_j dV / V_tows = b_tow_j . v / V_tows
         free = tuple(t for t in (CARBON_WARP, CARBON_WEFT) if t not in self.held_tags and len(cell_tags.find(t)))
-        self.b_tow, self.tow_volume = None, 0.0
-        if free:
-            dx_t = ufl.Measure("dx", domain=mesh, subdomain_data=cell_tags, metadata={"quadrature_degree": 2})
-            dx_free = sum((dx_t(t) for t in free[1:]), dx_t(free[0]))
-            self.b_tow = np.zeros((3, rc.N))
-            for j in range(3):
-                e = [0.0, 0.0, 0.0]
-                e[j] = 1.0
-                vec = fem.assemble_vector(fem.form(ufl.inner(ufl.as_vector(e), v) * dx_free, jit_options=JIT_OPTIONS))
-                vec.scatter_reverse(la.InsertMode.add)
-                self.b_tow[j] = vec.array[:rc.N]
-            self.tow_volume = float(fem.assemble_scalar(fem.form(1.0 * dx_free, jit_options=JIT_OPTIONS)))
+        self.b_tow, self.tow_volume = _unit_loads(rc, sum((dx(t) for t in free[1:]), dx(free[0]))) if free else (None, 0.0)
 
     def _advance(self, u, v, epsc, dt: float, load, k: int):
         """One backward-Euler step of length dt from (u, epsc), the last velocity v as the predictor:
