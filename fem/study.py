@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from meshes.common import GeometryError
-from meshes.composite import CompositeGeometry
+from meshes.composite import CompositeGeometry, exact_layout
 from meshes.disc_3d import Disc3DGeometry
 from meshes.disc_axisym import AxisymDiscGeometry
 from meshes.homogenised import HomogenisedDiscGeometry
@@ -612,6 +612,7 @@ def parse_study(data: dict, name: str = "study") -> Study:
             geometry = CompositeGeometry(diameter_mm=g["diameter_mm"], mesh_size_mm=g["mesh_size_mm"],
                                          use_symmetry=bool(data["geometry"].get("use_symmetry", False)),
                                          quarter=g["quarter"], **c)
+            exact_layout(geometry)   # the mesher's layout of the modelled disc (0.03-0.2 s): refuse here, not there
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
         materials = _composite_materials(data)

@@ -328,20 +328,40 @@ def test_in_range_edge_values_run_or_refuse_cleanly(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- refused by the mesher
-def test_geometry_refused_by_the_mesher_is_one_line(tmp_path):
-    """The study check lays the weave out per reference area; the mesher solves the tows of the modelled
-    disc exactly, which can need a little more room. A case between the two (6 mm disc, tow_gap_mm
-    0.0125: the check passes, the mesher finds the cloth 5 um too thick) is a one-line error naming the
-    [composite] key and the allowed change, exit 2, no traceback (it was a traceback before)."""
+def test_geometry_the_mesher_would_refuse_is_refused_by_the_study_check(tmp_path):
+    """The disc's own check lays the weave out per reference area; the mesher solves the tows of the
+    modelled disc exactly, which can need a little more room. A case between the two (6 mm disc,
+    tow_gap_mm 0.0125: the cloth is 5 um too thick) was a traceback from the mesher; the study check
+    now runs the mesher's layout (meshes/composite.py exact_layout), so `fem validate` and `fem run`
+    refuse it in one line naming the [composite] key and the allowed change, exit 2."""
     text = (ROOT / "studies" / "composite_glicfc.toml").read_text()
     text = text.replace("pressure_MPa = [5.19, 30.0]", "pressure_MPa = 5.19").replace(
         "void_fraction = 0.01 ", "tow_gap_mm = 0.0125\nvoid_fraction = 0.01 ")
     p = tmp_path / "gap.toml"
     p.write_text(text)
     assert "tow_gap_mm = 0.0125" in text
-    parse_study(__import__("tomllib").loads(text))   # the study's own check lets it pass
-    r = subprocess.run([sys.executable, "-m", "fem", "run", str(p), "--out", str(tmp_path / "out")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    assert lines[0].startswith(f"error: {p}: [composite] li_mass_mg = 17.3") and "void_fraction (>=" in lines[0]
+    from meshes.composite import CompositeGeometry
+    CompositeGeometry(diameter_mm=6.0, mesh_size_mm=0.3, void_fraction=0.01, tow_gap_mm=0.0125)  # its own check passes
+    for cmd in (["validate", str(p)], ["run", str(p), "--out", str(tmp_path / "out")]):
+        r = subprocess.run([sys.executable, "-m", "fem", *cmd], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "[composite] li_mass_mg = 17.3" in lines[0] and "void_fraction (>=" in lines[0], lines[0]
+
+
+def test_a_geometry_error_from_the_mesher_is_one_line(tmp_path, monkeypatch, capsys):
+    """Whatever the study check misses, a GeometryError raised while meshing reaches the user as one
+    line naming the study and its [composite] table, exit 2 (it was a traceback)."""
+    from fem.stepping import run as run_module
+    from meshes.common import GeometryError
+
+    def refuse(*args, **kwargs):
+        raise GeometryError("li_mass_mg = 17.3: the mesher says no")
+    monkeypatch.setattr(run_module, "run_case", refuse)
+    study = ROOT / "studies" / "composite_glicfc_sliding.toml"
+    text = study.read_text().replace("diameter_mm = [6.0, 9.0]", "diameter_mm = 6.0")
+    p = tmp_path / "one.toml"
+    p.write_text(text)
+    assert main(["run", str(p), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {p}: [composite] li_mass_mg = 17.3: the mesher says no"], err
