@@ -111,11 +111,6 @@ def prolongation(X: np.ndarray, box, tol: float, bc: str, bs: int = 3) -> tuple[
         cols.append(cc)
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     m = bs * len(indep_nodes)
-    if bc == "periodic_slip":   # the z component of the z-face nodes is fixed: drop its (empty) columns
-        used = np.unique(cols)
-        remap = -np.ones(m, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        cols, m = remap[cols], len(used)
     if bc == "free":
         # three-two-one supports: drop the columns of the supported dofs
         x0, y0, z0, x1, y1, z1 = box
@@ -126,10 +121,12 @@ def prolongation(X: np.ndarray, box, tol: float, bc: str, bs: int = 3) -> tuple[
             fixed += [bs * i + c for c in comps]
         keep = ~np.isin(rows, fixed)
         rows, cols = rows[keep], cols[keep]
-        used = np.unique(cols)
-        remap = -np.ones(m, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        cols, m = remap[cols], len(used)
+    # drop the columns no dof takes ("free": the supported dofs; "periodic_slip": the z component of the
+    # z-face nodes, fixed; none for "periodic" and "kubc", whose independent nodes use every component)
+    used = np.unique(cols)
+    remap = -np.ones(m, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    cols, m = remap[cols], len(used)
     P = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(bs * n, m))
     info = {"nodes": int(n), "independent_dofs": int(m), "fixed_dofs": int(bs * n - len(rows)),
             "tied_dofs": int(len(rows) - m)}

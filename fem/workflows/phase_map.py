@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-PHASES = {1: "Li", 2: "warp tows", 5: "weft tows", 3: "gel", 4: "pores"}
-FAMILIES = {2: ("warp tows", 0), 5: ("weft tows", 1)}   # tag: (name, fibre axis: 0 = x, 1 = y)
+from meshes.common import CARBON_WARP, CARBON_WEFT, GPE, LI, VOID
+
+PHASES = {LI: "Li", CARBON_WARP: "warp tows", CARBON_WEFT: "weft tows", GPE: "gel", VOID: "pores"}
+FAMILIES = {CARBON_WARP: 0, CARBON_WEFT: 1}   # tow tag: its fibre axis (0 = x, 1 = y)
 
 
 class PhaseMapError(Exception):
@@ -64,6 +66,19 @@ def _weighted(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.dot(values, weights) / w) if w > 0.0 else float("nan")
 
 
+def _li_bins(coord: np.ndarray, edges: np.ndarray, li: np.ndarray, vol: np.ndarray, creep: np.ndarray,
+             key: str) -> list[dict]:
+    """Volume and volume-weighted creep strain of the Li cells whose centre `coord` falls in each bin
+    [edges[i], edges[i+1]) (the last bin closed)."""
+    out = []
+    for i in range(len(edges) - 1):
+        upper = coord < edges[i + 1] if i < len(edges) - 2 else coord <= edges[i + 1]
+        s = li & (coord >= edges[i]) & upper
+        out.append({key: [float(edges[i]), float(edges[i + 1])], "volume_mm3": float(vol[s].sum()),
+                    "mean_creep_strain": _weighted(creep[s], vol[s])})
+    return out
+
+
 def phase_map(points: np.ndarray, tets: np.ndarray, material_id: np.ndarray, creep: np.ndarray,
               displacement: np.ndarray, n_bands: int = 12, n_rings: int = 6) -> dict:
     """The phase map of one snapshot (see the module docstring). points (N, 3) in mm, tets (M, 4)
@@ -75,16 +90,15 @@ def phase_map(points: np.ndarray, tets: np.ndarray, material_id: np.ndarray, cre
     u = np.asarray(displacement, float)
     if points.ndim != 2 or points.shape[1] != 3 or tets.ndim != 2 or tets.shape[1] != 4:
         raise PhaseMapError("RUN: the phase map needs a 3D run on tetrahedra (an axisymmetric run has one material)")
+    if not (mat == LI).any() or not np.isin(mat, list(FAMILIES)).any():
+        raise PhaseMapError("RUN: not a resolved composite run (needs Li cells, tag 1, and tow cells, tags 2 / 5)")
     a, b, c, d = (points[tets[:, i]] for i in range(4))
     vol = np.abs(np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a)) / 6.0
     cen = points[tets].mean(axis=1)
-    r_cell = np.hypot(cen[:, 0], cen[:, 1])
     r_node = np.hypot(points[:, 0], points[:, 1])
     u_r = np.where(r_node > 0.0, (u[:, 0] * points[:, 0] + u[:, 1] * points[:, 1]) / np.maximum(r_node, 1e-300), 0.0)
-    if not (mat == 1).any() or not np.isin(mat, list(FAMILIES)).any():
-        raise PhaseMapError("RUN: not a resolved composite run (needs Li cells, tag 1, and tow cells, tags 2 / 5)")
 
-    phases = {}
+    phases, families = {}, {}
     for tag, name in PHASES.items():
         sel = mat == tag
         if not sel.any():
@@ -94,33 +108,17 @@ def phase_map(points: np.ndarray, tets: np.ndarray, material_id: np.ndarray, cre
                         "mean_creep_strain": _weighted(creep[sel], vol[sel]),
                         "max_creep_strain": float(creep[sel].max()),
                         "radial_strain_pct": 100.0 * _slope(u_r[nodes], r_node[nodes])}
-    families = {}
-    for tag, (name, axis) in FAMILIES.items():
-        sel = mat == tag
-        if not sel.any():
-            continue
-        nodes = np.unique(tets[sel])
-        other = 1 - axis
-        along = 100.0 * _slope(u[nodes, axis], points[nodes, axis])
-        across = 100.0 * _slope(u[nodes, other], points[nodes, other])
-        families[name] = {"tag": tag, "along_pct": along, "across_pct": across, "sliding_pct": across - along}
+        if tag in FAMILIES:
+            axis = FAMILIES[tag]
+            along = 100.0 * _slope(u[nodes, axis], points[nodes, axis])
+            across = 100.0 * _slope(u[nodes, 1 - axis], points[nodes, 1 - axis])
+            families[name] = {"tag": tag, "along_pct": along, "across_pct": across, "sliding_pct": across - along}
 
-    li = mat == 1
+    li = mat == LI
     z = cen[:, 2]
-    z0, z1 = float(z[li].min()), float(z[li].max())
-    edges = np.linspace(z0, z1, n_bands + 1)
-    bands = []
-    for i in range(n_bands):
-        s = li & (z >= edges[i]) & ((z < edges[i + 1]) if i < n_bands - 1 else (z <= edges[i + 1]))
-        bands.append({"z_mm": [float(edges[i]), float(edges[i + 1])], "volume_mm3": float(vol[s].sum()),
-                      "mean_creep_strain": _weighted(creep[s], vol[s])})
     r_max = float(r_node.max())
-    redges = np.linspace(0.0, r_max, n_rings + 1)
-    rings = []
-    for i in range(n_rings):
-        s = li & (r_cell >= redges[i]) & ((r_cell < redges[i + 1]) if i < n_rings - 1 else (r_cell <= redges[i + 1]))
-        rings.append({"r_mm": [float(redges[i]), float(redges[i + 1])], "volume_mm3": float(vol[s].sum()),
-                      "mean_creep_strain": _weighted(creep[s], vol[s])})
+    bands = _li_bins(z, np.linspace(float(z[li].min()), float(z[li].max()), n_bands + 1), li, vol, creep, "z_mm")
+    rings = _li_bins(np.hypot(cen[:, 0], cen[:, 1]), np.linspace(0.0, r_max, n_rings + 1), li, vol, creep, "r_mm")
     return {"radius_mm": r_max, "phases": phases, "tow_families": families,
             "li_creep_by_height": bands, "li_creep_by_radius": rings}
 
