@@ -19,7 +19,7 @@ from meshes.disc_axisym import AxisymDiscGeometry
 from meshes.homogenised import HomogenisedDiscGeometry
 
 from fem.physics.fixture import FixtureSpec
-from fem.physics.materials import GelNeoHookean, LiAnand, LiCreep, SoftVoid, TowElastic
+from fem.physics.materials import CrossingBond, GelNeoHookean, LiAnand, LiCreep, SoftVoid, TowElastic
 from fem.physics.friction import FRICTION_MODES
 from fem.physics.platen import LoadStep, PlatenSpec
 
@@ -112,7 +112,8 @@ class Study:
         return {
             "name": self.name, "description": self.description,
             "geometry": {"model": self.model, **asdict(self.geometry)},
-            **_li_tables(self.li), **{k: asdict(v) for k, v in self.materials.items()},
+            **_li_tables(self.li),
+            **{k: ({"law": "bonded", **asdict(v)} if k == "crossing" else asdict(v)) for k, v in self.materials.items()},
             "platen": asdict(self.platen),
             "load": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.load],
             **({"fixture": {**asdict(self.fixture), "torque_to_force_N": list(self.fixture.torque_to_force_N)}}
@@ -243,6 +244,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "drainage_time_s": Key(_default(GelNeoHookean, "drainage_time_s"), float, hi=1e7, **NONNEG,
                                doc="s; 0: the pores close as the pressure acts; > 0: they close as the liquid "
                                    "drains, with this time constant (steps then at most a quarter of it)"),
+    },
+    "crossing": {  # model = "composite" only: the Li between crossing tows (meshes/composite.py crossing_cells;
+                   # fem/physics/materials.py CrossingBond, CROSSING_SOURCES)
+        "law": Key("li_film", str, choices=("li_film", "bonded"),
+                   doc="li_film: the mesher's Li film creeps with [li] (as without the table); bonded: an "
+                       "isotropic elastic solid, crossings that neither slide nor creep"),
+        "youngs_modulus_MPa": Key(_default(CrossingBond, "youngs_modulus_MPa"), float, hi=1e7, **POS,
+                                  doc="law = bonded: MPa (default the tows' E_T)"),
+        "poisson_ratio": Key(_default(CrossingBond, "poisson_ratio"), float, lo=-1.0, hi=0.5, lo_open=True,
+                             hi_open=True, doc="law = bonded (default the tows' nu_TT)"),
     },
     "void": {  # pores (SoftVoid, VOID_SOURCES)
         "youngs_modulus_MPa": Key(_default(SoftVoid, "youngs_modulus_MPa"), float, hi=1e4, **POS),
@@ -575,6 +586,8 @@ def parse_study(data: dict, name: str = "study") -> Study:
     ply_rve_h, ply_law, rows_factor = g.pop("ply_rve_mesh_size_mm"), g.pop("ply_law"), g.pop("rows_factor")
     ply_rve_pores = g.pop("ply_rve_pores")
     materials = {}
+    if "crossing" in data and model != "composite":
+        raise StudyError("[crossing]: only allowed for [geometry] model = \"composite\" (the resolved weave's crossings)")
     for t in ("composite", "carbon", "gpe", "void"):
         if t in data and model not in ("composite", "composite_homogenised"):
             raise StudyError(f"[{t}]: only allowed for [geometry] model = \"composite\" or \"composite_homogenised\"")
@@ -616,6 +629,11 @@ def parse_study(data: dict, name: str = "study") -> Study:
         except GeometryError as e:
             raise StudyError(f"[composite] {e}") from None
         materials = _composite_materials(data)
+        cr = _read_table("crossing", data.get("crossing", {}))
+        if cr.pop("law") == "bonded":   # li_film (the default) adds nothing: results and fingerprints as before
+            materials["crossing"] = CrossingBond(**cr)
+        elif set(data.get("crossing", {})) - {"law"}:
+            raise StudyError(f"[crossing] {sorted(set(data['crossing']) - {'law'})[0]}: only used with law = \"bonded\"")
     elif g["thickness_mm"] is None:
         raise StudyError("[geometry] thickness_mm: missing required key (a number, 0 < thickness_mm <= 100)")
     elif model == "3d":

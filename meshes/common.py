@@ -19,6 +19,8 @@ Cell tags
     3 GPE           gel polymer electrolyte skins                                  (composite)
     4 VOID          closed pores                                                   (composite)
     5 CARBON_WEFT   carbon tows along y                                            (composite)
+    6 CROSSING      Li cells between crossing tows, retagged at solve time (not a Gmsh group) when a
+                    study's [crossing] law = "bonded" (meshes.composite.retag_crossings)
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from pathlib import Path
 BOTTOM, TOP, AXIS, RIM, SYM_X, SYM_Y, VOID_SURFACE = 1, 2, 3, 4, 5, 6, 7
 # ---- cell tags
 LI, CARBON, GPE, VOID, CARBON_WEFT = 1, 2, 3, 4, 5
+CROSSING = 6
 CARBON_WARP = CARBON
 
 # names of the Gmsh physical groups, per builder

@@ -106,7 +106,7 @@ import numpy as np
 
 # tags (CARBON_WARP = 2: tows along x, CARBON_WEFT = 5: tows along y, VOID_SURFACE = 7: pore walls; all
 # tags: meshes/common.py), the geometry error and the cache/loading helpers; re-exported here
-from .common import (BOTTOM, CARBON, CARBON_WARP, CARBON_WEFT, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID,  # noqa: F401
+from .common import (BOTTOM, CARBON, CARBON_WARP, CARBON_WEFT, CROSSING, GPE, LI, RIM, SYM_X, SYM_Y, TOP, VOID,  # noqa: F401
                      VOID_SURFACE, GeometryError, cache_dir_path, classify_boundary, on_root, read_msh)
 from .common import cached_msh_with_report, write_msh
 from .common import COMPOSITE_CELL_NAMES as CELL_NAMES, COMPOSITE_FACET_NAMES as FACET_NAMES
@@ -799,3 +799,41 @@ def load_mesh(geo: CompositeGeometry, comm=None, cache_dir: Path | None = None):
     path, report = on_root(comm, lambda: cached_msh(geo, cache_dir))
     data = read_msh(path, comm, gdim=3)
     return data.mesh, data.cell_tags, data.facet_tags, report
+
+
+def crossing_cells(mesh, cell_tags, pitch_mm: float, width_mm: float) -> np.ndarray:
+    """Local indices (owned and ghost) of the Li cells between crossing tows: the Li cells whose centre
+    lies, in plan view, inside a crossing (within width/2 of a warp tow's axis y = k p AND of a weft
+    tow's axis x = k p) and that share a vertex with a warp tow cell AND with a weft tow cell. There
+    the mesher keeps a Li film `tow_gap_mm` thick (10 um by default), one element thick at any mesh
+    size: these are that film's cells. Parallel-safe: the vertex marks of each family are summed over
+    the processes that share a vertex (a P1 vector, scatter reverse + forward)."""
+    from dolfinx import fem, la
+
+    V = fem.functionspace(mesh, ("Lagrange", 1))
+    dofs = V.dofmap.list
+    touched = []
+    for tag in (CARBON_WARP, CARBON_WEFT):
+        f = fem.Function(V)
+        f.x.array[np.unique(dofs[cell_tags.find(tag)].ravel())] = 1.0
+        f.x.scatter_reverse(la.InsertMode.add)
+        f.x.scatter_forward()
+        touched.append(f.x.array > 0.0)
+    li = cell_tags.find(LI)
+    xc = V.tabulate_dof_coordinates()[dofs[li]].mean(axis=1)   # cell centres (P1 dofs = vertices)
+    off = np.abs(xc[:, :2] - pitch_mm * np.round(xc[:, :2] / pitch_mm))
+    inside = (off < 0.5 * width_mm).all(axis=1)
+    both = touched[0][dofs[li]].any(axis=1) & touched[1][dofs[li]].any(axis=1)
+    return np.sort(li[inside & both]).astype(np.int32)
+
+
+def retag_crossings(mesh, cell_tags, pitch_mm: float, width_mm: float):
+    """A copy of `cell_tags` with the Li cells between crossing tows (crossing_cells) tagged CROSSING,
+    and the number of those cells on this process (owned and ghost)."""
+    from dolfinx.mesh import meshtags
+
+    cross = crossing_cells(mesh, cell_tags, pitch_mm, width_mm)
+    idx, val = cell_tags.indices.copy(), cell_tags.values.copy()
+    val[np.isin(idx, cross)] = CROSSING
+    order = np.argsort(idx)
+    return meshtags(mesh, mesh.topology.dim, idx[order].astype(np.int32), val[order].astype(np.int32)), cross.size

@@ -195,6 +195,34 @@ class SoftVoid:
     poisson_ratio: float = 0.3
 
 
+# --- Crossings of the resolved weave (meshes/composite.py crossing_cells) ----------------------
+# The mesher keeps a Li film tow_gap_mm thick (10 um, numerical) between crossing tows, one element
+# thick at any mesh size. With the calibrated Li it lets the two tow families slide along each other
+# at 30 MPa (docs/results.md, session 14). In the cloth the fibres of crossing tows touch. A study's
+# [crossing] law = "bonded" gives those Li cells this isotropic elastic solid instead: crossings that
+# neither slide nor creep, the opposite limit to the Li film.
+CROSSING_SOURCES = {
+    "law": "li_film (default): the mesher's Li film creeps with [li] (numerical: its 10 um thickness is tow_gap_mm); "
+           "bonded: ASSUMPTION, fibre on fibre without slip (no measurement of the crossings exists)",
+    "youngs_modulus_MPa": "the tows' transverse modulus E_T (CARBON_SOURCES: Reuss 10971 MPa): the crossing "
+                          "transmits load through the tows' transverse stiffness",
+    "poisson_ratio": "the tows' transverse nu_TT 0.40 (CARBON_SOURCES, ASSUMPTION)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingBond:
+    """The Li cells between crossing tows as a bonded isotropic elastic solid ([crossing] law = "bonded")."""
+
+    youngs_modulus_MPa: float = 10971.0
+    poisson_ratio: float = 0.40
+
+    def as_tow(self) -> "TowElastic":
+        """The same solid as the isotropic fallback of the tow law (one St Venant-Kirchhoff law for both)."""
+        E, nu = self.youngs_modulus_MPa, self.poisson_ratio
+        return TowElastic(E_L_MPa=E, E_T_MPa=E, G_LT_MPa=E / (2.0 * (1.0 + nu)), nu_LT=nu, nu_TT=nu, isotropic=True)
+
+
 # --- Homogenised cloth ply (issue 18 item 2: the homogenised disc) -----------------------------
 # Not a measured material: the five constants are COMPUTED for each study from the periodic RVE of
 # the cloth (fem/rve/ply.py: tows, the Li in the weave windows, pores, with the phases' own

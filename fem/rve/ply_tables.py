@@ -107,8 +107,15 @@ def cell_creep_solver(composite, materials: dict, mesh_size_mm: float, pores: st
     from meshes.rve import WeaveCell, load_mesh
     cell = WeaveCell(li_region_cell(composite, mesh_size_mm))
     mesh, ct, report = load_mesh(cell, MPI.COMM_SELF)
-    st = RveStudy("ply", cell, materials, bounds=False)
-    return RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction(), void_law=pores), cell, report
+    st = RveStudy("ply", cell, {k: v for k, v in materials.items() if k != "crossing"}, bounds=False)
+    tags, fibre = st.tag_materials(), st.fibre_direction()
+    if "crossing" in materials:   # bonded crossings (fem/physics/materials.py CrossingBond), as in the resolved disc
+        from meshes.composite import CROSSING, retag_crossings
+        ct, n_cross = retag_crossings(mesh, ct, cell.pitch_mm, cell.design()["tow_width_mm"])
+        tags[CROSSING] = materials["crossing"].as_tow()
+        fibre[CROSSING] = lambda x: np.vstack([np.ones(x.shape[1]), np.zeros((2, x.shape[1]))])  # isotropic: any
+        report = {**report, "crossing_cells": int(n_cross)}
+    return RveCreep(mesh, ct, cell.box, tags, fibre, void_law=pores), cell, report
 
 
 class PlyTableError(RuntimeError):

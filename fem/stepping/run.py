@@ -152,6 +152,16 @@ def build_model(study: Study):
         phases = {k: v for k, v in phases.items()
                   if all(C.CELL_NAMES[t] in present for t in v[0]) and v[0]}
         fibre = {t: C.tangent_function(mesh_report, t) for t in (C.CARBON_WARP, C.CARBON_WEFT)}
+        if "crossing" in mats:   # [crossing] law = "bonded": the Li between crossing tows as an elastic solid
+            cell_tags, _ = C.retag_crossings(msh, cell_tags, mesh_report["solved"]["tow_pitch_mm"],
+                                             mesh_report["solved"]["tow_width_mm"])
+            n_cross = msh.comm.allreduce(int(np.count_nonzero(cell_tags.find(C.CROSSING)
+                                                              < msh.topology.index_map(3).size_local)))
+            if n_cross == 0:
+                raise ValueError("[crossing] law = \"bonded\": the mesh has no Li cell between crossing tows")
+            mesh_report = {**mesh_report, "crossing_cells": n_cross}
+            phases["crossing"] = ((C.CROSSING,), mats["crossing"].as_tow())
+            fibre[C.CROSSING] = lambda x: np.vstack([np.ones(x.shape[1]), np.zeros((2, x.shape[1]))])  # isotropic
         t_mesh = time.perf_counter() - t_mesh
         t_setup = time.perf_counter()
         model = Disc3DModel(msh, study.geometry, phases, study.platen, study.quadrature_degree, theta,

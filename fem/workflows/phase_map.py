@@ -19,7 +19,7 @@ What it measures (reference coordinates; displacements at the P1 nodes, cell val
   (rings of equal width), volume-weighted, to locate where the Li flows.
 
 Not a solver: a diagnostic of a finished 3D composite run (meshes/composite.py tags: 1 Li, 2 warp,
-3 gel, 4 pore, 5 weft; fem/stepping/outputs.py FIELD_NAMES). Axisymmetric runs are refused.
+3 gel, 4 pore, 5 weft, 6 bonded crossing; fem/stepping/outputs.py FIELD_NAMES). Axisymmetric runs are refused.
 """
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from meshes.common import CARBON_WARP, CARBON_WEFT, GPE, LI, VOID
+from meshes.common import CARBON_WARP, CARBON_WEFT, CROSSING, GPE, LI, VOID
 
-PHASES = {LI: "Li", CARBON_WARP: "warp tows", CARBON_WEFT: "weft tows", GPE: "gel", VOID: "pores"}
+PHASES = {LI: "Li", CARBON_WARP: "warp tows", CARBON_WEFT: "weft tows", GPE: "gel", VOID: "pores",
+          CROSSING: "bonded crossings"}   # the last only with [crossing] law = "bonded"
 FAMILIES = {CARBON_WARP: 0, CARBON_WEFT: 1}   # tow tag: its fibre axis (0 = x, 1 = y)
 
 

@@ -25,7 +25,7 @@ from fem.cli import main
 from fem.study import INF, SCHEMA, parse_study
 from fem.verification.cases import ROOT, composite_study, study_dict
 
-COMPOSITE_TABLES = ("composite", "carbon", "gpe", "void")   # read for model = "composite" only
+COMPOSITE_TABLES = ("composite", "carbon", "gpe", "void", "crossing")   # read for model = "composite" only
 THREE_D_KEYS = ("layers", "quarter")                         # [geometry] keys of model = "3d" only
 
 

@@ -51,3 +51,23 @@ def test_blind_prediction_studies_use_the_calibrated_li_parameters():
         for table, key in keys:
             assert d[table].get(key, 0.0) == cal[table].get(key, 0.0), (f.name, table, key)
     assert n_lit and n_cal
+
+def test_crossing_table_round_trips_and_is_refused_where_it_does_not_apply():
+    """[crossing] (model = "composite" only): law = "bonded" adds a CrossingBond material that survives
+    Study.to_dict and back unchanged; law = "li_film" is the study without the table (same
+    fingerprint, so finished runs stay finished); misplaced or unused keys are refused in one line."""
+    import pytest
+    from fem.physics.materials import CrossingBond
+    from fem.study import StudyError
+    from fem.verification.cases import composite_study
+    bonded = composite_study("b", crossing={"law": "bonded", "youngs_modulus_MPa": 5000.0})
+    assert bonded.materials["crossing"] == CrossingBond(youngs_modulus_MPa=5000.0, poisson_ratio=0.40)
+    table = bonded.to_dict()["crossing"]   # the table as written to the run's summary: readable again
+    assert table == {"law": "bonded", "youngs_modulus_MPa": 5000.0, "poisson_ratio": 0.40}
+    assert composite_study("b", crossing=table).fingerprint() == bonded.fingerprint()
+    plain, film = composite_study("p"), composite_study("p", crossing={"law": "li_film"})
+    assert "crossing" not in film.materials and film.fingerprint() == plain.fingerprint() != bonded.fingerprint()
+    with pytest.raises(StudyError, match=r"^\[crossing\] youngs_modulus_MPa: only used with law = \"bonded\"$"):
+        composite_study("f", crossing={"youngs_modulus_MPa": 5000.0})
+    with pytest.raises(StudyError, match=r"^\[crossing\]: only allowed for \[geometry\] model = \"composite\""):
+        parse_study({**BASE, "crossing": {"law": "bonded"}}, name="a")
