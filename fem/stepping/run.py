@@ -516,7 +516,8 @@ def _run_locked(study: Study, out_dir: Path, comm, progress: bool, restart: bool
         **model.extra_results(),
         **({"composite": {k: mesh_report[k] for k in ("solved", "volume_fractions", "target_volumes_mm3",
                                                         "mesh_volumes_mm3", "mesh_rel_error", "n_tets",
-                                                        "n_tets_per_phase", "quality_sicn")}}
+                                                        "n_tets_per_phase", "quality_sicn", "crossing_cells")
+                                    if k in mesh_report}}
            if mesh_report and study.model == "composite" else {}),
         **({"homogenised": mesh_report} if study.model == "composite_homogenised" else {}),
         "sign_convention": THICKNESS_SIGN + "; diameter_change_pct = (D-D0)/D0*100",

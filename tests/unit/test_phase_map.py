@@ -57,6 +57,22 @@ def test_affine_spreading_gives_one_strain_and_no_sliding():
             assert b["z_mm"][0] - 1e-12 <= b["mean_creep_strain"] <= b["z_mm"][1] + 1e-12
 
 
+def test_bonded_crossing_cells_are_a_phase_of_their_own():
+    """Cells tagged 6 (meshes/common.py CROSSING, [crossing] law = "bonded") are mapped as "bonded
+    crossings": their volume leaves the Li's, and they follow the affine field like every phase."""
+    pts, tets, mat, cen = _box()
+    film = (mat == 1) & (cen[:, 2] > 0.1) & (cen[:, 2] < 0.2) & (cen[:, 0] > 1.25) & (cen[:, 0] < 1.75)
+    li_before = pm.phase_map(pts, tets, mat, cen[:, 2], np.zeros_like(pts))["phases"]["Li"]["volume_mm3"]
+    mat = mat.copy()
+    mat[film] = 6
+    e = 0.01
+    res = pm.phase_map(pts, tets, mat, cen[:, 2], np.column_stack([e * pts[:, 0], e * pts[:, 1], 0 * pts[:, 2]]))
+    bonded = res["phases"]["bonded crossings"]
+    assert bonded["volume_mm3"] > 0.0
+    assert bonded["volume_mm3"] + res["phases"]["Li"]["volume_mm3"] == pytest.approx(li_before, rel=1e-12)
+    assert bonded["radial_strain_pct"] == pytest.approx(100 * e, rel=1e-12)
+
+
 def test_tow_family_moved_across_its_fibres_is_sliding():
     pts, tets, mat, cen = _box()
     e, delta = 0.004, 0.03
