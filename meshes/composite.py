@@ -827,6 +827,12 @@ def crossing_cells(mesh, cell_tags, pitch_mm: float, width_mm: float) -> np.ndar
     return np.sort(li[inside & both]).astype(np.int32)
 
 
+def crossing_direction(x) -> np.ndarray:
+    """The 'fibre direction' handed to the tow law of the bonded crossing solid: x (the solid is
+    isotropic, CrossingBond.as_tow, so any unit vector gives the same stress)."""
+    return np.vstack([np.ones(x.shape[1]), np.zeros((2, x.shape[1]))])
+
+
 def retag_crossings(mesh, cell_tags, pitch_mm: float, width_mm: float):
     """A copy of `cell_tags` with the Li cells between crossing tows (crossing_cells) tagged CROSSING,
     and the number of those cells on this process (owned and ghost)."""

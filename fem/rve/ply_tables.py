@@ -110,10 +110,10 @@ def cell_creep_solver(composite, materials: dict, mesh_size_mm: float, pores: st
     st = RveStudy("ply", cell, {k: v for k, v in materials.items() if k != "crossing"}, bounds=False)
     tags, fibre = st.tag_materials(), st.fibre_direction()
     if "crossing" in materials:   # bonded crossings (fem/physics/materials.py CrossingBond), as in the resolved disc
-        from meshes.composite import CROSSING, retag_crossings
+        from meshes.composite import CROSSING, crossing_direction, retag_crossings
         ct, n_cross = retag_crossings(mesh, ct, cell.pitch_mm, cell.design()["tow_width_mm"])
         tags[CROSSING] = materials["crossing"].as_tow()
-        fibre[CROSSING] = lambda x: np.vstack([np.ones(x.shape[1]), np.zeros((2, x.shape[1]))])  # isotropic: any
+        fibre[CROSSING] = crossing_direction
         report = {**report, "crossing_cells": int(n_cross)}
     return RveCreep(mesh, ct, cell.box, tags, fibre, void_law=pores), cell, report
 

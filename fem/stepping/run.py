@@ -158,10 +158,10 @@ def build_model(study: Study):
             n_cross = msh.comm.allreduce(int(np.count_nonzero(cell_tags.find(C.CROSSING)
                                                               < msh.topology.index_map(3).size_local)))
             if n_cross == 0:
-                raise ValueError("[crossing] law = \"bonded\": the mesh has no Li cell between crossing tows")
+                raise C.GeometryError("[crossing] law = \"bonded\": the mesh has no Li cell between crossing tows")
             mesh_report = {**mesh_report, "crossing_cells": n_cross}
             phases["crossing"] = ((C.CROSSING,), mats["crossing"].as_tow())
-            fibre[C.CROSSING] = lambda x: np.vstack([np.ones(x.shape[1]), np.zeros((2, x.shape[1]))])  # isotropic
+            fibre[C.CROSSING] = C.crossing_direction
         t_mesh = time.perf_counter() - t_mesh
         t_setup = time.perf_counter()
         model = Disc3DModel(msh, study.geometry, phases, study.platen, study.quadrature_degree, theta,
