@@ -835,11 +835,11 @@ def crossing_direction(x) -> np.ndarray:
 
 def retag_crossings(mesh, cell_tags, pitch_mm: float, width_mm: float):
     """A copy of `cell_tags` with the Li cells between crossing tows (crossing_cells) tagged CROSSING,
-    and the number of those cells on this process (owned and ghost)."""
+    and the number of those cells in the whole mesh (owned cells, summed over the processes)."""
     from dolfinx.mesh import meshtags
 
     cross = crossing_cells(mesh, cell_tags, pitch_mm, width_mm)
-    idx, val = cell_tags.indices.copy(), cell_tags.values.copy()
-    val[np.isin(idx, cross)] = CROSSING
-    order = np.argsort(idx)
-    return meshtags(mesh, mesh.topology.dim, idx[order].astype(np.int32), val[order].astype(np.int32)), cross.size
+    val = cell_tags.values.copy()
+    val[np.isin(cell_tags.indices, cross)] = CROSSING   # MeshTags indices are sorted: keep them as they are
+    n_owned = int(np.count_nonzero(cross < mesh.topology.index_map(mesh.topology.dim).size_local))
+    return meshtags(mesh, mesh.topology.dim, cell_tags.indices, val.astype(np.int32)), mesh.comm.allreduce(n_owned)

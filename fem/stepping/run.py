@@ -153,10 +153,8 @@ def build_model(study: Study):
                   if all(C.CELL_NAMES[t] in present for t in v[0]) and v[0]}
         fibre = {t: C.tangent_function(mesh_report, t) for t in (C.CARBON_WARP, C.CARBON_WEFT)}
         if "crossing" in mats:   # [crossing] law = "bonded": the Li between crossing tows as an elastic solid
-            cell_tags, _ = C.retag_crossings(msh, cell_tags, mesh_report["solved"]["tow_pitch_mm"],
-                                             mesh_report["solved"]["tow_width_mm"])
-            n_cross = msh.comm.allreduce(int(np.count_nonzero(cell_tags.find(C.CROSSING)
-                                                              < msh.topology.index_map(3).size_local)))
+            cell_tags, n_cross = C.retag_crossings(msh, cell_tags, mesh_report["solved"]["tow_pitch_mm"],
+                                                   mesh_report["solved"]["tow_width_mm"])
             if n_cross == 0:
                 raise C.GeometryError("[crossing] law = \"bonded\": the mesh has no Li cell between crossing tows")
             mesh_report = {**mesh_report, "crossing_cells": n_cross}
