@@ -9,8 +9,10 @@ fem/physics/laws.py PlyCreepLaw with the kernel fem/physics/creep_point.py LAW_H
 * the Li BRANCH: deviatoric stress s_b with one shear modulus per Hill mode (axial mu_b, in-plane
   normal, in-plane shear, transverse shear: `hill_return`), Hill-Norton creep edot_c = A_b q^(n_b-1)
   3/2 H s_b, q^2 = 3/2 sum h_k |P_k s_b|^2 (h_axial = 1); pressure p = K_b (tr eps + c) with the pore
-  closure c (`closure_step`, rate B <-p>^m (phi - c)); K_b fixed at K_B_FRACTION of the Reuss bulk
-  modulus of the instantaneous cell (the skeleton takes the rest);
+  closure c (`closure_step`, rate B <-p>^m (phi - c)); K_b fitted with the pores (FIT_VERSION 8,
+  `fit(bulk_free=True)` as `fitted_ply` fits: it is the modulus that drives the closure and carries
+  the pressure once the pores are shut; fixed at K_B_FRACTION of the Reuss bulk modulus of the
+  instantaneous cell it left the confined curves 12.5 % off on the literature table), else fixed there;
 * (branches=2, FIT_VERSION 7, the default of `fitted_ply`) a SECOND Li branch in parallel, deviatoric
   only: modulus mu_b2 (the same modal ratios), its own prefactor A_b2, the same n_b and Hill weights
   (branch2_free: its own n_b2 and Hill weights). One Norton branch has one sharp knee; the cell
@@ -53,6 +55,7 @@ from fem.rve.backus import mandel_to_voigt, voigt_to_mandel
 from fem.rve.creep import I_DEV, M, norton_return
 
 K_B_FRACTION = 0.25
+K_B_BOUNDS = (0.01, 1.0)      # the fitted K_b (bulk_free) within these fractions of the cell's Reuss bulk modulus
 NAMES = ("C11_MPa", "C12_MPa", "C13_MPa", "C33_MPa", "C44_MPa", "C66_MPa", "mu_b_MPa", "log10_A_b", "n_b",
          "log10_h_inplane_normal", "log10_h_inplane_shear", "log10_h_transverse_shear")
 HILL_LOG_BOUND = 3.0          # |log10 h| <= 3 in the fit
@@ -62,8 +65,9 @@ BRANCH2_NAMES = ("mu_b2_MPa", "log10_A_b2")   # a second Li branch (fit(branches
 # ... with its own exponent and Hill weights (branch2_free; the in-plane modes share one weight)
 BRANCH2_FREE_NAMES = BRANCH2_NAMES + ("n_b2", "log10_h2_inplane", "log10_h2_transverse_shear")
 ISOTROPIC_NAMES = NAMES[:9]   # the isotropic (von Mises) branch: FIT_VERSION 3 and hill=False
-FIT_VERSION = 7   # 6 (2026-12-04): Hill-Norton branch (transversely isotropic) with modal moduli, closure m = n_b, p-norm passes;
+FIT_VERSION = 8   # 6 (2026-12-04): Hill-Norton branch (transversely isotropic) with modal moduli, closure m = n_b, p-norm passes;
 #                   7 (2026-12-04): two Li branches (fitted_ply: the one-branch fit, then the second branch from it)
+#                   8 (2026-12-05): the branch's bulk modulus K_b fitted (bulk_free) instead of K_B_FRACTION of the cell's
 MINIMAX_POWERS = (4.0, 8.0, 16.0, 32.0)
 MINIMAX_NFEV = 30               # evaluations per p-norm pass (each also costs a Jacobian per iteration)
 
@@ -376,7 +380,8 @@ def initial_guess(C_inst: np.ndarray, li) -> np.ndarray:
 def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True, hill: bool = True,
         closure_exponent: bool = False, modal_moduli: bool = True, minimax: bool = False,
         transverse_branch: bool = True, branches: int = 1, start=None,
-        branch2_free: bool = False, creep: bool = True) -> dict:
+        branch2_free: bool = False, creep: bool = True, bulk_free: bool = False, K_b_start: float | None = None,
+        ls_nfev: int = 2000) -> dict:
     """Fit the law to the table's curves; C_inst: the cell's elastic (instantaneous) Voigt stiffness.
     hill: the Li branch with the Hill weights (12 law constants), else isotropic (9); closure_exponent:
     the pore closure's exponent m fitted (default: m = n_b, the exponent of a void closing in a power-law
@@ -385,7 +390,12 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     HILL_LOG_BOUND decades about von Mises (a weight that runs to 0 switches its mode's creep off).
     transverse_branch: the in-plane normal and in-plane shear modes share their weight and modulus
     (the branch transversely isotropic, as the axisymmetric disc needs it: only the skeleton is then
-    isotropised), else tetragonal."""
+    isotropised), else tetragonal. bulk_free (with pores only): the branch's bulk modulus K_b, the
+    modulus that drives the pore closure and carries the pressure once the pores are shut, is fitted
+    (within K_B_BOUNDS of the cell's Reuss bulk modulus, from K_b_start or K_B_FRACTION of it) instead
+    of fixed at K_B_FRACTION; without pores it trades one for one with the skeleton's bulk modulus,
+    so it stays fixed. ls_nfev: the evaluations allowed to the least-squares stage (a start that is
+    already a fit can go to the p-norm passes at once)."""
     from scipy.optimize import least_squares
 
     from fem.rve.ply import isotropise
@@ -437,28 +447,38 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     pos = {i: k for k, i in enumerate(keep)}
     expand = np.array([pos[tied.get(i, i)] for i in range(z0.size)])
     z0, lo, hi = z0[keep], lo[keep], hi[keep]
+    bulk_free = bulk_free and phi > 0.0
+    K_reuss = reuss_bulk(C_inst)
+    if bulk_free:   # log K_b after the law's numbers (not in theta: the fit's "K_b_MPa")
+        z0 = np.append(z0, math.log(K_b_start or K_b))
+        lo = np.append(lo, math.log(K_B_BOUNDS[0] * K_reuss))
+        hi = np.append(hi, math.log(K_B_BOUNDS[1] * K_reuss))
+    n_law = len(keep)
 
     def unpack(z):
-        zf = z[expand]
+        zf = z[:n_law][expand]
         return np.where(logged, np.exp(np.where(logged, zf, 0.0)), zf)
+
+    def bulk(z):
+        return math.exp(z[n_law]) if bulk_free else K_b
 
     def solve(z_start, power=2.0, unit=1.0):
         # the p-norm passes refine a converged start: MINIMAX_NFEV evaluations each (the p = 32 pass
         # of the calibrated table ran past 15 min without one)
-        return least_squares(lambda z: residuals(unpack(z), curves, K_b, phi, power, unit, branches, branch2_free), z_start,
+        return least_squares(lambda z: residuals(unpack(z), curves, bulk(z), phi, power, unit, branches, branch2_free), z_start,
                              method="trf", x_scale="jac", diff_step=1e-4,
-                             max_nfev=2000 if power == 2.0 else MINIMAX_NFEV, xtol=1e-10, ftol=1e-12, bounds=(lo, hi))
+                             max_nfev=ls_nfev if power == 2.0 else MINIMAX_NFEV, xtol=1e-10, ftol=1e-12, bounds=(lo, hi))
 
     sol = solve(z0)
-    th = unpack(sol.x)
-    errs = curve_errors(th, curves, K_b, phi, branches, branch2_free)
+    th, K_fit = unpack(sol.x), bulk(sol.x)
+    errs = curve_errors(th, curves, K_fit, phi, branches, branch2_free)
     worst = max(e["max_rel_error"] for e in errs)
     say(f"ply law fit, least squares: worst curve {100 * worst:.2f} %")
     if start is not None:   # the start is a candidate too (the two-branch fit starts from the one-branch law)
-        errs0 = curve_errors(unpack(z0), curves, K_b, phi, branches, branch2_free)
+        errs0 = curve_errors(unpack(z0), curves, bulk(z0), phi, branches, branch2_free)
         worst0 = max(e["max_rel_error"] for e in errs0)
         if worst0 < worst:
-            th, errs, worst = unpack(z0), errs0, worst0
+            th, K_fit, errs, worst = unpack(z0), bulk(z0), errs0, worst0
     # the criterion is the worst curve, least squares weighs all points alike: then minimise the
     # p-norm of the errors for growing p (MINIMAX_POWERS, each from the last), keeping the best worst curve
     nfev = sol.nfev
@@ -467,12 +487,12 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         sol_k = solve(np.clip(z, lo + 1e-9, hi - 1e-9), p_norm, worst)
         nfev += sol_k.nfev
         z = sol_k.x
-        th_k = unpack(sol_k.x)
-        errs_k = curve_errors(th_k, curves, K_b, phi, branches, branch2_free)
+        th_k, K_k = unpack(sol_k.x), bulk(sol_k.x)
+        errs_k = curve_errors(th_k, curves, K_k, phi, branches, branch2_free)
         worst_k = max(x["max_rel_error"] for x in errs_k)
         say(f"ply law fit, p-norm {p_norm:g}: worst curve {100 * worst_k:.2f} %")
         if worst_k < worst:
-            sol, th, errs, worst = sol_k, th_k, errs_k, worst_k
+            sol, th, K_fit, errs, worst = sol_k, th_k, K_k, errs_k, worst_k
     say(f"ply law fit: {nfev} evaluations, worst curve {100 * worst:.2f} % of its largest stress (strain: creep) "
         f"({time.perf_counter() - t0:.1f} s)")
     Cs = tetragonal_voigt(th[:6])
@@ -485,14 +505,14 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         th_iso[9:12] = np.log10(hill_iso[1:])
         if modal_moduli:   # the in-plane moduli: their mean, as the elastic average over rotations
             th_iso[12:14] = math.log10(0.5 * (10.0 ** th[12] + 10.0 ** th[13]))
-    errs_iso = [e for e in curve_errors(th_iso, curves, K_b, phi, branches, branch2_free)]
+    errs_iso = [e for e in curve_errors(th_iso, curves, K_fit, phi, branches, branch2_free)]
     return {"version": FIT_VERSION, "branch": "hill" if hill else "isotropic", "branches": branches, "branch2_free": branch2_free,
             "parameters": dict(zip(names + ((("log10_B", "closure_m") if closure_exponent else ("log10_B",))
                                             if phi > 0.0 else ()), map(float, th))),
             "hill_isotropised": None if hill_iso is None else dict(zip(HILL_MODES, map(float, hill_iso))),
             "moduli_ratios_isotropised": (dict(zip(HILL_MODES, [1.0] + [float(10.0 ** v) for v in th_iso[12:15]]))
                                           if hill and modal_moduli else None),
-            "K_b_MPa": K_b, "porosity": phi,
+            "K_b_MPa": K_fit, "K_b_fitted": bulk_free, "K_b_fraction_of_cell_reuss": K_fit / K_reuss, "porosity": phi,
             "curves": errs, "max_rel_error": worst, "criterion": 0.05, "meets_criterion": bool(worst <= 0.05),
             "max_rel_error_rate_curves": max(e["max_rel_error"] for e in errs if "rate_per_s" in e),
             "max_rel_error_creep_curves": max((e["max_rel_error"] for e in errs if "stress_MPa" in e), default=None),
@@ -551,10 +571,12 @@ def fitted_ply(table_path: Path, materials: dict, progress=None, data_dir: Path 
     C_inst = cell_elastic_stiffness(table, materials)
     say = progress or (lambda s: print(s, flush=True))
     say(f"fitting the ply law to {table_path} (once; 10-20 min on one core) ...")
-    one = fit(table, C_inst, materials["li"], say)   # least squares only: the start of the two-branch fit
+    one = fit(table, C_inst, materials["li"], say, bulk_free=True)   # least squares only: the start of the two-branch fit
     say("... and the two-branch law from it")
-    out = fit(table, C_inst, materials["li"], say, minimax=True, branches=2, start=two_branch_start(one))
-    out["one_branch"] = {"fit": "least squares", "parameters": one["parameters"], "max_rel_error": one["max_rel_error"],
+    out = fit(table, C_inst, materials["li"], say, minimax=True, branches=2, start=two_branch_start(one),
+              bulk_free=True, K_b_start=one["K_b_MPa"])
+    out["one_branch"] = {"fit": "least squares", "parameters": one["parameters"], "K_b_MPa": one["K_b_MPa"],
+                         "max_rel_error": one["max_rel_error"],
                          "curves": one["curves"], "wall_s": one["wall_s"]}
     out["table"] = str(table_path)
     atomic_write_text(path, json.dumps(out, indent=1) + "\n")

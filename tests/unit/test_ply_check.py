@@ -60,11 +60,16 @@ def test_creep_test_without_creep_is_the_elastic_compliance():
 
 
 def test_creep_test_creeps_and_closes_pores():
-    """With the fitted constants the through-thickness strain grows in the hold and the pores close."""
+    """With the fitted constants the through-thickness strain grows in the hold, by at least half as
+    much as the cell's after its first second (the table's 30 MPa creep curve: +3.1 %; the FIT_VERSION 8
+    law +2.3 %), and the pores close."""
     fit = _stored_fit()
     r = law_creep(fit, "confined", 30.0, 61.0, 61)
     ez = np.asarray(r["E"])[:, 2]
-    assert np.all(np.diff(ez[1:]) < 0.0) and ez[-1] < 1.05 * ez[1]
+    cell = next(c for c in json.loads((ROOT / fit["table"]).read_text())["creep_curves"] if c["stress_MPa"] == 30.0)
+    cell_growth = cell["E"][-1][2] / cell["E"][1][2] - 1.0
+    assert cell_growth > 0.01
+    assert np.all(np.diff(ez[1:]) < 0.0) and ez[-1] / ez[1] - 1.0 > 0.5 * cell_growth
     assert 0.0 < r["pore_closure"][-1] <= 1.0
 
 
