@@ -67,7 +67,7 @@ BRANCH2_FREE_NAMES = BRANCH2_NAMES + ("n_b2", "log10_h2_inplane", "log10_h2_tran
 ISOTROPIC_NAMES = NAMES[:9]   # the isotropic (von Mises) branch: FIT_VERSION 3 and hill=False
 FIT_VERSION = 8   # 6 (2026-12-04): Hill-Norton branch (transversely isotropic) with modal moduli, closure m = n_b, p-norm passes;
 #                   7 (2026-12-04): two Li branches (fitted_ply: the one-branch fit, then the second branch from it)
-#                   8 (2026-12-05): the branch's bulk modulus K_b fitted (bulk_free) instead of K_B_FRACTION of the cell's
+#                   8 (2026-12-05): the branch's bulk modulus K_b fitted (bulk_free) instead of K_B_FRACTION of the cell's Reuss bulk modulus
 MINIMAX_POWERS = (4.0, 8.0, 16.0, 32.0)
 MINIMAX_NFEV = 30               # evaluations per p-norm pass (each also costs a Jacobian per iteration)
 
