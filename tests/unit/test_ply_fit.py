@@ -7,20 +7,22 @@ import pytest
 
 from fem.physics.materials import LiCreep
 from fem.rve.backus import mandel_to_voigt
-from fem.rve.ply_fit import (I_DEV, K_B_FRACTION, NAMES, PointLaw, fit, reuss_bulk, tetragonal_voigt)
+from fem.rve.ply_fit import (HILL_PROJECTORS, I_DEV, K_B_FRACTION, NAMES, PointLaw, curve_errors, fit, reuss_bulk,
+                              tetragonal_voigt)
 from fem.rve.creep import M
-from fem.rve.ply_tables import loadings
+from fem.rve.ply_tables import RATES, loadings
 
 
-def _table(theta, K_b, steps=30):
-    """The tables' curves (fem/rve/ply_tables.py loadings) made by the law itself."""
-    law = PointLaw(theta, K_b)
+def _table(theta, K_b, steps=30, phi=0.0, rates=RATES):
+    """The tables' curves (fem/rve/ply_tables.py loadings) made by the law itself; with pores (phi > 0)
+    the table carries their volume fraction, as the cell's tables do."""
+    law = PointLaw(theta, K_b, phi)
     curves = []
-    for head, rate, t_end in loadings():
+    for head, rate, t_end in loadings(rates=rates):
         t = np.linspace(0.0, t_end, steps + 1)
         curves.append({**head, "t_s": t.tolist(), "E": np.outer(t, rate).tolist(),
                        "Sigma_MPa": law.run(head["control"], rate, t_end, steps).tolist()})
-    return {"curves": curves}
+    return {"curves": curves, **({"volume_fractions": {"void": phi}} if phi > 0.0 else {})}
 
 
 def test_fit_recovers_the_parameters_of_its_own_law():
@@ -137,7 +139,7 @@ def test_creep_curves_enter_the_fit_in_strain():
     through-thickness strain: the law's own curve has no error; with a 10x faster branch it creeps
     more (law - cell < 0: more compression), by 0.9 % (confined, the skeleton carries most of the
     load once the branch relaxes); with half the skeleton's C33 by 60 %."""
-    from fem.rve.ply_fit import creep_model, curve_errors
+    from fem.rve.ply_fit import creep_model
     from fem.rve.ply_tables import CREEP_MODES
     theta = _hill_theta()
     law = PointLaw(theta, 3000.0)
@@ -164,23 +166,15 @@ def test_fit_recovers_the_bulk_modulus_of_a_porous_law():
     theta = _hill_theta()
     phi, log10_B = 0.01, math.log10(1.5 * 3e-3 * (1.5 / 6.0) ** 6.0)
     mu_k = theta[6] * np.concatenate([[1.0], 10.0 ** np.asarray(theta[12:15])])
-    from fem.rve.ply_fit import HILL_PROJECTORS
     C_b = sum(2.0 * m * mandel_to_voigt(P) for m, P in zip(mu_k, HILL_PROJECTORS))
     K_true = 10000.0
     C_inst = tetragonal_voigt(theta[:6]) + C_b + K_true * np.outer(M, M)
     K_fixed = K_B_FRACTION * reuss_bulk(C_inst)
     assert K_true / K_fixed > 2.0
-    law = PointLaw(theta + [log10_B], K_true, phi)
-    curves = []
-    for head, rate, t_end in loadings(rates=(1e-4, 1e-2)):   # two rates, 10 steps: enough for K_b, and fast
-        t = np.linspace(0.0, t_end, 11)
-        curves.append({**head, "t_s": t.tolist(), "E": np.outer(t, rate).tolist(),
-                       "Sigma_MPa": law.run(head["control"], rate, t_end, 10).tolist()})
-    table = {"curves": curves, "volume_fractions": {"void": phi}}
+    table = _table(theta + [log10_B], K_true, steps=10, phi=phi, rates=(1e-4, 1e-2))   # two rates, 10 steps: enough for K_b, and fast
     out = fit(table, C_inst, LiCreep(), start=theta + [log10_B], bulk_free=True)
     assert out["K_b_fitted"] and out["K_b_MPa"] == pytest.approx(K_true, rel=2e-2)
     assert out["max_rel_error"] < 1e-3
     # the start's K_b matters: the true law at the fixed K_b is > 1 % off in confined compression
-    from fem.rve.ply_fit import curve_errors
-    errs = curve_errors(theta + [log10_B], curves, K_fixed, phi)
+    errs = curve_errors(theta + [log10_B], table["curves"], K_fixed, phi)
     assert max(c["max_rel_error"] for c in errs if c["mode"] == "confined") > 1e-2
