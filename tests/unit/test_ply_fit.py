@@ -83,6 +83,23 @@ def test_pore_closure_step():
     assert dp < K   # closing pores soften the volumetric response
 
 
+def test_exact_minimax_fit_finds_the_chebyshev_line():
+    """exact_minimax_fit on a problem with a known minimax: the best uniform line a + b x to x^2 on
+    [0, 1] is x - 1/8 (error 1/8, equioscillating at 0, 1/2 and 1); with b <= 1/2 it is
+    0.21875 + x/2 (error 0.28125, at x = 1/4 and 1)."""
+    from fem.rve.ply_fit import exact_minimax_fit
+    x = np.linspace(0.0, 1.0, 201)
+
+    def res(z):
+        return x ** 2 - z[0] - z[1] * x
+    inf = np.full(2, np.inf)
+    z, info = exact_minimax_fit(res, np.zeros(2), -inf, inf)
+    assert z == pytest.approx([-0.125, 1.0], abs=1e-6) and np.abs(res(z)).max() == pytest.approx(0.125, abs=1e-6)
+    z, _ = exact_minimax_fit(res, np.zeros(2), -inf, np.array([np.inf, 0.5]))
+    assert z == pytest.approx([0.21875, 0.5], abs=1e-6) and np.abs(res(z)).max() == pytest.approx(0.28125, abs=1e-6)
+    assert info["iterations"] >= 1 and info["nfev"] >= 3
+
+
 def _hill_theta(mu_b=2500.0, log10_A=math.log10(3e-3), n=6.0):
     """The 15 constants of the Hill branch with modal moduli (skeleton, branch, weights, modulus ratios)."""
     return [30000.0, 6000.0, 4000.0, 9000.0, 20.0, 300.0, mu_b, log10_A, n, 0.6, 0.6, -0.3, 0.1, 0.1, -0.2]
