@@ -468,23 +468,29 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     def bulk(z):
         return math.exp(z[n_law]) if bulk_free else K_b
 
+    def res(z, power=2.0, unit=1.0):
+        return residuals(unpack(z), curves, bulk(z), phi, power, unit, branches, branch2_free)
+
+    def judge(z):
+        """(law constants, K_b, per-curve errors, worst curve) at the optimiser's vector z."""
+        th_z, K_z = unpack(z), bulk(z)
+        errs_z = curve_errors(th_z, curves, K_z, phi, branches, branch2_free)
+        return th_z, K_z, errs_z, max(e["max_rel_error"] for e in errs_z)
+
     def solve(z_start, power=2.0, unit=1.0):
         # the p-norm passes refine a converged start: MINIMAX_NFEV evaluations each (the p = 32 pass
         # of the calibrated table ran past 15 min without one)
-        return least_squares(lambda z: residuals(unpack(z), curves, bulk(z), phi, power, unit, branches, branch2_free), z_start,
+        return least_squares(lambda z: res(z, power, unit), z_start,
                              method="trf", x_scale="jac", diff_step=1e-4,
                              max_nfev=ls_nfev if power == 2.0 else MINIMAX_NFEV, xtol=1e-10, ftol=1e-12, bounds=(lo, hi))
 
     sol = solve(z0)
-    th, K_fit, z_best = unpack(sol.x), bulk(sol.x), sol.x
-    errs = curve_errors(th, curves, K_fit, phi, branches, branch2_free)
-    worst = max(e["max_rel_error"] for e in errs)
+    (th, K_fit, errs, worst), z_best = judge(sol.x), sol.x
     say(f"ply law fit, least squares: worst curve {100 * worst:.2f} %")
     if start is not None:   # the start is a candidate too (the two-branch fit starts from the one-branch law)
-        errs0 = curve_errors(unpack(z0), curves, bulk(z0), phi, branches, branch2_free)
-        worst0 = max(e["max_rel_error"] for e in errs0)
+        th0, K0, errs0, worst0 = judge(z0)
         if worst0 < worst:
-            th, K_fit, errs, worst, z_best = unpack(z0), bulk(z0), errs0, worst0, z0
+            th, K_fit, errs, worst, z_best = th0, K0, errs0, worst0, z0
     # the criterion is the worst curve, least squares weighs all points alike: then minimise the
     # p-norm of the errors for growing p (MINIMAX_POWERS, each from the last), keeping the best worst curve
     nfev = sol.nfev
@@ -493,21 +499,15 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         sol_k = solve(np.clip(z, lo + 1e-9, hi - 1e-9), p_norm, worst)
         nfev += sol_k.nfev
         z = sol_k.x
-        th_k, K_k = unpack(sol_k.x), bulk(sol_k.x)
-        errs_k = curve_errors(th_k, curves, K_k, phi, branches, branch2_free)
-        worst_k = max(x["max_rel_error"] for x in errs_k)
+        th_k, K_k, errs_k, worst_k = judge(sol_k.x)
         say(f"ply law fit, p-norm {p_norm:g}: worst curve {100 * worst_k:.2f} %")
         if worst_k < worst:
             sol, th, K_fit, errs, worst, z_best = sol_k, th_k, K_k, errs_k, worst_k, sol_k.x
     minimax_info = None
     if exact_minimax:   # the worst curve itself, from the best point so far
-        z_mm, minimax_info = exact_minimax_fit(
-            lambda z: residuals(unpack(z), curves, bulk(z), phi, 2.0, 1.0, branches, branch2_free),
-            np.clip(z_best, lo + 1e-9, hi - 1e-9), lo, hi)
+        z_mm, minimax_info = exact_minimax_fit(res, np.clip(z_best, lo + 1e-9, hi - 1e-9), lo, hi)
         nfev += minimax_info["nfev"]
-        th_m, K_m = unpack(z_mm), bulk(z_mm)
-        errs_m = curve_errors(th_m, curves, K_m, phi, branches, branch2_free)
-        worst_m = max(x["max_rel_error"] for x in errs_m)
+        th_m, K_m, errs_m, worst_m = judge(z_mm)
         minimax_info["worst_curve"] = worst_m
         say(f"ply law fit, exact minimax (SLSQP, {minimax_info['iterations']} iterations): worst curve {100 * worst_m:.2f} %")
         if worst_m < worst:
@@ -580,7 +580,7 @@ def exact_minimax_fit(res, z0, lo, hi, maxiter: int = MINIMAX_SLSQP_ITER):
         return np.block([[-J, one], [J, one]])
     e = np.zeros(z0.size + 1)
     e[-1] = 1.0
-    x0 = np.append(z0, np.abs(res(z0)).max())
+    x0 = np.append(z0, np.abs(RJ(z0)[0]).max())   # SLSQP's first constraint call reuses this Jacobian
     bounds = [(a if np.isfinite(a) else None, b if np.isfinite(b) else None) for a, b in zip(lo, hi)] + [(0.0, None)]
     sol = minimize(lambda x: x[-1], x0, jac=lambda x: e, constraints=[{"type": "ineq", "fun": cons, "jac": cons_jac}],
                    bounds=bounds, method="SLSQP", options={"maxiter": maxiter, "ftol": 1e-7})
