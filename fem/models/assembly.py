@@ -33,8 +33,8 @@ MAX_TABLE_BYTES = 400 * 2 ** 20   # B, N and position tables; above this the UFL
 
 def applies(model) -> bool:
     """Whether the serial assembler can take the model's Jacobian (and its tables fit)."""
-    if model.comm.size != 1 or len(model.phases) != 1:
-        return False
+    if model.comm.size != 1 or len(model.phases) != 1 or getattr(model.mat, "drains", False):
+        return False   # (a ply's pore closure adds a pressure-equation tangent the tables lack)
     ne = model.W.dofmap.list.shape[1]
     m = len(model.kinematics.active)
     n_qp = model.qs_dofs.size

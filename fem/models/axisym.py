@@ -83,6 +83,6 @@ class AxisymDiscModel(DiscModel):
 
     def extra_results(self) -> dict:
         out = {"volume": self.volume_check()}
-        if len(self.phases) > 1:   # a layered disc: the per-phase results of the shared core
-            out["phases"] = self.phase_results()
+        if len(self.phases) > 1 or self.closure_q is not None:   # a layered disc, or a ply whose pores close:
+            out["phases"] = self.phase_results()                  # the per-phase results of the shared core
         return out

@@ -45,6 +45,7 @@ from fem.physics.friction import FrictionSpec
 from fem.physics.anand_point import explicit_parts as anand_explicit_parts, flow_rates as anand_flow_rates
 from fem.physics.creep_point import LOG_SERIES_LIMIT, MODE_STRESS, MODE_TANGENT, CreepPoints, kernel_threads
 from fem.physics.laws import CreepState, LawInputs, law_class, make_law
+from fem.physics.pore_closure import closure_at_pressure
 
 PRESSURE_SPACES = ("P1+P0", "P1")   # enriched Taylor-Hood (default, axisymmetric), plain Taylor-Hood
 
@@ -257,7 +258,11 @@ class DiscModel:
         grad_v = kin.grad(v, x)
         wgt = kin.weight(x)
         dxm = ufl.Measure("dx", domain=mesh, subdomain_data=self.cell_tags, metadata=self.dx.metadata())
-        state = CreepState(self.kinematics.active, self.P_q, self.A_q, self.vm_q)
+        # a ply whose pores close (PlyViscoplastic.drains): c and dc/dp at the quadrature points, filled
+        # with the branch's stress at every iterate (_run_creep_points; fem/physics/pore_closure.py)
+        self.closure_q = fem.Function(self.Qs, name="ply_closure") if getattr(self.mat, "drains", False) else None
+        self.closure_dp_q = fem.Function(self.Qs, name="ply_closure_dp") if self.closure_q is not None else None
+        state = CreepState(self.kinematics.active, self.P_q, self.A_q, self.vm_q, self.closure_q, self.closure_dp_q)
         du = ufl.TrialFunction(self.W)
         grad_du = kin.grad(ufl.split(du)[0], x)
         tangent = 0
@@ -293,6 +298,9 @@ class DiscModel:
             if ks:
                 self._p_over_K[name] = law.pressure_volume_strain(p)
                 R = R + weighted(law.volumetric_residual(p) * q) * dxp
+                dV = law.volumetric_tangent(sum((ufl.split(du)[i] for i in ks[1:]), ufl.split(du)[ks[0]]))
+                if dV is not None:   # the quadrature-function part of the pressure equation (pore closure)
+                    tangent = tangent + weighted(dV * q) * dxp
                 self._up_indicator[ks[0]] = fem.form(tests[ks[0]] * dxp, jit_options=JIT_OPTIONS)
                 # Schur-complement preconditioner of the iterative solver: -(1/K + 1/G) M_p
                 p_t = trials[ks[0]]
@@ -478,6 +486,12 @@ class DiscModel:
         # the serial assembler takes the whole tangent, p d(cof F)/dF included; the UFL form adds that
         p = np.ascontiguousarray(Fp[:, 9]) if self.assembler is not None else None
         self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p, self.s_b)
+        if self.closure_q is not None:   # the ply's pore closure at the current pressure
+            m = self.mat
+            c, dc = closure_at_pressure(Fp[:, 9], self.gel_closure_n.x.array[self._qs_ix], float(self.dt_const.value),
+                                        m.porosity, m.closure_B, m.closure_m, m.closure_pc_MPa)
+            self.closure_q.x.array[self._qs_ix] = c
+            self.closure_dp_q.x.array[self._qs_ix] = dc
         if self.mat2 is not None:   # the second branch (no pressure term: the first carries p cof F)
             cp, cp2 = self.creep_points, self.creep_points2
             cp2.run(self.mat2, F, self.Cc2_inv_n.x.array[self._qt_ix].reshape(-1, 3, 3), self.dp_explicit,

@@ -97,11 +97,15 @@ class LawInputs:
 class CreepState:
     """The quadrature functions the Li creep law reads (fem/models/base.py fills them from
     fem/physics/creep_point.py): the deviatoric stress P_dev at the active components of F (vector),
-    its tangent (matrix), the von Mises Cauchy stress (scalar); `active` lists the components (i, j)."""
+    its tangent (matrix), the von Mises Cauchy stress (scalar); `active` lists the components (i, j).
+    A ply with closing pores (PlyViscoplastic.drains) also reads its pore closure c at the end of the
+    step and dc/dp (scalars), filled at the current pressure by fem/physics/pore_closure.py."""
     active: Any
     P: Any
     A: Any
     von_mises: Any
+    closure: Any = None
+    closure_dp: Any = None
 
 
 class Law:
@@ -117,6 +121,11 @@ class Law:
     def pressure_volume_strain(self, pressure):
         """u-p laws: the volume change J - 1 that the pressure equation ties to the pressure p."""
         return pressure / self.K
+
+    def volumetric_tangent(self, dp):
+        """u-p laws: the part of the pressure equation's derivative in p (for the increment dp) that
+        UFL cannot differentiate (quadrature functions); None: none."""
+        return None
 
     def tangent(self, dF):
         """The part of dP that UFL cannot differentiate (quadrature-function stresses); None: none."""
@@ -216,7 +225,8 @@ class CreepLaw(Law):
 def lagged_closure(c_n, c_eq, r):
     """Backward-Euler step of a pore closure that relaxes towards c_eq, dc/dt = k (c_eq - c), with
     r = k dt:  c = (c_n + r c_eq) / (1 + r)  (exact for dt -> 0, unconditionally stable, c = c_n at
-    r = 0). The draining gel (k = 1 / tau) and the homogenised ply (k = B <-p>^m, c_eq = its porosity)."""
+    r = 0). The draining gel (k = 1 / tau); the homogenised ply's closure, whose rate depends on c,
+    is fem/physics/pore_closure.py."""
     return (c_n + r * c_eq) / (1.0 + r)
 
 
@@ -411,18 +421,23 @@ class PlyCreepLaw(CreepLaw):
         self.skeleton = PlyLaw(mesh, mat.skeleton(), F, a)
         self.P = self.P + self.skeleton.P
         self.pressure = pressure
-        # pore closure (fem/rve/ply_fit.py closure_step): J - 1 = p / K - c, dc/dt = B <-p>^m (phi - c),
-        # backward Euler c = (c_n + r phi) / (1 + r), r = dt B <-p>^m; its state c_n as a draining gel's
+        # pore closure (fem/physics/pore_closure.py): J - 1 = p / K - c, dc/dt = B <X>^m (phi - c),
+        # X = -p - p_c c/(phi - c), backward Euler, implicit in c; c(p) and dc/dp are quadrature
+        # functions (state.closure, state.closure_dp) that the model fills at the current pressure
+        # (closure_at_pressure), as it fills the branch's stress; the state c_n as a draining gel's
         self.drains = mat.drains
         if self.drains:
-            if dt is None or closure_n is None:
+            if dt is None or closure_n is None or state.closure is None:
                 raise ValueError("a ply with pore closure needs the step length and its closure state")
             self.phi = mat.porosity
-            self.B, self.m = fem.Constant(mesh, mat.closure_B), mat.closure_m
-            self.dt, self.closure_n = dt, closure_n
 
     def closure(self, pressure):
-        return lagged_closure(self.closure_n, self.phi, self.dt * self.B * ufl.max_value(-pressure, 0.0) ** self.m)
+        """c at the end of the step (the quadrature function at the current pressure)."""
+        return self.state.closure
+
+    def volumetric_tangent(self, dp):
+        """The part of d(volumetric residual)/dp that UFL cannot differentiate: dc/dp dp."""
+        return self.state.closure_dp * dp if self.drains else None
 
     def pressure_volume_strain(self, pressure):
         return pressure / self.K - (self.closure(pressure) if self.drains else 0.0)

@@ -284,6 +284,9 @@ class PlyViscoplastic(LiCreep):
     porosity: float = 0.0             # closable pore volume per volume (the cell's pores)
     closure_B: float = 0.0            # pore closure rate dc/dt = B <-p>^closure_m (porosity - c), MPa^-m s^-1 (fitted)
     closure_m: float = 1.0
+    # back-pressure modulus of the squeezed pores (MPa; FIT_VERSION 10): the closure's drive is
+    # -p - closure_pc_MPa c/(porosity - c) (fem/physics/pore_closure.py). FITTED, as above; 0: none
+    closure_pc_MPa: float = 0.0
     # Hill weights of the Li branch's creep (fem/rve/ply_fit.py hill_return), relative to the axial mode
     # (uniaxial stress through the thickness): q^2 = 3/2 (|s_axial|^2 + h_inplane |s_inplane|^2
     # + h_transverse |s_transverse shear|^2); 1, 1: von Mises (the isotropic branch). FITTED, as above
@@ -353,7 +356,8 @@ class PlyViscoplastic(LiCreep):
         p, sk = fit["parameters"], fit["skeleton_isotropised_MPa"]
         mu, K = p["mu_b_MPa"], fit["K_b_MPa"]
         E, nu = 9.0 * K * mu / (3.0 * K + mu), (3.0 * K - 2.0 * mu) / (2.0 * (3.0 * K + mu))
-        closure = {"porosity": fit.get("porosity", 0.0), "closure_B": 10.0 ** p["log10_B"], "closure_m": p.get("closure_m", p["n_b"])} \
+        closure = {"porosity": fit.get("porosity", 0.0), "closure_B": 10.0 ** p["log10_B"], "closure_m": p.get("closure_m", p["n_b"]),
+                   "closure_pc_MPa": 10.0 ** p["log10_closure_pc_MPa"] if "log10_closure_pc_MPa" in p else 0.0} \
             if "log10_B" in p else {}
         h = fit.get("hill_isotropised")
         hill = {"hill_inplane": h["inplane_normal"], "hill_transverse": h["transverse_shear"]} if h else {}

@@ -9,7 +9,9 @@ fem/physics/laws.py PlyCreepLaw with the kernel fem/physics/creep_point.py LAW_H
 * the Li BRANCH: deviatoric stress s_b with one shear modulus per Hill mode (axial mu_b, in-plane
   normal, in-plane shear, transverse shear: `hill_return`), Hill-Norton creep edot_c = A_b q^(n_b-1)
   3/2 H s_b, q^2 = 3/2 sum h_k |P_k s_b|^2 (h_axial = 1); pressure p = K_b (tr eps + c) with the pore
-  closure c (`closure_step`, rate B <-p>^m (phi - c)); K_b fitted with the pores (FIT_VERSION 8,
+  closure c (`closure_step`, rate B <-p - p_c c/(phi - c)>^m (phi - c): fem/physics/pore_closure.py; the
+  back-pressure modulus p_c of the squeezed pores since FIT_VERSION 10, fitted last by the exact minimax
+  from the FIT_VERSION 9 law, `fitted_ply`); K_b fitted with the pores (FIT_VERSION 8,
   `fit(bulk_free=True)` as `fitted_ply` fits: it is the modulus that drives the closure and carries
   the pressure once the pores are shut; fixed at K_B_FRACTION of the Reuss bulk modulus of the
   instantaneous cell it left the confined curves 12.5 % off on the literature table), else fixed there;
@@ -18,7 +20,8 @@ fem/physics/laws.py PlyCreepLaw with the kernel fem/physics/creep_point.py LAW_H
   (branch2_free: its own n_b2 and Hill weights). One Norton branch has one sharp knee; the cell
   relaxes over a wider range of strain (the Li films between the tows and the overlayers yield at
   different mean strains), a generalised Maxwell model with two branches spreads it.
-Law constants: NAMES + MODAL_NAMES (+ BRANCH2_NAMES) + log10 B (+ closure m with closure_exponent);
+Law constants: NAMES + MODAL_NAMES (+ BRANCH2_NAMES) + log10 B (+ closure m with closure_exponent)
+(+ log10 p_c with back_pressure);
 14 free by default with one branch (the in-plane normal mode tied to the in-plane shear mode,
 m = n_b), 16 with two; hill=False / modal_moduli=False give the earlier laws (FIT_VERSION 3:
 isotropic branch).
@@ -51,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fem.physics.pore_closure import closure_at_volume_strain
 from fem.rve.backus import MANDEL_W as W
 from fem.rve.backus import mandel_to_voigt, voigt_to_mandel
 from fem.rve.creep import I_DEV, M, norton_return
@@ -66,12 +70,15 @@ BRANCH2_NAMES = ("mu_b2_MPa", "log10_A_b2")   # a second Li branch (fit(branches
 # ... with its own exponent and Hill weights (branch2_free; the in-plane modes share one weight)
 BRANCH2_FREE_NAMES = BRANCH2_NAMES + ("n_b2", "log10_h2_inplane", "log10_h2_transverse_shear")
 ISOTROPIC_NAMES = NAMES[:9]   # the isotropic (von Mises) branch: FIT_VERSION 3 and hill=False
-FIT_VERSION = 9   # 6 (2026-12-04): Hill-Norton branch (transversely isotropic) with modal moduli, closure m = n_b, p-norm passes;
+FIT_VERSION = 10   # 6 (2026-12-04): Hill-Norton branch (transversely isotropic) with modal moduli, closure m = n_b, p-norm passes;
 #                   7 (2026-12-04): two Li branches (fitted_ply: the one-branch fit, then the second branch from it)
 #                   8 (2026-12-05): the branch's bulk modulus K_b fitted (bulk_free) instead of K_B_FRACTION of the cell's Reuss bulk modulus
 #                   9 (2026-12-05): the exact minimax (exact_minimax) after the p-norm passes
+#                  10 (2026-12-05): the pores close against their back-pressure (back_pressure: p_c), a last exact minimax
 MINIMAX_POWERS = (4.0, 8.0, 16.0, 32.0)
 MINIMAX_SLSQP_ITER = 60          # iterations of the exact minimax (fit(exact_minimax=True)), each one Jacobian
+BACK_PRESSURE_START_MPA = 0.1    # fit(back_pressure=True): the start of p_c (from 0.01 MPa the literature fit ends the same, 3.26 %)
+BACK_PRESSURE_LOG_BOUNDS = (-4.0, 3.0)   # log10 p_c (MPa) within these in the fit
 MINIMAX_NFEV = 30               # evaluations per p-norm pass (each also costs a Jacobian per iteration)
 
 
@@ -91,31 +98,12 @@ def reuss_bulk(C: np.ndarray) -> float:
     return float(1.0 / np.linalg.inv(C)[:3, :3].sum())
 
 
-def closure_step(tr, c_n, dt, K, phi, B, m):
-    """Pore closure c (volume per volume) at the end of a step and dp/dtr, for the ply's volumetric
-    law  p = K (tr eps + c),  dc/dt = k(p) (phi - c),  k = B <-p>^m  (backward Euler:
-    c = (c_n + r phi) / (1 + r), r = dt k(p)). g(c) = c - (c_n + r phi)/(1 + r) increases from
-    g(c_n) <= 0 to g(phi) >= 0: solved by brentq. Returns (c, p, dp/dtr)."""
-    from scipy.optimize import brentq
-
-    def f(c):   # c - (c_n + r phi)/(1 + r), written to stay finite when r overflows
-        p = K * (tr + c)
-        with np.errstate(over="ignore"):
-            r = min(dt * B * max(-p, 0.0) ** m, 1e300)
-        return c - phi + (phi - c_n) / (1.0 + r)
-    if phi <= 0.0 or B <= 0.0 or dt <= 0.0 or f(c_n) >= 0.0:
-        c = c_n
-    elif f(phi) <= 0.0:
-        c = phi
-    else:
-        c = brentq(f, c_n, phi, xtol=1e-15, rtol=1e-13)
-    p = K * (tr + c)
-    if p < 0.0 and phi > 0.0 and B > 0.0 and dt > 0.0 and dt * B * (-p) ** m < 1e150:
-        r = dt * B * (-p) ** m
-        dr_dp = -dt * B * m * (-p) ** (m - 1.0)
-        fp = dr_dp * (phi - c_n) / (1.0 + r) ** 2     # dc/dp at fixed c_n
-        return c, p, K / (1.0 - fp * K)
-    return c, p, K
+def closure_step(tr, c_n, dt, K, phi, B, m, p_c=0.0):
+    """Pore closure c (volume per volume) at the end of a step, p and dp/dtr, for the ply's volumetric
+    law  p = K (tr eps + c),  dc/dt = B <-p - p_c c/(phi - c)>^m (phi - c)  (backward Euler, implicit in
+    c; p_c the back-pressure modulus of the squeezed pores, 0 before FIT_VERSION 10):
+    fem/physics/pore_closure.py closure_at_volume_strain. Returns (c, p, dp/dtr)."""
+    return closure_at_volume_strain(tr, c_n, dt, K, phi, B, m, p_c)
 
 
 # --------------------------------------------------------------------------- Hill-type Norton branch
@@ -201,10 +189,16 @@ def isotropic_hill(h) -> np.ndarray:
 class PointLaw:
     """The two-branch law at one material point (Mandel vectors inside, Voigt in and out). theta: the
     NAMES in order (9 numbers: an isotropic branch; 12: with the Hill weights theta[9:12]), then, with
-    pore closure, log10 B and optionally the closure exponent m (else n_b; phi the cell's pore fraction)."""
+    pore closure, log10 B and optionally the closure exponent m (else n_b; phi the cell's pore fraction);
+    back_pressure (FIT_VERSION 10): the last constant is log10 p_c (MPa), the back-pressure modulus of
+    the squeezed pores (fem/physics/pore_closure.py)."""
 
-    def __init__(self, theta, K_b: float, phi: float = 0.0, branches: int = 1, branch2_free: bool = False):
+    def __init__(self, theta, K_b: float, phi: float = 0.0, branches: int = 1, branch2_free: bool = False,
+                 back_pressure: bool = False):
         theta = np.asarray(theta, float)
+        self.p_c = 0.0
+        if back_pressure:
+            self.p_c, theta = 10.0 ** float(theta[-1]), theta[:-1]
         self.branches = branches
         if branches == 2:   # the second branch's (mu_b2, log10 A_b2[, n_b2, log10 h2_inplane,
             # log10 h2_transverse]) follow the 15 law constants
@@ -242,7 +236,7 @@ class PointLaw:
             s, C, e, _ = norton_return(eps_M[None], epsc_n[None], self.mu_b, self.K_b, self.A_b * dt, self.n_b, 0.0)
             s, C, e = s[0], C[0], e[0]
         tr = float(eps_M[:3].sum())
-        c, p, dp = closure_step(tr, c_n, dt, self.K_b, self.phi, self.B, self.m_c)
+        c, p, dp = closure_step(tr, c_n, dt, self.K_b, self.phi, self.B, self.m_c, self.p_c)
         mm = np.outer(M, M)
         sig = self.Cs @ eps_M + s + (p - self.K_b * tr) * M
         return sig, self.Cs + C + (dp - self.K_b) * mm, e, c
@@ -283,7 +277,7 @@ def point_law(fit: dict) -> PointLaw:
     """The fitted (tetragonal) law at one material point, from a `fit`/`fitted_ply` result (its
     "parameters" are theta, in order)."""
     return PointLaw(list(fit["parameters"].values()), fit["K_b_MPa"], fit.get("porosity", 0.0), fit.get("branches", 1),
-                    fit.get("branch2_free", False))
+                    fit.get("branch2_free", False), "log10_closure_pc_MPa" in fit["parameters"])
 
 
 def model_curve(law: PointLaw, c: dict) -> np.ndarray:
@@ -334,14 +328,14 @@ def _curve_error(law: PointLaw, c: dict):
 
 
 def residuals(theta, curves, K_b, phi=0.0, power: float = 2.0, unit: float = 1.0, branches: int = 1,
-              branch2_free: bool = False) -> np.ndarray:
+              branch2_free: bool = False, back_pressure: bool = False) -> np.ndarray:
     """Every curve's stress error divided by its largest stress; with
     power p > 2 each residual r becomes sign(r) |r / unit|^(p/2), so that least squares minimises
     sum |r|^p (large p: towards the worst point, the criterion; `unit` ~ the worst error keeps the
     numbers of order one)."""
     res = []
     try:
-        law = PointLaw(theta, K_b, phi, branches, branch2_free)
+        law = PointLaw(theta, K_b, phi, branches, branch2_free, back_pressure)
         for c in curves:
             res.append(_curve_error(law, c)[0])
     except (np.linalg.LinAlgError, ValueError, ArithmeticError):   # a parameter set the point cannot integrate
@@ -356,8 +350,9 @@ def residuals(theta, curves, K_b, phi=0.0, power: float = 2.0, unit: float = 1.0
     return r
 
 
-def curve_errors(theta, curves, K_b, phi=0.0, branches: int = 1, branch2_free: bool = False) -> list[dict]:
-    law = PointLaw(theta, K_b, phi, branches, branch2_free)
+def curve_errors(theta, curves, K_b, phi=0.0, branches: int = 1, branch2_free: bool = False,
+                 back_pressure: bool = False) -> list[dict]:
+    law = PointLaw(theta, K_b, phi, branches, branch2_free, back_pressure)
     out = []
     for c in curves:
         _, err, rve, model = _curve_error(law, c)
@@ -384,7 +379,8 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         closure_exponent: bool = False, modal_moduli: bool = True, minimax: bool = False,
         transverse_branch: bool = True, branches: int = 1, start=None,
         branch2_free: bool = False, creep: bool = True, bulk_free: bool = False, K_b_start: float | None = None,
-        ls_nfev: int = 2000, exact_minimax: bool = False) -> dict:
+        ls_nfev: int = 2000, exact_minimax: bool = False, back_pressure: bool = False,
+        back_pressure_start_MPa: float = BACK_PRESSURE_START_MPA) -> dict:
     """Fit the law to the table's curves; C_inst: the cell's elastic (instantaneous) Voigt stiffness.
     hill: the Li branch with the Hill weights (12 law constants), else isotropic (9); closure_exponent:
     the pore closure's exponent m fitted (default: m = n_b, the exponent of a void closing in a power-law
@@ -401,7 +397,10 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
     already a fit can go to the p-norm passes at once). exact_minimax (FIT_VERSION 9, as `fitted_ply`
     fits): after the p-norm passes, the worst curve itself is minimised from the best point so far
     (`exact_minimax_fit`); the p-norm passes stop short of it (on the literature table 5.75 % where the
-    minimax is 5.59 %)."""
+    minimax is 5.59 %). back_pressure (with pores; FIT_VERSION 10): the pores close against the
+    back-pressure p_c c/(phi - c) of the squeezed pores (fem/physics/pore_closure.py), log10 p_c (MPa)
+    a law constant after log10 B (started at back_pressure_start_MPa unless `start` has it, within
+    BACK_PRESSURE_LOG_BOUNDS). ls_nfev = 0: no least-squares stage (`start` is already a fit)."""
     from scipy.optimize import least_squares
 
     from fem.rve.ply import isotropise
@@ -425,6 +424,9 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         x0 = np.append(x0, math.log10(1.5 * li.creep_A_eff * (1.5 / li.creep_n) ** li.creep_n))
         if closure_exponent:
             x0 = np.append(x0, li.creep_n)
+    back_pressure = back_pressure and phi > 0.0
+    if back_pressure:
+        x0 = np.append(x0, math.log10(back_pressure_start_MPa))
     if start is not None:   # a given start (the fitted law's constants, in x0's order)
         x0 = np.asarray(start, float)
     # the seven moduli (and mu_b2) as logarithms (positive without bounds), the rest as they are
@@ -443,7 +445,9 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         lo[17], hi[17] = 1.0, 20.0
         lo[18:20], hi[18:20] = -HILL_LOG_BOUND, HILL_LOG_BOUND
     if phi > 0.0 and closure_exponent:
-        lo[-1], hi[-1] = 1.0, 20.0
+        lo[-1 - back_pressure], hi[-1 - back_pressure] = 1.0, 20.0
+    if back_pressure:
+        lo[-1], hi[-1] = BACK_PRESSURE_LOG_BOUNDS
     # the free numbers: all, or (transverse_branch) without the in-plane normal mode's, which copy
     # the in-plane shear mode's
     tied = {9: 10, 12: 13} if (hill and transverse_branch) else {}
@@ -469,12 +473,12 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         return math.exp(z[n_law]) if bulk_free else K_b
 
     def res(z, power=2.0, unit=1.0):
-        return residuals(unpack(z), curves, bulk(z), phi, power, unit, branches, branch2_free)
+        return residuals(unpack(z), curves, bulk(z), phi, power, unit, branches, branch2_free, back_pressure)
 
     def judge(z):
         """(law constants, K_b, per-curve errors, worst curve) at the optimiser's vector z."""
         th_z, K_z = unpack(z), bulk(z)
-        errs_z = curve_errors(th_z, curves, K_z, phi, branches, branch2_free)
+        errs_z = curve_errors(th_z, curves, K_z, phi, branches, branch2_free, back_pressure)
         return th_z, K_z, errs_z, max(e["max_rel_error"] for e in errs_z)
 
     def solve(z_start, power=2.0, unit=1.0):
@@ -484,17 +488,22 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
                              method="trf", x_scale="jac", diff_step=1e-4,
                              max_nfev=ls_nfev if power == 2.0 else MINIMAX_NFEV, xtol=1e-10, ftol=1e-12, bounds=(lo, hi))
 
-    sol = solve(z0)
-    (th, K_fit, errs, worst), z_best = judge(sol.x), sol.x
-    say(f"ply law fit, least squares: worst curve {100 * worst:.2f} %")
+    if ls_nfev > 0:
+        sol = solve(z0)
+        (th, K_fit, errs, worst), z_best = judge(sol.x), sol.x
+        say(f"ply law fit, least squares: worst curve {100 * worst:.2f} %")
+    else:   # the start is the fit so far
+        if start is None:
+            raise ValueError("fit(ls_nfev=0) needs a start")
+        sol, worst = None, math.inf
     if start is not None:   # the start is a candidate too (the two-branch fit starts from the one-branch law)
         th0, K0, errs0, worst0 = judge(z0)
         if worst0 < worst:
             th, K_fit, errs, worst, z_best = th0, K0, errs0, worst0, z0
     # the criterion is the worst curve, least squares weighs all points alike: then minimise the
     # p-norm of the errors for growing p (MINIMAX_POWERS, each from the last), keeping the best worst curve
-    nfev = sol.nfev
-    z = sol.x
+    nfev = sol.nfev if sol is not None else 0
+    z = sol.x if sol is not None else z_best
     for p_norm in (MINIMAX_POWERS if minimax else ()):
         sol_k = solve(np.clip(z, lo + 1e-9, hi - 1e-9), p_norm, worst)
         nfev += sol_k.nfev
@@ -524,10 +533,11 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
         th_iso[9:12] = np.log10(hill_iso[1:])
         if modal_moduli:   # the in-plane moduli: their mean, as the elastic average over rotations
             th_iso[12:14] = math.log10(0.5 * (10.0 ** th[12] + 10.0 ** th[13]))
-    errs_iso = [e for e in curve_errors(th_iso, curves, K_fit, phi, branches, branch2_free)]
+    errs_iso = [e for e in curve_errors(th_iso, curves, K_fit, phi, branches, branch2_free, back_pressure)]
     return {"version": FIT_VERSION, "branch": "hill" if hill else "isotropic", "branches": branches, "branch2_free": branch2_free,
-            "parameters": dict(zip(names + ((("log10_B", "closure_m") if closure_exponent else ("log10_B",))
-                                            if phi > 0.0 else ()), map(float, th))),
+            "parameters": dict(zip(names + (("log10_B",) + (("closure_m",) if closure_exponent else ())
+                                            + (("log10_closure_pc_MPa",) if back_pressure else ()) if phi > 0.0 else ()),
+                                   map(float, th))),
             "hill_isotropised": None if hill_iso is None else dict(zip(HILL_MODES, map(float, hill_iso))),
             "moduli_ratios_isotropised": (dict(zip(HILL_MODES, [1.0] + [float(10.0 ** v) for v in th_iso[12:15]]))
                                           if hill and modal_moduli else None),
@@ -540,7 +550,8 @@ def fit(table: dict, C_inst: np.ndarray, li, progress=None, closure: bool = True
                                          "C44_MPa": float(Ci[4, 4])},
             "isotropisation": {"curves": errs_iso, "max_rel_error": max(e["max_rel_error"] for e in errs_iso)},
             "instantaneous_cell_stiffness_MPa": np.asarray(C_inst).tolist(), "nfev": int(nfev),
-            "cost": float(sol.cost), "optimizer": str(sol.message), "exact_minimax": minimax_info,
+            "cost": None if sol is None else float(sol.cost), "optimizer": None if sol is None else str(sol.message),
+            "exact_minimax": minimax_info, "back_pressure": back_pressure,
             "wall_s": time.perf_counter() - t0}
 
 
@@ -633,14 +644,22 @@ def fitted_ply(table_path: Path, materials: dict, progress=None, data_dir: Path 
     table = json.loads(raw)
     C_inst = cell_elastic_stiffness(table, materials)
     say = progress or (lambda s: print(s, flush=True))
-    say(f"fitting the ply law to {table_path} (once; 10-20 min on one core) ...")
+    say(f"fitting the ply law to {table_path} (once; 15-35 min on one core) ...")
     one = fit(table, C_inst, materials["li"], say, bulk_free=True)   # least squares only: the start of the two-branch fit
     say("... and the two-branch law from it")
-    out = fit(table, C_inst, materials["li"], say, minimax=True, branches=2, start=two_branch_start(one),
+    two = fit(table, C_inst, materials["li"], say, minimax=True, branches=2, start=two_branch_start(one),
               bulk_free=True, K_b_start=one["K_b_MPa"], exact_minimax=True)
+    say("... and the pores' back-pressure from it")
+    out = fit(table, C_inst, materials["li"], say, branches=2, bulk_free=True, K_b_start=two["K_b_MPa"],
+              start=list(two["parameters"].values()) + [math.log10(BACK_PRESSURE_START_MPA)], ls_nfev=0,
+              exact_minimax=True, back_pressure=True)
     out["one_branch"] = {"fit": "least squares", "parameters": one["parameters"], "K_b_MPa": one["K_b_MPa"],
                          "max_rel_error": one["max_rel_error"],
                          "curves": one["curves"], "wall_s": one["wall_s"]}
+    out["without_back_pressure"] = {"fit": "least squares, p-norm passes, exact minimax (FIT_VERSION 9)",
+                                    "parameters": two["parameters"], "K_b_MPa": two["K_b_MPa"],
+                                    "max_rel_error": two["max_rel_error"], "curves": two["curves"],
+                                    "exact_minimax": two["exact_minimax"], "wall_s": two["wall_s"]}
     out["table"] = str(table_path)
     atomic_write_text(path, json.dumps(out, indent=1) + "\n")
     return out

@@ -11,9 +11,15 @@ After an instantaneous load jump the first two steps are equal backward-Euler st
 without an estimate (see `first_step`); the estimates restart from their end-of-step rates.
 
 The error measure is the volume RMS of the LTE divided by
-    rms(dp) + eps_el dt / t_phase,
+    max(rms(dp) + eps_el dt / t_phase, STRAIN_FLOOR dt / t_phase),
 rms(dp) the step's creep increment, eps_el = rms(q)/(3 mu) the elastic strain and t_phase the
-time since the start of the load phase (end of this step). Summed over a phase, the error of
+time since the start of the load phase (end of this step). STRAIN_FLOOR (1e-8) is an absolute
+floor (the atol of an ODE solver's max(rtol |y|, atol)): a creep law that relaxes completely (a Maxwell branch, n = 1) leaves rates at the noise of
+the Newton tolerance, whose relative change from step to step is O(0.1) however short the step;
+without the floor every step was rejected and the run stopped at dt_min_s (session 18, a fully
+relaxed ply). It lets the error of the accumulated strain grow by at most ~time_tolerance x 1e-8
+per phase, and changes nothing where the elastic strain exceeds 1e-8 (every run before it: the gold
+histories are unchanged). Summed over a phase, the error of
 the accumulated creep strain is then at most about
     time_tolerance x (creep strain + eps_el ln(t_end / t_first)):
 relative to the creep where the creep matters, while early transients whose creep is
@@ -32,6 +38,7 @@ import numpy as np
 INTEGRATORS = {"trapezoidal": 0.5, "backward_euler": 1.0}
 ORDER = {"trapezoidal": 2, "backward_euler": 1}
 SAFETY = 0.9
+STRAIN_FLOOR = 1e-8   # absolute floor of the error measure's strain scale (module docstring)
 REJECT = 1.5
 
 
@@ -46,7 +53,7 @@ def local_error(integrator: str, rms, dt: float, dt_prev: float, rate_new: np.nd
         lte = dt ** 3 / 12.0 * np.abs(2.0 * (d1 - d0) / (dt + dt_prev))
     else:
         lte = 0.5 * dt * np.abs(rate_new - rate_n)
-    scale = rms(dp) + elastic_strain * dt / max(t_phase, dt)
+    scale = max(rms(dp) + elastic_strain * dt / max(t_phase, dt), STRAIN_FLOOR * dt / max(t_phase, dt))
     return rms(lte) / scale if scale > 1e-300 else 0.0
 
 

@@ -391,21 +391,3 @@ def test_transverse_min_principal_matches_eigenvalues():
         basis = np.linalg.svd(np.eye(3) - np.outer(e, e))[0][:, :2]   # two unit vectors normal to n
         want = np.linalg.eigvalsh(basis.T @ S @ basis).min()
         assert abs(got - want) < 1e-10 * max(1.0, abs(want)), (got, want)
-
-
-def test_ply_pore_closure_is_the_point_laws(one_cell):
-    """The homogenised ply's pore closure in the disc (PlyCreepLaw.closure, UFL, explicit in the
-    pressure unknown) is the fitted point law's (fem/rve/ply_fit.py closure_step, which solves for c at a
-    given volume strain): at the pressure closure_step returns, the UFL closure is its c (1e-9)."""
-    from types import SimpleNamespace
-
-    from fem.physics.laws import PlyCreepLaw
-    from fem.rve.ply_fit import closure_step
-    K, phi, B, m, dt = 3000.0, 0.01, 1e-6, 4.0, 0.5
-    for tr, c_n in ((-2e-3, 0.0), (-6e-3, 0.002), (-1e-2, 0.005), (-9e-3, 0.008)):
-        c, p, _ = closure_step(tr, c_n, dt, K, phi, B, m)
-        assert c_n < c < phi and p < 0.0
-        ns = SimpleNamespace(closure_n=fem.Constant(one_cell, c_n), dt=fem.Constant(one_cell, dt),
-                             B=fem.Constant(one_cell, B), m=m, phi=phi)
-        got = float(_eval(one_cell, PlyCreepLaw.closure(ns, fem.Constant(one_cell, p))))
-        assert got == pytest.approx(c, rel=1e-9), (tr, c_n)
