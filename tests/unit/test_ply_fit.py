@@ -175,17 +175,23 @@ def test_creep_curves_enter_the_fit_in_strain():
     assert curve_errors(soft, [curve], 3000.0)[0]["max_rel_error"] > 0.5
 
 
+def _porous_law(K_b):
+    """(Hill theta, porosity 1 %, log10 B of the Budiansky closure in a Norton Li (A 3e-3, n 6), the
+    instantaneous cell stiffness with branch bulk modulus K_b)."""
+    theta = _hill_theta()
+    phi, log10_B = 0.01, math.log10(1.5 * 3e-3 * (1.5 / 6.0) ** 6.0)
+    mu_k = theta[6] * np.concatenate([[1.0], 10.0 ** np.asarray(theta[12:15])])
+    C_b = sum(2.0 * m * mandel_to_voigt(P) for m, P in zip(mu_k, HILL_PROJECTORS))
+    return theta, phi, log10_B, tetragonal_voigt(theta[:6]) + C_b + K_b * np.outer(M, M)
+
+
 def test_fit_recovers_the_bulk_modulus_of_a_porous_law():
     """fit(bulk_free=True): a table made by a law with pores (phi 1 %) and a branch bulk modulus K_b
     2.1x the K_B_FRACTION of the cell's Reuss bulk modulus that FIT_VERSION 7 fixed it at. Started
     from the true law but at that fixed K_b (which puts the confined curves > 1 % off), the fit finds K_b
     again (2 %) and the table (0.1 %)."""
-    theta = _hill_theta()
-    phi, log10_B = 0.01, math.log10(1.5 * 3e-3 * (1.5 / 6.0) ** 6.0)
-    mu_k = theta[6] * np.concatenate([[1.0], 10.0 ** np.asarray(theta[12:15])])
-    C_b = sum(2.0 * m * mandel_to_voigt(P) for m, P in zip(mu_k, HILL_PROJECTORS))
     K_true = 10000.0
-    C_inst = tetragonal_voigt(theta[:6]) + C_b + K_true * np.outer(M, M)
+    theta, phi, log10_B, C_inst = _porous_law(K_true)
     K_fixed = K_B_FRACTION * reuss_bulk(C_inst)
     assert K_true / K_fixed > 2.0
     table = _table(theta + [log10_B], K_true, steps=10, phi=phi, rates=(1e-4, 1e-2))   # two rates, 10 steps: enough for K_b, and fast
@@ -203,12 +209,7 @@ def test_fit_recovers_the_back_pressure_of_the_pores():
     with p_c at BACK_PRESSURE_START_MPA (0.1 MPa, where the closure runs almost free, > 2 % off in
     confined compression), the fit finds p_c again (0.05 decade) and the table (0.1 %)."""
     from fem.rve.ply_fit import BACK_PRESSURE_START_MPA
-    theta = _hill_theta()
-    phi, log10_B = 0.01, math.log10(1.5 * 3e-3 * (1.5 / 6.0) ** 6.0)
-    mu_k = theta[6] * np.concatenate([[1.0], 10.0 ** np.asarray(theta[12:15])])
-    C_b = sum(2.0 * m * mandel_to_voigt(P) for m, P in zip(mu_k, HILL_PROJECTORS))
-    K_b = 5000.0
-    C_inst = tetragonal_voigt(theta[:6]) + C_b + K_b * np.outer(M, M)
+    theta, phi, log10_B, C_inst = _porous_law(5000.0)
     K_b = K_B_FRACTION * reuss_bulk(C_inst)   # the fit's fixed K_b (bulk_free off)
     true = theta + [log10_B, 1.0]
     table = _table(true, K_b, steps=10, phi=phi, rates=(1e-4, 1e-2), back_pressure=True)
