@@ -478,15 +478,16 @@ class DiscModel:
             if self.mat2 is not None:   # Hill-Norton: backward Euler (theta = 1)
                 self.dt_A2 = dt * self.mat2.creep_A_eff
 
-    def _run_creep_points(self, mode: int) -> None:
-        """The pointwise creep law (fem/physics/creep_point.py) at the current displacement and pressure."""
+    def _run_creep_points(self, mode: int, new_state: bool = True) -> None:
+        """The pointwise creep law (fem/physics/creep_point.py) at the current displacement and pressure;
+        new_state = False: the tangent at the state of the last call (the ply's closure is already set)."""
         Fp = self.Fp_expr.eval(self.mesh, self.cells).reshape(-1, 10)
         F = np.ascontiguousarray(Fp[:, :9]).reshape(-1, 3, 3)
         Cn = self.Cc_inv_n.x.array[self._qt_ix].reshape(-1, 3, 3)
         # the serial assembler takes the whole tangent, p d(cof F)/dF included; the UFL form adds that
         p = np.ascontiguousarray(Fp[:, 9]) if self.assembler is not None else None
         self.creep_points.run(self.mat, F, Cn, self.dp_explicit, self.dt_A, mode, p, self.s_b)
-        if self.closure_q is not None:   # the ply's pore closure at the current pressure
+        if self.closure_q is not None and new_state:   # the ply's pore closure at the current pressure
             m = self.mat
             c, dc = closure_at_pressure(Fp[:, 9], self.gel_closure_n.x.array[self._qs_ix], float(self.dt_const.value),
                                         m.porosity, m.closure_B, m.closure_m, m.closure_pc_MPa)
@@ -526,7 +527,7 @@ class DiscModel:
         by dolfinx from the UFL form."""
         assert self._state_valid, "assemble_jacobian needs update_creep_increment at the same state"
         if not self._tangent_valid:
-            self._run_creep_points(MODE_TANGENT)
+            self._run_creep_points(MODE_TANGENT, new_state=False)
             self._tangent_valid = True
         cp = self.creep_points
         if self.assembler is not None:

@@ -416,7 +416,6 @@ class PlyCreepLaw(CreepLaw):
         return cls(inp.mesh, mat, inp.F, inp.pressure, inp.creep_state, inp.fibre_direction, inp.dt, inp.closure_n)
 
     def __init__(self, mesh, mat, F, pressure, state, a, dt=None, closure_n=None):
-        from dolfinx import fem
         super().__init__(mesh, mat, F, pressure, state)
         self.skeleton = PlyLaw(mesh, mat.skeleton(), F, a)
         self.P = self.P + self.skeleton.P

@@ -34,7 +34,7 @@ def closure_at_pressure(p, c_n, dt: float, phi: float, B: float, m: float, p_c: 
     """Pore closure c at the end of a step at the pressure p (arrays over points; MPa) from c_n, and
     dc/dp (MPa^-1). Without the back-pressure (p_c = 0) the closed form c = (c_n + r phi)/(1 + r),
     r = dt B <-p>^m; with it, one scalar equation for the drive at the end of the step, solved by
-    Newton in its logarithm (below; monotone from an upper bound, 3-10 iterations). Where the pores
+    Newton in its logarithm (below; monotone from an upper bound, <= 6 iterations measured). Where the pores
     do not close this step (p >= 0, or X(c_n) <= 0) c = c_n, dc/dp = 0."""
     p = np.asarray(p, float)
     c_n = np.broadcast_to(np.asarray(c_n, float), p.shape).copy()

@@ -98,12 +98,9 @@ def reuss_bulk(C: np.ndarray) -> float:
     return float(1.0 / np.linalg.inv(C)[:3, :3].sum())
 
 
-def closure_step(tr, c_n, dt, K, phi, B, m, p_c=0.0):
-    """Pore closure c (volume per volume) at the end of a step, p and dp/dtr, for the ply's volumetric
-    law  p = K (tr eps + c),  dc/dt = B <-p - p_c c/(phi - c)>^m (phi - c)  (backward Euler, implicit in
-    c; p_c the back-pressure modulus of the squeezed pores, 0 before FIT_VERSION 10):
-    fem/physics/pore_closure.py closure_at_volume_strain. Returns (c, p, dp/dtr)."""
-    return closure_at_volume_strain(tr, c_n, dt, K, phi, B, m, p_c)
+# the point law's volumetric step: (c, p, dp/dtr) of p = K (tr eps + c) with the pores closing against
+# their back-pressure p_c (0 before FIT_VERSION 10), implicit in c
+closure_step = closure_at_volume_strain
 
 
 # --------------------------------------------------------------------------- Hill-type Norton branch
