@@ -364,11 +364,20 @@ class TowLaw(Law):
             return (c["lambda"] * trE * I + 2.0 * c["mu_T"] * E + c["alpha"] * (aEa * I + trE * A)
                     + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * E + E * A) + c["beta"] * aEa * A)
         if self.axis_is_normal:
-            # W = 1/2 Et : C : Et in the strain Et = (I - C^-1)/2, whose a.Et.a = (1 - |F^-T a|^2)/2
-            # follows the layer's THICKNESS (the normal F^-T a), not the material line F a:
-            # S = 2 dW/dC = C^-1 (C : Et) C^-1. The same small-strain stiffness as the Green-strain form.
+            # the layer strain (PLY_FORM_VERSION 4): Green's E = (C - I)/2 with its normal component
+            # a.E.a replaced by e_n = (1 - |F^-T a|^2)/2, the change of the layer's THICKNESS (the
+            # normal F^-T a), not the stretch of the material line F a:
+            #     Eh = E + (e_n - a.E.a) A,   W = 1/2 Eh : C : Eh,
+            #     S = 2 dW/dC = T + (a.T.a) (C^-1 A C^-1 - A),   T = C : Eh.
+            # In-plane and transverse-shear components stay Green's: the cloth's in-plane material
+            # lines stretch as lines. Neither prestress softens a shear of the layers: under
+            # u_x = gamma z the thickness (F^-T a = a) and the in-plane lines (F e_x = e_x) keep
+            # their lengths. The same small-strain stiffness as the Green-strain form.
             Ci = ufl.inv(C)
-            S = Ci * spencer(0.5 * (I - Ci)) * Ci
+            E = 0.5 * (C - I)
+            e_n = 0.5 * (1.0 - ufl.inner(a, Ci * a))
+            T = spencer(E + (e_n - ufl.inner(a, E * a)) * A)
+            S = T + ufl.inner(a, T * a) * (Ci * A * Ci - A)
         else:
             S = spencer(0.5 * (C - I))
         self.J = ufl.det(F)
@@ -381,7 +390,8 @@ class TowLaw(Law):
         self.transverse_stress_min = transverse_min_principal(self.sigma, n)
 
 
-PLY_FORM_VERSION = 3   # 3 (2026-12-04, session 10): the creep branch's Hill axis on the normal too; 2: the skeleton's; 1: Green strain
+PLY_FORM_VERSION = 4   # 4 (2026-12-05, session 19): Green strain but the normal component (TowLaw axis_is_normal);
+                       # 3 (session 10): the creep branch's Hill axis on the normal too; 2: the skeleton's (I - C^-1)/2; 1: Green strain
 
 
 @law_for(PlyElastic)

@@ -309,6 +309,43 @@ def test_ply_layers_do_not_kink_under_through_thickness_compression(one_cell):
     assert line == pytest.approx(PLY.C44_MPa + szz * lam, rel=0.05) and line < 0.0
 
 
+def test_ply_layers_do_not_slide_under_in_plane_tension(one_cell):
+    """A ply stretched in plane (S_xx = S_yy ~ +40 MPa, the cloth of the spreading disc) and pressed
+    face-on, sheared along its layers (u_x = gamma z) and tilted (u_z = beta x). The layer strain keeps
+    both incremental shear stiffnesses above C44: a sliding shear changes neither the thickness nor the
+    length of an in-plane line. The session-10 form, (I - C^-1)/2 in every component, measured an
+    in-plane line as shortened by gamma^2/2 under the sliding shear, so the in-plane tension released
+    S_xx gamma^2/2 and the layers slid once S_xx > C44: the sharp interlaminar shear front of the
+    30 MPa literature disc (docs/verification.md, session 19). The old form is rebuilt here and must fail."""
+    lam, st = 1.0 - 0.008, 1.0 + 0.0025
+
+    def old_layer_P(F):
+        Ci = ufl.inv(F.T * F)
+        law = TowLaw(one_cell, PLY, ufl.Identity(3), Z)   # only for its Spencer moduli
+        c = {k: fem.Constant(one_cell, float(v)) for k, v in law.moduli.items()}
+        I, A = ufl.Identity(3), ufl.outer(Z, Z)
+        Et = 0.5 * (I - Ci)
+        trE, aEa = ufl.tr(Et), ufl.inner(Z, Et * Z)
+        T = (c["lambda"] * trE * I + 2.0 * c["mu_T"] * Et + c["alpha"] * (aEa * I + trE * A)
+             + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * Et + Et * A) + c["beta"] * aEa * A)
+        return F * (Ci * T * Ci)
+
+    def stiffness(P_of, i, j, h=1e-6):
+        P = []
+        for g in (h, -h):
+            Fm = np.diag([st, st, lam])
+            Fm[i, j] = g
+            P.append(_eval(one_cell, P_of(ufl.as_matrix(Fm.tolist())))[i, j])
+        return (P[0] - P[1]) / (2 * h)
+    new = lambda F: PlyLaw(one_cell, PLY, F, Z).P
+    sig = _eval(one_cell, PlyLaw(one_cell, PLY, ufl.as_matrix(np.diag([st, st, lam]).tolist()), Z).sigma)
+    assert sig[0, 0] > 30.0 and sig[2, 2] < -10.0
+    assert stiffness(new, 0, 2) > PLY.C44_MPa            # sliding u_x = gamma z
+    assert stiffness(new, 2, 0) > PLY.C44_MPa            # tilting u_z = beta x
+    old = stiffness(old_layer_P, 0, 2)
+    assert old < 0.0                                     # the session-10 form softens: C44 - S_xx < 0
+
+
 def test_gel_and_void_laws(one_cell):
     """Gel: simple shear gives sigma_xy = mu * gamma (neo-Hookean, exact); pressure field passes through.
     Pore: hydrostatic stretch J gives sigma = lambda ln J / J I (compressible neo-Hookean, mu (J^2/3 - 1)/J)."""
