@@ -404,7 +404,9 @@ class PlyLaw(TowLaw):
     modulus C44 is below its through-thickness compression kinks like a fibre bundle (Rosen): the
     compressed line along a shortens by tilting, the strain energy of a simple shear gamma of the
     layers drops by |sigma_zz| gamma^2 / 2 while its shear costs C44 gamma^2 (docs/physics.md). With
-    the creeping Li relaxed, the fitted ply has C44 of 4-8 MPa against 30 MPa of compression."""
+    the creeping Li relaxed, the fitted ply has C44 of 0.5-8 MPa against 30 MPa of compression. Only
+    the normal component is the thickness's: the in-plane lines keep Green's stretch, or the in-plane
+    tension of a spreading ply would soften the same shear (session 10-18 form; TowLaw.__init__)."""
     kind = "ply"
     axis_is_normal = True
 

@@ -273,7 +273,7 @@ Z = ufl.as_vector([0.0, 0.0, 1.0])
 
 
 def test_ply_law_small_strain_and_rotation(one_cell):
-    """The ply's layer form (strain (I - C^-1)/2 about the normal) has the 6x6 stiffness of the
+    """The ply's layer strain (Green's, its normal component from the normal F^-T a) has the 6x6 stiffness of the
     Green-strain form at small strain (1e-6 relative at strains of 1e-8; the forms differ at second order, by
     about 20 eps relative for this anisotropy), and a rotation gives no stress."""
     rng = np.random.default_rng(3)
