@@ -321,6 +321,16 @@ class SoftVoidLaw(Law):
         self.sigma = self.P * F.T / self.J
 
 
+def spencer_stress(c, E, a):
+    """S = C : E of the transversely isotropic St Venant-Kirchhoff law in Spencer's invariant form about
+    the unit axis a (UFL), c the moduli of `spencer_moduli` (numbers or constants):
+    lam tr(E) I + 2 mu_T E + alpha [(a.E a) I + tr(E) A] + 2 (mu_L - mu_T)(A E + E A) + beta (a.E a) A."""
+    I, A = ufl.Identity(3), ufl.outer(a, a)
+    trE, aEa = ufl.tr(E), ufl.inner(a, E * a)
+    return (c["lambda"] * trE * I + 2.0 * c["mu_T"] * E + c["alpha"] * (aEa * I + trE * A)
+            + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * E + E * A) + c["beta"] * aEa * A)
+
+
 def spencer_moduli(C) -> dict:
     """The five moduli of Spencer's invariant form of a transversely isotropic 6x6 Voigt stiffness
     whose symmetry axis is index 1 (TowElastic.stiffness, PlyElastic.stiffness):
@@ -358,11 +368,6 @@ class TowLaw(Law):
         I = ufl.Identity(3)
         A = ufl.outer(a, a)
         C = F.T * F
-
-        def spencer(E):
-            trE, aEa = ufl.tr(E), ufl.inner(a, E * a)
-            return (c["lambda"] * trE * I + 2.0 * c["mu_T"] * E + c["alpha"] * (aEa * I + trE * A)
-                    + 2.0 * (c["mu_L"] - c["mu_T"]) * (A * E + E * A) + c["beta"] * aEa * A)
         if self.axis_is_normal:
             # the layer strain (PLY_FORM_VERSION 4): Green's E = (C - I)/2 with its normal component
             # a.E.a replaced by e_n = (1 - |F^-T a|^2)/2, the change of the layer's THICKNESS (the
@@ -376,10 +381,10 @@ class TowLaw(Law):
             Ci = ufl.inv(C)
             E = 0.5 * (C - I)
             e_n = 0.5 * (1.0 - ufl.inner(a, Ci * a))
-            T = spencer(E + (e_n - ufl.inner(a, E * a)) * A)
+            T = spencer_stress(c, E + (e_n - ufl.inner(a, E * a)) * A, a)
             S = T + ufl.inner(a, T * a) * (Ci * A * Ci - A)
         else:
-            S = spencer(0.5 * (C - I))
+            S = spencer_stress(c, 0.5 * (C - I), a)
         self.J = ufl.det(F)
         self.P = F * S
         self.sigma = F * S * F.T / self.J

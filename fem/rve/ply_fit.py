@@ -9,7 +9,7 @@ fem/physics/laws.py PlyCreepLaw with the kernel fem/physics/creep_point.py LAW_H
 * the Li BRANCH: deviatoric stress s_b with one shear modulus per Hill mode (axial mu_b, in-plane
   normal, in-plane shear, transverse shear: `hill_return`), Hill-Norton creep edot_c = A_b q^(n_b-1)
   3/2 H s_b, q^2 = 3/2 sum h_k |P_k s_b|^2 (h_axial = 1); pressure p = K_b (tr eps + c) with the pore
-  closure c (`closure_step`, rate B <-p - p_c c/(phi - c)>^m (phi - c): fem/physics/pore_closure.py; the
+  closure c (`closure_at_volume_strain`, rate B <-p - p_c c/(phi - c)>^m (phi - c): fem/physics/pore_closure.py; the
   back-pressure modulus p_c of the squeezed pores since FIT_VERSION 10, fitted last by the exact minimax
   from the FIT_VERSION 9 law, `fitted_ply`); K_b fitted with the pores (FIT_VERSION 8,
   `fit(bulk_free=True)` as `fitted_ply` fits: it is the modulus that drives the closure and carries
@@ -96,11 +96,6 @@ def tetragonal_voigt(c) -> np.ndarray:
 
 def reuss_bulk(C: np.ndarray) -> float:
     return float(1.0 / np.linalg.inv(C)[:3, :3].sum())
-
-
-# the point law's volumetric step: (c, p, dp/dtr) of p = K (tr eps + c) with the pores closing against
-# their back-pressure p_c (0 before FIT_VERSION 10), implicit in c
-closure_step = closure_at_volume_strain
 
 
 # --------------------------------------------------------------------------- Hill-type Norton branch
@@ -233,7 +228,7 @@ class PointLaw:
             s, C, e, _ = norton_return(eps_M[None], epsc_n[None], self.mu_b, self.K_b, self.A_b * dt, self.n_b, 0.0)
             s, C, e = s[0], C[0], e[0]
         tr = float(eps_M[:3].sum())
-        c, p, dp = closure_step(tr, c_n, dt, self.K_b, self.phi, self.B, self.m_c, self.p_c)
+        c, p, dp = closure_at_volume_strain(tr, c_n, dt, self.K_b, self.phi, self.B, self.m_c, self.p_c)
         mm = np.outer(M, M)
         sig = self.Cs @ eps_M + s + (p - self.K_b * tr) * M
         return sig, self.Cs + C + (dp - self.K_b) * mm, e, c

@@ -53,7 +53,8 @@ def local_error(integrator: str, rms, dt: float, dt_prev: float, rate_new: np.nd
         lte = dt ** 3 / 12.0 * np.abs(2.0 * (d1 - d0) / (dt + dt_prev))
     else:
         lte = 0.5 * dt * np.abs(rate_new - rate_n)
-    scale = max(rms(dp) + elastic_strain * dt / max(t_phase, dt), STRAIN_FLOOR * dt / max(t_phase, dt))
+    tp = max(t_phase, dt)
+    scale = max(rms(dp) + elastic_strain * dt / tp, STRAIN_FLOOR * dt / tp)
     return rms(lte) / scale if scale > 1e-300 else 0.0
 
 

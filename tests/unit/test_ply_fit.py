@@ -62,10 +62,10 @@ def test_point_law_mixed_control():
 
 
 def test_pore_closure_step():
-    """closure_step: p = K (tr + c) with c from the backward-Euler closure; c = c_n without rate or in
+    """closure_at_volume_strain (the point law's volumetric step): p = K (tr + c) with c from the backward-Euler closure; c = c_n without rate or in
     tension, c -> phi for a very fast closure, the equation holds at the root, and dp/dtr equals a
     central difference."""
-    from fem.rve.ply_fit import closure_step
+    from fem.physics.pore_closure import closure_at_volume_strain as closure_step
     K, phi, m, dt = 3000.0, 0.01, 6.0, 0.1
     assert closure_step(-1e-3, 0.002, dt, K, phi, 0.0, m)[0] == 0.002
     assert closure_step(+1e-3, 0.002, dt, K, phi, 1.0, m)[0] == 0.002          # tension: no closure
