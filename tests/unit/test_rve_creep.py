@@ -9,7 +9,7 @@ from mpi4py import MPI
 
 from fem.physics.materials import GelNeoHookean, LiCreep, SoftVoid, TowElastic
 from fem.rve.config import RveStudy
-from fem.rve.creep import RveCreep, norton_return
+from fem.rve.creep import GRADED_FIRST, RveCreep, norton_return, substep_plans
 from fem.rve.solve import effective_stiffness
 from meshes.composite import CompositeGeometry
 from meshes.homogenised import cloth_cell_geometry
@@ -75,6 +75,44 @@ def test_homogeneous_li_cell_creeps_at_the_norton_rate():
     assert E[2] == pytest.approx(-p / E_mod - rate * t_end, rel=1e-8)
     assert E[0] == pytest.approx(nu * p / E_mod + 0.5 * rate * t_end, rel=1e-8)
     assert h["li_creep_strain_mean"][-1] == pytest.approx(rate * t_end, rel=1e-8)
+
+
+def test_substep_plans_halve_then_grade_from_an_elastic_jump():
+    """The plans tried for one step (fem/rve/creep.py substep_plans): dt cut into 1 ... 64 equal sub-steps,
+    then the graded plan: a zero-length sub-step (the elastic jump), sub-steps doubling from
+    dt * GRADED_FIRST, the remainder last. Each plan covers dt exactly."""
+    dt = 1.7
+    plans = list(substep_plans(dt))
+    assert [len(p) for p in plans[:7]] == [2 ** k for k in range(7)]
+    for p in plans[:7]:
+        assert set(p) == {dt / len(p)}
+    g = plans[7]
+    assert len(plans) == 8 and g[0] == 0.0 and g[1] == pytest.approx(dt * GRADED_FIRST, rel=1e-12)
+    assert all(b == pytest.approx(2.0 * a, rel=1e-12) for a, b in zip(g[1:-2], g[2:-1]))
+    assert g[-2] <= g[-1] < 4.0 * g[-2] + 1e-15
+    for p in plans:
+        assert sum(p) == pytest.approx(dt, rel=1e-14)
+
+
+def test_graded_plan_creeps_at_the_norton_rate(monkeypatch):
+    """The homogeneous Li cell of test_homogeneous_li_cell_creeps_at_the_norton_rate, every step taken
+    with the graded plan only (the elastic jump, then creep sub-steps): the same exact creep strain
+    (backward Euler is exact at constant stress, whatever the sub-steps), and the run records the steps."""
+    import fem.rve.creep as creep_mod
+    monkeypatch.setattr(creep_mod, "substep_plans", lambda dt: iter([list(substep_plans(dt))[-1]]))
+    li = LiCreep(creep_A=7.7e-3, creep_n=6.56, threshold_stress_MPa=0.2)
+    cell = LaminateCell(("li",), (0.2,), mesh_size_mm=0.2)
+    mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
+    st = RveStudy("li", cell, {"li": li, "gpe": GelNeoHookean(), "carbon": TowElastic(), "void": SoftVoid()})
+    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
+    p, t_end = 1.5, 10.0
+    stress = np.zeros(6)
+    stress[2] = -p
+    h = rc.run(["stress"] * 6, np.zeros(6), stress, t_end, 2)
+    rate = li.creep_A * (p - 0.2) ** li.creep_n
+    assert h["E"][-1][2] == pytest.approx(-p / li.youngs_modulus_MPa - rate * t_end, rel=1e-8)
+    assert h["li_creep_strain_mean"][-1] == pytest.approx(rate * t_end, rel=1e-8)
+    assert h["graded_at_s"] == [5.0, 10.0] and h["substeps"][1] == len(list(substep_plans(5.0))[-1])
 
 
 def test_norton_return_tangent_is_the_derivative():
