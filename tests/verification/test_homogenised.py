@@ -342,7 +342,7 @@ def test_creep_table_does_not_depend_on_the_gel():
 def test_the_cells_pores_are_in_the_table_key():
     """[geometry] ply_rve_pores: the neo-Hookean pores (the default; the committed literature table since
     session 13) and the linear pores of the tables before session 12 are different tables; the linear
-    ones keep their names (the session-11 literature table was ply_creep_0d2a28df3ff0.json); a wrong
+    ones keep their names (the session-11 literature table, 0.3 mm cell, was ply_creep_0d2a28df3ff0.json); a wrong
     value is a one-line error naming the key."""
     from fem.rve.ply_tables import disc_table_path
     from fem.study import StudyError, read_study_toml
@@ -357,7 +357,9 @@ def test_the_cells_pores_are_in_the_table_key():
     d["geometry"]["ply_law"] = "elastic"   # parsed without its table
     d["geometry"]["ply_rve_pores"] = "linear"
     lin = disc_table_path(parse_study(d).geometry, mats)
-    assert lin != nh and lin.name == "ply_creep_0d2a28df3ff0.json"
+    assert lin != nh
+    d["geometry"]["ply_rve_mesh_size_mm"] = 0.3   # the session-11 table's cell
+    assert disc_table_path(parse_study(d).geometry, mats).name == "ply_creep_0d2a28df3ff0.json"
     d["geometry"]["ply_rve_pores"] = "rubber"
     with pytest.raises(StudyError) as e:
         parse_study(d)
