@@ -56,10 +56,16 @@ def test_without_creep_the_cloth_cell_gives_the_elastic_rve_stiffness():
     assert E[2] == pytest.approx(-1e-3, rel=1e-12)
 
 
-def test_homogeneous_li_cell_creeps_at_the_norton_rate():
+@pytest.mark.parametrize("graded", [False, True])
+def test_homogeneous_li_cell_creeps_at_the_norton_rate(graded, monkeypatch):
     """A Li-only cell under a constant uniaxial mean stress -p (all six components stress-controlled):
     E_zz = -p/E - A p^n t and E_xx = nu p/E + A p^n t / 2 (isochoric creep; backward Euler is exact at
-    constant stress), with the threshold stress sigma_y: A (p - sigma_y)^n."""
+    constant stress), with the threshold stress sigma_y: A (p - sigma_y)^n. graded: every step taken
+    with the graded plan only (the elastic jump, then creep sub-steps; substep_plans): the same exact
+    creep strain whatever the sub-steps, and the run records the graded steps."""
+    if graded:
+        import fem.rve.creep as creep_mod
+        monkeypatch.setattr(creep_mod, "substep_plans", lambda dt: iter([list(substep_plans(dt))[-1]]))
     li = LiCreep(creep_A=7.7e-3, creep_n=6.56, threshold_stress_MPa=0.2)
     cell = LaminateCell(("li",), (0.2,), mesh_size_mm=0.2)
     mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
@@ -68,13 +74,17 @@ def test_homogeneous_li_cell_creeps_at_the_norton_rate():
     p, t_end = 1.5, 10.0
     stress = np.zeros(6)
     stress[2] = -p
-    h = rc.run(["stress"] * 6, np.zeros(6), stress, t_end, 4)
+    h = rc.run(["stress"] * 6, np.zeros(6), stress, t_end, 2 if graded else 4)
     E = np.array(h["E"][-1])
     rate = li.creep_A * (p - 0.2) ** li.creep_n
     E_mod, nu = li.youngs_modulus_MPa, li.poisson_ratio
     assert E[2] == pytest.approx(-p / E_mod - rate * t_end, rel=1e-8)
     assert E[0] == pytest.approx(nu * p / E_mod + 0.5 * rate * t_end, rel=1e-8)
     assert h["li_creep_strain_mean"][-1] == pytest.approx(rate * t_end, rel=1e-8)
+    if graded:
+        assert h["graded_at_s"] == [5.0, 10.0] and h["substeps"][1] == len(list(substep_plans(5.0))[-1])
+    else:
+        assert "graded_at_s" not in h and set(h["substeps"]) == {1}
 
 
 def test_substep_plans_halve_then_grade_from_an_elastic_jump():
@@ -92,27 +102,6 @@ def test_substep_plans_halve_then_grade_from_an_elastic_jump():
     assert g[-2] <= g[-1] < 4.0 * g[-2] + 1e-15
     for p in plans:
         assert sum(p) == pytest.approx(dt, rel=1e-14)
-
-
-def test_graded_plan_creeps_at_the_norton_rate(monkeypatch):
-    """The homogeneous Li cell of test_homogeneous_li_cell_creeps_at_the_norton_rate, every step taken
-    with the graded plan only (the elastic jump, then creep sub-steps): the same exact creep strain
-    (backward Euler is exact at constant stress, whatever the sub-steps), and the run records the steps."""
-    import fem.rve.creep as creep_mod
-    monkeypatch.setattr(creep_mod, "substep_plans", lambda dt: iter([list(substep_plans(dt))[-1]]))
-    li = LiCreep(creep_A=7.7e-3, creep_n=6.56, threshold_stress_MPa=0.2)
-    cell = LaminateCell(("li",), (0.2,), mesh_size_mm=0.2)
-    mesh, ct, _ = load_mesh(cell, MPI.COMM_SELF)
-    st = RveStudy("li", cell, {"li": li, "gpe": GelNeoHookean(), "carbon": TowElastic(), "void": SoftVoid()})
-    rc = RveCreep(mesh, ct, cell.box, st.tag_materials(), st.fibre_direction())
-    p, t_end = 1.5, 10.0
-    stress = np.zeros(6)
-    stress[2] = -p
-    h = rc.run(["stress"] * 6, np.zeros(6), stress, t_end, 2)
-    rate = li.creep_A * (p - 0.2) ** li.creep_n
-    assert h["E"][-1][2] == pytest.approx(-p / li.youngs_modulus_MPa - rate * t_end, rel=1e-8)
-    assert h["li_creep_strain_mean"][-1] == pytest.approx(rate * t_end, rel=1e-8)
-    assert h["graded_at_s"] == [5.0, 10.0] and h["substeps"][1] == len(list(substep_plans(5.0))[-1])
 
 
 def test_norton_return_tangent_is_the_derivative():
