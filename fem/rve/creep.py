@@ -348,7 +348,7 @@ class RveCreep:
             # the increment, cut into sub-steps while Newton fails (substep_plans: halving, then graded)
             for plan in substep_plans(dt):
                 uu, ec, dp_sum, its, ok = u, epsc, np.zeros(n_pts), 0, True
-                graded = plan[0] == 0.0   # no predictor: the last step's increment holds a stress jump's
+                graded = plan[0] == 0.0   # no predictor then: the last increment may hold a stress jump
                 for h in plan:
                     res = newton(uu, ec, h, dEf * (0.0 if graded else h / dt))
                     if res is None:
