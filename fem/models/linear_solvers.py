@@ -184,6 +184,15 @@ class ProlongedSystem:
         self._ksp.setOperators(self._Ar)
         self._ksp.setUp()
 
+    def reset(self) -> None:
+        """A new reduced matrix and LU solver: after a factorisation of a matrix with inf or NaN (a
+        diverged Newton iterate) every later solve of the old solver returned NaN (session 20)."""
+        self._ksp.destroy()
+        self._ksp = _make_mumps_ksp(self.comm)
+        if self._Ar is not None:
+            self._Ar.destroy()
+        self._Ar = None
+
     def solve(self, b: PETSc.Vec) -> PETSc.Vec:
         br = self.P.createVecRight()
         self.P.multTranspose(b, br)

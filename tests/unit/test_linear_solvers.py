@@ -101,3 +101,27 @@ def test_prolonged_system_solves_periodic_constraints():
     # the constrained residual P^T (A x - b) vanishes, the unconstrained one does not
     assert np.allclose(P.T @ (A @ x - b), 0.0, atol=1e-12)
     assert np.abs(A @ x - b).max() > 1e-3
+
+
+def test_prolonged_system_recovers_after_a_failed_factorisation():
+    """A factorisation of a matrix with NaN (a diverged Newton iterate of the RVE creep solver) leaves
+    MUMPS failed: its solve returns inf, and on PETSc 3.25 every later factorisation and solve of the
+    same solver failed too (MUMPS INFOG(1) = -3; in the RVE creep run: NaN after every later first
+    iteration, session 20). After reset() the system solves the good matrix again, to the dense reference."""
+    if MPI.COMM_WORLD.size > 1:
+        pytest.skip("serial")
+    n = 6
+    A = 4.0 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
+    bad = A.copy()
+    bad[2, 2] = np.nan
+    P = np.eye(n)[:, :5]
+    P[5, 0] = 1.0
+    b = np.ones(n)
+    ref = P @ np.linalg.solve(P.T @ A @ P, P.T @ b)
+    ps = ProlongedSystem(_aij(P), PETSc.COMM_SELF)
+    bv = PETSc.Vec().createWithArray(b.copy(), comm=PETSc.COMM_SELF)
+    ps.factor(_aij(bad))
+    assert not np.isfinite(ps.solve(bv).array).all()
+    ps.reset()
+    ps.factor(_aij(A))
+    assert np.allclose(ps.solve(bv).array, ref, rtol=1e-12, atol=1e-12)
