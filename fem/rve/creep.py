@@ -148,9 +148,9 @@ def substep_plans(dt: float):
     the last one the remainder, each started from the last state (no predictor). The graded plan
     resolves the creep burst after a stress jump: under 30 MPa the literature Li next to the closing
     pores creeps at about 300 /s (q about 5 MPa, session 20), a strain of 5 in dt / 64 = 16 ms; Newton
-    on the power law diverged at a 1 ms sub-step of the 0.2 mm cell at 30 MPa. (Until session 20 a
-    diverged attempt also left the LU solver failed, so no later plan could converge: `run` now resets
-    it after each failed plan.)"""
+    on the power law diverged at a 1 ms sub-step of the 0.2 mm cell at 30 MPa. (Until session 20 an
+    attempt that reached a non-finite tangent also left the LU solver failed, so no later plan could
+    converge: `run` now resets it after each failed plan.)"""
     for level in range(7):
         yield [dt / 2 ** level] * 2 ** level
     plan, h = [0.0], dt * GRADED_FIRST
