@@ -624,6 +624,7 @@ def fitted_ply(table_path: Path, materials: dict, progress=None, data_dir: Path 
     """The fit of a table file, stored as versioned JSON beside the table (studies/data/plyfit_<key>.json,
     keyed by the table's bytes and FIT_VERSION; `data_dir` to put it elsewhere): a fit costs 15-35 min
     on one core, so the fits of the package's tables are committed with them."""
+    from fem.stepping.outputs import atomic_write_text
     raw = Path(table_path).read_bytes()
     key = hashlib.sha1(raw + json.dumps(FIT_VERSION).encode()).hexdigest()[:16]
     path = Path(data_dir or Path(table_path).parent) / f"plyfit_{key}.json"
@@ -637,20 +638,14 @@ def fitted_ply(table_path: Path, materials: dict, progress=None, data_dir: Path 
     say = progress or (lambda s: print(s, flush=True))
     say(f"fitting the ply law to {table_path} (once; 15-35 min on one core) ...")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # the optimisers' trial points
-        return _fit_and_store(table, table_path, C_inst, materials, say, path)
-
-
-def _fit_and_store(table: dict, table_path, C_inst, materials: dict, say, path: Path) -> dict:
-    """The three stages of `fitted_ply`, the result written to `path`."""
-    from fem.stepping.outputs import atomic_write_text
-    one = fit(table, C_inst, materials["li"], say, bulk_free=True)   # least squares only: the start of the two-branch fit
-    say("... and the two-branch law from it")
-    two = fit(table, C_inst, materials["li"], say, minimax=True, branches=2, start=two_branch_start(one),
-              bulk_free=True, K_b_start=one["K_b_MPa"], exact_minimax=True)
-    say("... and the pores' back-pressure from it")
-    out = fit(table, C_inst, materials["li"], say, branches=2, bulk_free=True, K_b_start=two["K_b_MPa"],
-              start=list(two["parameters"].values()) + [math.log10(BACK_PRESSURE_START_MPA)], ls_nfev=0,
-              exact_minimax=True, back_pressure=True)
+        one = fit(table, C_inst, materials["li"], say, bulk_free=True)   # least squares only: the start of the two-branch fit
+        say("... and the two-branch law from it")
+        two = fit(table, C_inst, materials["li"], say, minimax=True, branches=2, start=two_branch_start(one),
+                  bulk_free=True, K_b_start=one["K_b_MPa"], exact_minimax=True)
+        say("... and the pores' back-pressure from it")
+        out = fit(table, C_inst, materials["li"], say, branches=2, bulk_free=True, K_b_start=two["K_b_MPa"],
+                  start=list(two["parameters"].values()) + [math.log10(BACK_PRESSURE_START_MPA)], ls_nfev=0,
+                  exact_minimax=True, back_pressure=True)
     out["one_branch"] = {"fit": "least squares", "parameters": one["parameters"], "K_b_MPa": one["K_b_MPa"],
                          "max_rel_error": one["max_rel_error"],
                          "curves": one["curves"], "wall_s": one["wall_s"]}
