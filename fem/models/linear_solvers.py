@@ -116,6 +116,15 @@ class LinearSolver:
         if self.kind == "gamg":
             self._ksp = self._pmg = None
 
+    def reset(self) -> None:
+        """Forget the solver (rebuilt at the next operator). After a factorisation of a matrix with inf
+        or NaN (a diverged Newton iterate) MUMPS stays failed: every later factorisation and solve of
+        the same solver failed too (INFOG(1) = -3), so a step cut after such an iterate could never
+        recover (found in the RVE creep solver, session 20; the same here, session 21)."""
+        if self._ksp is not None:
+            self._ksp.destroy()
+        self._ksp = self._pmg = None
+
     def factor(self) -> None:
         try:
             self._ksp.setUp()
@@ -123,7 +132,8 @@ class LinearSolver:
             if self.kind == "petsc_lu":   # a zero pivot of the non-pivoting LU: MUMPS from here on
                 self._switch_to_mumps(f"PETSc LU factorisation failed ({str(e).splitlines()[0]})")
                 return
-            raise LinearSolverFailure(f"LU factorisation failed ({e})") from e
+            self.reset()
+            raise LinearSolverFailure(f"LU factorisation failed ({str(e).splitlines()[0]})") from e
 
     def _switch_to_mumps(self, why: str) -> None:
         self.fallback = f"{why}: switched to MUMPS"
@@ -134,6 +144,16 @@ class LinearSolver:
         self.factor()
 
     def solve(self, b: PETSc.Vec, x: PETSc.Vec) -> None:
+        try:
+            self._solve(b, x)
+        except PETSc.Error as e:
+            self.reset()
+            raise LinearSolverFailure(f"linear solve failed ({str(e).splitlines()[0]})") from e
+        except LinearSolverFailure:
+            self.reset()
+            raise
+
+    def _solve(self, b: PETSc.Vec, x: PETSc.Vec) -> None:
         ksp = self._ksp
         ksp.solve(b, x)
         self._record(ksp)

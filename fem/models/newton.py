@@ -194,6 +194,10 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
         nsolve += 1
         force_fresh, chord_prev = False, chord
         if not np.all(np.isfinite(a)):
+            # a solve that returned inf or NaN without failing: the factorisation is not to be
+            # reused, and the solver is rebuilt (LinearSolver.reset)
+            model.factorisation = None
+            model.linear_solver.reset()
             raise NewtonFailure("Newton update is not finite")
         prev = (x[:n_own].copy(), delta, merit, a, ddelta)
         alpha = 1.0
@@ -287,6 +291,7 @@ def _chord_update(model, r, F, delta, constraint: LoadConstraint):
         try:
             model.linear_solver.solve(rhs_a, sol_a)
         except LinearSolverFailure as e:
+            model.factorisation = None   # the solver was reset: nothing left to reuse
             raise NewtonFailure(str(e)) from e
         model.linear_solves += 1
         a = sol_a.array.copy()

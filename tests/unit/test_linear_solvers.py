@@ -125,3 +125,39 @@ def test_prolonged_system_recovers_after_a_failed_factorisation():
     ps.reset()
     ps.factor(_aij(A))
     assert np.allclose(ps.solve(bv).array, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("same_matrix", [True, False])
+def test_disc_linear_solver_recovers_after_a_failed_factorisation(same_matrix):
+    """The disc's LinearSolver (MUMPS) after a factorisation of a Jacobian with NaN (a diverged Newton
+    iterate): the failure is a LinearSolverFailure (Newton cuts the step), and the next factorisation,
+    of the same matrix object refilled or of a new one, solves to the dense reference. Before the reset
+    (session 21) the next solve raised a raw PETSc error (MUMPS INFOG(1) = -3), which ended the run."""
+    if MPI.COMM_WORLD.size > 1:
+        pytest.skip("serial")
+    from types import SimpleNamespace
+    from fem.models.linear_solvers import LinearSolver, LinearSolverFailure
+    n = 6
+    good = 4.0 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
+    bad = good.copy()
+    bad[2, 2] = np.nan
+    s = LinearSolver(SimpleNamespace(comm=MPI.COMM_SELF, linear_solves=0), "mumps", n, 1, 3)
+    A = _aij(bad)
+    b = A.createVecLeft()
+    b.set(1.0)
+    x = A.createVecRight()
+    with pytest.raises(LinearSolverFailure):
+        s.operator(A)
+        s.factor()
+        s.solve(b, x)
+    if same_matrix:
+        A.zeroEntries()
+        for i, j in zip(*np.nonzero(good)):
+            A.setValue(int(i), int(j), good[i, j])
+        A.assemble()
+    else:
+        A = _aij(good)
+    s.operator(A)
+    s.factor()
+    s.solve(b, x)
+    assert np.allclose(x.array, np.linalg.solve(good, np.ones(n)), rtol=1e-12, atol=1e-12)
