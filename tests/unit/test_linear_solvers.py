@@ -103,6 +103,15 @@ def test_prolonged_system_solves_periodic_constraints():
     assert np.abs(A @ x - b).max() > 1e-3
 
 
+def _tridiagonal_and_with_nan(n: int):
+    """A well-conditioned tridiagonal matrix, and the same with one NaN on its diagonal (the Jacobian at a
+    diverged Newton iterate)."""
+    good = 4.0 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
+    bad = good.copy()
+    bad[2, 2] = np.nan
+    return good, bad
+
+
 def test_prolonged_system_recovers_after_a_failed_factorisation():
     """A factorisation of a matrix with NaN (a diverged Newton iterate of the RVE creep solver) leaves
     MUMPS failed: its solve returns inf, and on PETSc 3.25 every later factorisation and solve of the
@@ -111,9 +120,7 @@ def test_prolonged_system_recovers_after_a_failed_factorisation():
     if MPI.COMM_WORLD.size > 1:
         pytest.skip("serial")
     n = 6
-    A = 4.0 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
-    bad = A.copy()
-    bad[2, 2] = np.nan
+    A, bad = _tridiagonal_and_with_nan(n)
     P = np.eye(n)[:, :5]
     P[5, 0] = 1.0
     b = np.ones(n)
@@ -138,9 +145,7 @@ def test_disc_linear_solver_recovers_after_a_failed_factorisation(same_matrix):
     from types import SimpleNamespace
     from fem.models.linear_solvers import LinearSolver, LinearSolverFailure
     n = 6
-    good = 4.0 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
-    bad = good.copy()
-    bad[2, 2] = np.nan
+    good, bad = _tridiagonal_and_with_nan(n)
     s = LinearSolver(SimpleNamespace(comm=MPI.COMM_SELF, linear_solves=0), "mumps", n, 1, 3)
     A = _aij(bad)
     b = A.createVecLeft()
