@@ -193,7 +193,7 @@ def newton(model, dt, x_n, constraint: LoadConstraint, x_guess, delta_guess, max
             nfactor += 1
         nsolve += 1
         force_fresh, chord_prev = False, chord
-        if not np.all(np.isfinite(a)):
+        if model._max(0.0 if np.all(np.isfinite(a)) else 1.0) > 0.0:   # on any process: all take this branch
             # a solve that returned inf or NaN without failing: the factorisation is not to be
             # reused, and the solver is rebuilt (LinearSolver.reset)
             model.factorisation = None
